@@ -1,0 +1,150 @@
+/*
+** cli_diff.c: `moonsync diff --schema schema.json source.json dest.json`.
+** Everything is computed before anything is printed, so an error never
+** leaves partial output on stdout.
+*/
+#include "cli_diff.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff.h"
+#include "fixture.h"
+
+static const char usage[] =
+  "usage: moonsync diff --schema SCHEMA.json SOURCE.json DEST.json\n"
+  "         [--format str|dict|summary|json] [--flag NAME]...\n"
+  "         [--source-name NAME] [--dest-name NAME] [--skip-duplicates]\n"
+  "         [--exit-code]\n";
+
+typedef struct side {
+  ms_store *st;
+  const char *path;
+  int skip;
+  int rc;
+  ms_err err;
+} side;
+
+static void *loadside(void *p) {
+  side *s = p;
+  s->rc = ms_load_file(s->st, s->path, s->skip, &s->err);
+  return NULL;
+}
+
+static int die(const char *msg) {
+  fprintf(stderr, "moonsync diff: %s\n", msg);
+  return 2;
+}
+
+int ms_cli_diff_files(int argc, char **argv) {
+  const char *schema = NULL, *format = "str", *files[2] = {NULL, NULL};
+  const char *names[2] = {"source", "dest"};
+  uint32_t flags = 0;
+  int nfiles = 0, exitcode = 0, skip = 0, i, rc, threaded;
+  ms_schema sc;
+  side sides[2];
+  pthread_t th;
+  ms_diff *d = NULL;
+  ms_err err;
+  ms_buf out = MS_BUF_INIT;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--schema") == 0 && i + 1 < argc) schema = argv[++i];
+    else if (strcmp(a, "--format") == 0 && i + 1 < argc) format = argv[++i];
+    else if (strcmp(a, "--source-name") == 0 && i + 1 < argc) names[0] = argv[++i];
+    else if (strcmp(a, "--dest-name") == 0 && i + 1 < argc) names[1] = argv[++i];
+    else if (strcmp(a, "--flag") == 0 && i + 1 < argc) {
+      if (ms_flag_parse(argv[++i], 0, &flags) != 0) {
+        fprintf(stderr, "moonsync diff: unknown flag '%s' (flags: "
+                "CONTINUE_ON_FAILURE, SKIP_UNMATCHED_SRC, SKIP_UNMATCHED_DST, "
+                "SKIP_UNMATCHED_BOTH, LOG_UNCHANGED_RECORDS)\n", argv[i]);
+        return 2;
+      }
+    }
+    else if (strcmp(a, "--exit-code") == 0) exitcode = 1;
+    else if (strcmp(a, "--skip-duplicates") == 0) skip = 1;
+    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    else if (a[0] == '-' && a[1] != '\0') {
+      fprintf(stderr, "moonsync diff: unknown or incomplete option '%s'\n%s", a,
+              usage);
+      return 2;
+    }
+    else if (nfiles < 2) files[nfiles++] = a;
+    else return die("too many arguments (expected SOURCE.json DEST.json)");
+  }
+  if (schema == NULL || nfiles != 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  if (strcmp(format, "str") && strcmp(format, "dict") &&
+      strcmp(format, "summary") && strcmp(format, "json")) {
+    fprintf(stderr, "moonsync diff: unknown format '%s' (str, dict, summary, "
+            "json)\n", format);
+    return 2;
+  }
+  if (ms_schema_load(schema, &sc, &err) != MS_OK) return die(err.msg);
+  flags |= sc.global_flags;
+  memset(sides, 0, sizeof sides);
+  for (i = 0; i < 2; i++) {
+    sides[i].path = files[i];
+    sides[i].skip = skip;
+    if (ms_schema_store(&sc, names[i], i ? MS_SIDE_DEST : MS_SIDE_SOURCE,
+                        &sides[i].st, &err) != MS_OK) {
+      ms_store_free(sides[0].st);
+      ms_schema_free(&sc);
+      return die(err.msg);
+    }
+  }
+  ms_schema_free(&sc);
+  /* both documents parse in parallel: they are independent stores */
+  threaded = pthread_create(&th, NULL, loadside, &sides[1]) == 0;
+  loadside(&sides[0]);
+  if (threaded) pthread_join(th, NULL);
+  else loadside(&sides[1]);
+  rc = 2;
+  for (i = 0; i < 2; i++) {
+    if (sides[i].rc != MS_OK) {
+      fprintf(stderr, "moonsync diff: %s%s%s\n",
+              sides[i].rc == MS_EEXISTS ? ms_err_type(sides[i].rc) : "",
+              sides[i].rc == MS_EEXISTS ? ": " : "", sides[i].err.msg);
+      goto done;
+    }
+  }
+  if (ms_diff_compute(sides[0].st, sides[1].st, flags, NULL, NULL, &d, &err)
+      != MS_OK) {
+    fprintf(stderr, "moonsync diff: %s: %s\n", ms_err_type(err.code), err.msg);
+    goto done;
+  }
+  if (strcmp(format, "str") == 0) {
+    ms_diff_str(&out, d);
+  } else if (strcmp(format, "dict") == 0) {
+    ms_diff_dict_json(&out, d, 0);
+  } else if (strcmp(format, "summary") == 0) {
+    ms_summary s;
+    ms_diff_summary(d, &s);
+    ms_summary_json(&out, &s, 0);
+  } else {
+    ms_diff_changes_json(&out, d);
+  }
+  ms_buf_putc(&out, '\n');
+  if (out.oom) {
+    fprintf(stderr, "moonsync diff: out of memory\n");
+    goto done;
+  }
+  if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+    fprintf(stderr, "moonsync diff: cannot write the output\n");
+    goto done;
+  }
+  rc = exitcode && ms_diff_has_diffs(d) ? 1 : 0;
+done:
+  ms_buf_free(&out);
+  ms_diff_free(d);
+  ms_store_free(sides[0].st);
+  ms_store_free(sides[1].st);
+  return rc;
+}

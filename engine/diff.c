@@ -1,0 +1,743 @@
+/*
+** diff.c: DiffSync's diff calculation (helpers.py DiffSyncDiffer) over the
+** C store, and the Diff output formats (diff.py). Pairing a list of
+** source and dest records is a hash join on the dest store's index: dest
+** records of the list are stamped with an epoch, so a lookup proves that
+** the match belongs to this list without building a table per list.
+*/
+#include "diff.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pair { ms_record *s, *d; } pair;
+
+typedef struct cmpmap {
+  const ms_model *sm, *dm;
+  uint32_t *idx;   /* (dst field, src field) pairs */
+  uint32_t n;
+} cmpmap;
+
+typedef struct differ {
+  ms_diff *d;
+  ms_store *src, *dst;
+  uint32_t flags;
+  ms_progress_fn cb;
+  void *ud;
+  uint64_t total;
+  ms_err *err;
+  pair *pairs; size_t npairs, cappairs;
+  ms_delem **elems; size_t nelems, capelems;
+  ms_record **recs; size_t nrecs, caprecs;
+  cmpmap *maps; size_t nmaps;
+} differ;
+
+#define GROW(df, arr, n, cap) \
+  ((n) < (cap) ? MS_OK : grow((void **)&(arr), &(cap), sizeof *(arr), (df)))
+
+static int grow(void **arr, size_t *cap, size_t size, differ *df) {
+  size_t n = *cap ? *cap * 2 : 256;
+  void *p = realloc(*arr, n * size);
+  if (p == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  *arr = p;
+  *cap = n;
+  return MS_OK;
+}
+
+static int incr(differ *df, uint64_t delta) {
+  if (delta == 0) return MS_OK;
+  df->d->models_processed += delta;
+  if (df->cb && df->cb(df->ud, "diff", df->d->models_processed, df->total))
+    return ms_err_set(df->err, MS_ECALLBACK, "diff stopped by the progress "
+                      "callback");
+  return MS_OK;
+}
+
+/* The attributes compared between a src and a dst model: the dest's
+   attributes, in dest order, that the source also has. */
+static const cmpmap *getmap(differ *df, const ms_model *sm,
+                            const ms_model *dm) {
+  size_t i;
+  uint32_t a;
+  cmpmap *m;
+  for (i = 0; i < df->nmaps; i++)
+    if (df->maps[i].sm == sm && df->maps[i].dm == dm) return &df->maps[i];
+  m = realloc(df->maps, (df->nmaps + 1) * sizeof *m);
+  if (m == NULL) return NULL;
+  df->maps = m;
+  m = &df->maps[df->nmaps];
+  m->sm = sm;
+  m->dm = dm;
+  m->n = 0;
+  m->idx = ms_arena_alloc(&df->d->arena, 2 * (dm->nattrs + 1) * sizeof *m->idx);
+  if (m->idx == NULL) return NULL;
+  for (a = dm->nids; a < dm->nids + dm->nattrs; a++) {
+    const char *name = dm->fields[a];
+    int si = ms_model_field(sm, name, strlen(name));
+    if (si >= (int)sm->nids && si < (int)(sm->nids + sm->nattrs)) {
+      m->idx[2 * m->n] = a;
+      m->idx[2 * m->n + 1] = (uint32_t)si;
+      m->n++;
+    }
+  }
+  df->nmaps++;
+  return m;
+}
+
+static int shortname_eq(const ms_record *s, const ms_record *d) {
+  ms_buf a = MS_BUF_INIT, b = MS_BUF_INIT;
+  int eq;
+  if (s->model->nshort == 0 && d->model->nshort == 0) return 1;
+  ms_shortname_build(&a, s->model, s->fields);
+  ms_shortname_build(&b, d->model, d->fields);
+  eq = a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+  ms_buf_free(&a);
+  ms_buf_free(&b);
+  return eq;
+}
+
+static int keys_eq(const ms_record *s, const ms_record *d) {
+  uint32_t i;
+  if (s->model->nids != d->model->nids) return 0;
+  for (i = 0; i < s->model->nids; i++) {
+    if (strcmp(s->model->fields[i], d->model->fields[i]) != 0) return 0;
+    if (!ms_value_eq(&s->fields[i], &d->fields[i])) return 0;
+  }
+  return 1;
+}
+
+static int validate(differ *df, size_t base) {
+  size_t i;
+  for (i = base; i < df->npairs; i++) {
+    const ms_record *s = df->pairs[i].s, *d = df->pairs[i].d;
+    ms_buf a = MS_BUF_INIT, b = MS_BUF_INIT;
+    int rc;
+    if (s == NULL || d == NULL) continue;
+    if (!shortname_eq(s, d)) {
+      ms_shortname_build(&a, s->model, s->fields);
+      ms_shortname_build(&b, d->model, d->fields);
+      rc = ms_err_set(df->err, MS_EVALUE, "Shortname mismatch: %s vs %s",
+                      a.data ? a.data : "", b.data ? b.data : "");
+    } else if (!keys_eq(s, d)) {
+      ms_fields_repr(&a, s->model, s->fields, 0, s->model->nids);
+      ms_fields_repr(&b, d->model, d->fields, 0, d->model->nids);
+      rc = ms_err_set(df->err, MS_EVALUE, "Keys mismatch: %s vs %s",
+                      a.data, b.data);
+    } else {
+      continue;
+    }
+    ms_buf_free(&a);
+    ms_buf_free(&b);
+    return rc;
+  }
+  return MS_OK;
+}
+
+static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
+                   size_t dn, int dmidx, const char *type, ms_dchildren *out);
+
+/* Resolves a child uid list (get_by_uids) onto the record stack. */
+static int resolve(differ *df, ms_store *st, const char *type,
+                   const ms_uidlist *l) {
+  int mi = ms_store_model(st, type);
+  uint32_t i;
+  for (i = 0; i < l->n; i++) {
+    ms_record *r = mi < 0 ? NULL
+                 : ms_store_get(st, mi, l->items[i].s, l->items[i].len);
+    if (r == NULL)
+      return ms_err_set(df->err, MS_ENOTFOUND, "%s %.*s not present in %s",
+                        type, (int)l->items[i].len, l->items[i].s, st->name);
+    if (GROW(df, df->recs, df->nrecs, df->caprecs) != MS_OK) return MS_ENOMEM;
+    df->recs[df->nrecs++] = r;
+  }
+  return MS_OK;
+}
+
+static int children(differ *df, ms_delem *e, ms_record *s, ms_record *d) {
+  const ms_model *sm = s ? s->model : NULL, *dm = d ? d->model : NULL;
+  const ms_model *lead = sm ? sm : dm;
+  uint32_t c;
+  int rc;
+  if (s && d) {
+    for (c = 0; c < sm->nchildren; c++)
+      if (ms_model_child(dm, sm->children[c].model) < 0 &&
+          (rc = incr(df, s->children[c].n)) != MS_OK)
+        return rc;
+    for (c = 0; c < dm->nchildren; c++)
+      if (ms_model_child(sm, dm->children[c].model) < 0 &&
+          (rc = incr(df, d->children[c].n)) != MS_OK)
+        return rc;
+  }
+  for (c = 0; c < lead->nchildren; c++) {
+    const char *type = lead->children[c].model;
+    int sc = s ? ms_model_child(sm, type) : -1;
+    int dc = d ? ms_model_child(dm, type) : -1;
+    size_t base = df->nrecs, sn, dn;
+    if (s && d && dc < 0) continue;
+    if (sc >= 0 && (rc = resolve(df, df->src, type, &s->children[sc])) != MS_OK)
+      return rc;
+    sn = df->nrecs - base;
+    if (dc >= 0 && (rc = resolve(df, df->dst, type, &d->children[dc])) != MS_OK)
+      return rc;
+    dn = df->nrecs - base - sn;
+    rc = objlist(df, df->recs + base, sn, df->recs + base + sn, dn,
+                 ms_store_model(df->dst, type), type, &e->child);
+    df->nrecs = base;
+    if (rc != MS_OK) return rc;
+  }
+  return MS_OK;
+}
+
+/* diff_object_pair: NULL in *out when the pair is skipped. */
+static int objpair(differ *df, ms_record *s, ms_record *d, const char *type,
+                   ms_delem **out) {
+  uint32_t f = df->flags;
+  ms_delem *e;
+  uint32_t i;
+  int rc;
+  *out = NULL;
+  if (((f & MS_GF_SKIP_UNMATCHED_SRC) && !d) ||
+      ((f & MS_GF_SKIP_UNMATCHED_DST) && !s) ||
+      (s && !d && (s->flags & MS_MF_SKIP_UNMATCHED_SRC)) ||
+      (d && !s && (d->flags & MS_MF_SKIP_UNMATCHED_DST)) ||
+      (s && (s->flags & MS_MF_IGNORE)) || (d && (d->flags & MS_MF_IGNORE)))
+    return incr(df, 1);
+  e = ms_arena_alloc(&df->d->arena, sizeof *e);
+  if (e == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  memset(e, 0, sizeof *e);
+  e->type = type;
+  e->src = s;
+  e->dst = d;
+  e->sfields = s ? s->fields : NULL;
+  e->dfields = d ? d->fields : NULL;
+  if (s && d) {
+    const cmpmap *m = getmap(df, s->model, d->model);
+    if (m == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+    e->cmp = m->idx;
+    e->ncmp = m->n;
+    e->action = MS_ACT_NONE;
+    for (i = 0; i < m->n; i++) {
+      if (!ms_value_eq(&e->dfields[m->idx[2 * i]],
+                       &e->sfields[m->idx[2 * i + 1]])) {
+        e->action = MS_ACT_UPDATE;
+        break;
+      }
+    }
+  } else {
+    e->action = s ? MS_ACT_CREATE : MS_ACT_DELETE;
+  }
+  if ((rc = incr(df, (s ? 1 : 0) + (d ? 1 : 0))) != MS_OK) return rc;
+  if ((rc = children(df, e, s, d)) != MS_OK) return rc;
+  e->has_diffs = e->action != MS_ACT_NONE;
+  for (i = 0; i < e->child.ngroups && !e->has_diffs; i++) {
+    uint32_t j;
+    for (j = 0; j < e->child.groups[i].n; j++)
+      if (e->child.groups[i].elems[j]->has_diffs) { e->has_diffs = 1; break; }
+  }
+  *out = e;
+  return MS_OK;
+}
+
+static int namecmp(const void *a, const void *b) {
+  const ms_strref *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->s, y->s, n);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Diff.add: a repeated (type, shortname) in one Diff is an error. Uids are
+   unique per list, so only models with a shortname need the check. */
+static int checknames(differ *df, const ms_dgroup *g) {
+  ms_strref *names;
+  ms_buf b = MS_BUF_INIT;
+  uint32_t i;
+  int rc = MS_OK;
+  if (g->n < 2 || ms_delem_model(g->elems[0])->nshort == 0) return MS_OK;
+  names = malloc(g->n * sizeof *names);
+  if (names == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  for (i = 0; i < g->n; i++) {
+    size_t at = b.len;
+    ms_delem_name(&b, g->elems[i]);
+    names[i].s = (const char *)at;
+    names[i].len = (uint32_t)(b.len - at);
+  }
+  if (b.oom) {
+    free(names);
+    ms_buf_free(&b);
+    return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  }
+  for (i = 0; i < g->n; i++) names[i].s = b.data + (size_t)names[i].s;
+  qsort(names, g->n, sizeof *names, namecmp);
+  for (i = 1; i < g->n; i++) {
+    if (namecmp(&names[i - 1], &names[i]) == 0) {
+      rc = ms_err_set(df->err, MS_EEXISTS, "Already storing a %s named %.*s",
+                      g->type, (int)names[i].len, names[i].s);
+      break;
+    }
+  }
+  free(names);
+  ms_buf_free(&b);
+  return rc;
+}
+
+static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
+                   size_t dn, int dmidx, const char *type, ms_dchildren *out) {
+  size_t pbase = df->npairs, ebase = df->nelems, i, n;
+  uint32_t epoch;
+  ms_dgroup *g;
+  int rc;
+  /* pair by uid: source order, then dest-only records in dest order */
+  df->dst->epoch += 2;
+  epoch = df->dst->epoch;
+  for (i = 0; i < dn; i++)
+    if (dl[i]->stored) dl[i]->mark = epoch;
+  for (i = 0; i < sn; i++) {
+    ms_record *s = sl[i], *d = NULL;
+    if (!s->stored) continue;
+    if (dmidx >= 0) {
+      d = ms_store_get(df->dst, dmidx, s->uid, s->uid_len);
+      if (d != NULL && d->mark == epoch) d->mark = epoch + 1;
+      else d = NULL;
+    }
+    if (GROW(df, df->pairs, df->npairs, df->cappairs) != MS_OK) return MS_ENOMEM;
+    df->pairs[df->npairs].s = s;
+    df->pairs[df->npairs++].d = d;
+  }
+  for (i = 0; i < dn; i++) {
+    if (!dl[i]->stored || dl[i]->mark != epoch) continue;
+    if (GROW(df, df->pairs, df->npairs, df->cappairs) != MS_OK) return MS_ENOMEM;
+    df->pairs[df->npairs].s = NULL;
+    df->pairs[df->npairs++].d = dl[i];
+  }
+  if ((rc = validate(df, pbase)) != MS_OK) return rc;
+  for (i = pbase; i < df->npairs; i++) {
+    ms_delem *e;
+    if ((rc = objpair(df, df->pairs[i].s, df->pairs[i].d, type, &e)) != MS_OK)
+      return rc;
+    if (e == NULL) continue;
+    if (GROW(df, df->elems, df->nelems, df->capelems) != MS_OK) return MS_ENOMEM;
+    df->elems[df->nelems++] = e;
+  }
+  df->npairs = pbase;
+  n = df->nelems - ebase;
+  if (n == 0) return MS_OK;
+  g = ms_arena_alloc(&df->d->arena, (out->ngroups + 1) * sizeof *g);
+  if (g == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  if (out->ngroups) memcpy(g, out->groups, out->ngroups * sizeof *g);
+  out->groups = g;
+  g = &g[out->ngroups++];
+  g->type = type;
+  g->n = (uint32_t)n;
+  g->elems = ms_arena_alloc(&df->d->arena, n * sizeof *g->elems);
+  if (g->elems == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  memcpy(g->elems, df->elems + ebase, n * sizeof *g->elems);
+  df->nelems = ebase;
+  return checknames(df, g);
+}
+
+static int listed(char **names, uint32_t n, const char *name) {
+  uint32_t i;
+  for (i = 0; i < n; i++)
+    if (strcmp(names[i], name) == 0) return 1;
+  return 0;
+}
+
+static int strpcmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int calculate(differ *df) {
+  ms_store *src = df->src, *dst = df->dst;
+  char **skipped;
+  uint32_t i, n = 0;
+  int rc = MS_OK;
+  /* top-level types on one side only are counted as processed */
+  skipped = malloc((src->ntop + dst->ntop + 1) * sizeof *skipped);
+  if (skipped == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  for (i = 0; i < dst->ntop; i++)
+    if (!listed(src->top_level, src->ntop, dst->top_level[i]) &&
+        !listed(skipped, n, dst->top_level[i]))
+      skipped[n++] = dst->top_level[i];
+  for (i = 0; i < src->ntop; i++)
+    if (!listed(dst->top_level, dst->ntop, src->top_level[i]) &&
+        !listed(skipped, n, src->top_level[i]))
+      skipped[n++] = src->top_level[i];
+  qsort(skipped, n, sizeof *skipped, strpcmp);
+  for (i = 0; i < n && rc == MS_OK; i++) {
+    if (listed(dst->top_level, dst->ntop, skipped[i]))
+      rc = incr(df, ms_store_count(dst, ms_store_model(dst, skipped[i])));
+    else
+      rc = incr(df, ms_store_count(src, ms_store_model(src, skipped[i])));
+  }
+  free(skipped);
+  for (i = 0; i < dst->ntop && rc == MS_OK; i++) {
+    const char *type = dst->top_level[i];
+    int sm, dm;
+    if (!listed(src->top_level, src->ntop, type)) continue;
+    sm = ms_store_model(src, type);
+    dm = ms_store_model(dst, type);
+    rc = objlist(df, src->bymodel[sm].items, src->bymodel[sm].n,
+                 dst->bymodel[dm].items, dst->bymodel[dm].n, dm,
+                 dst->models[dm]->name, &df->d->top);
+  }
+  return rc;
+}
+
+int ms_diff_compute(ms_store *src, ms_store *dst, uint32_t flags,
+                    ms_progress_fn cb, void *ud, ms_diff **out, ms_err *err) {
+  differ df;
+  ms_diff *d = calloc(1, sizeof *d);
+  int rc;
+  *out = NULL;
+  if (d == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  ms_arena_init(&d->arena);
+  d->src = src;
+  d->dst = dst;
+  d->flags = flags;
+  memset(&df, 0, sizeof df);
+  df.d = d;
+  df.src = src;
+  df.dst = dst;
+  df.flags = flags;
+  df.cb = cb;
+  df.ud = ud;
+  df.err = err;
+  df.total = ms_store_count(src, -1) + ms_store_count(dst, -1);
+  rc = calculate(&df);
+  free(df.pairs);
+  free(df.elems);
+  free(df.recs);
+  free(df.maps);
+  if (rc != MS_OK) {
+    ms_diff_free(d);
+    return rc;
+  }
+  *out = d;
+  return MS_OK;
+}
+
+void ms_diff_free(ms_diff *d) {
+  if (d == NULL) return;
+  ms_arena_free(&d->arena);
+  free(d);
+}
+
+/* {====== queries ======} */
+
+const ms_model *ms_delem_model(const ms_delem *e) {
+  return e->src ? e->src->model : e->dst->model;
+}
+
+void ms_delem_name(ms_buf *b, const ms_delem *e) {
+  if (e->src) ms_shortname_build(b, e->src->model, e->sfields);
+  else ms_shortname_build(b, e->dst->model, e->dfields);
+}
+
+static uint64_t countlen(const ms_dchildren *c) {
+  uint64_t n = 0;
+  uint32_t g, i;
+  for (g = 0; g < c->ngroups; g++)
+    for (i = 0; i < c->groups[g].n; i++)
+      n += 1 + countlen(&c->groups[g].elems[i]->child);
+  return n;
+}
+
+uint64_t ms_diff_len(const ms_diff *d) { return countlen(&d->top); }
+
+static int anydiffs(const ms_dchildren *c) {
+  uint32_t g, i;
+  for (g = 0; g < c->ngroups; g++)
+    for (i = 0; i < c->groups[g].n; i++)
+      if (c->groups[g].elems[i]->has_diffs) return 1;
+  return 0;
+}
+
+int ms_diff_has_diffs(const ms_diff *d) { return anydiffs(&d->top); }
+
+static void sumup(const ms_dchildren *c, ms_summary *s) {
+  uint32_t g, i;
+  for (g = 0; g < c->ngroups; g++) {
+    for (i = 0; i < c->groups[g].n; i++) {
+      const ms_delem *e = c->groups[g].elems[i];
+      switch (e->action) {
+        case MS_ACT_CREATE: s->create++; break;
+        case MS_ACT_UPDATE: s->update++; break;
+        case MS_ACT_DELETE: s->del++; break;
+        default: s->nochange++;
+      }
+      sumup(&e->child, s);
+    }
+  }
+}
+
+void ms_diff_summary(const ms_diff *d, ms_summary *s) {
+  memset(s, 0, sizeof *s);
+  sumup(&d->top, s);
+  s->skip = (int64_t)d->models_processed - (int64_t)s->create -
+            2 * (int64_t)s->update - (int64_t)s->del - 2 * (int64_t)s->nochange;
+}
+
+/* {====== text output ======} */
+
+static int changed(const ms_delem *e, uint32_t i) {
+  return !ms_value_eq(&e->dfields[e->cmp[2 * i]], &e->sfields[e->cmp[2 * i + 1]]);
+}
+
+static void elemstr(ms_buf *b, const ms_diff *d, const ms_delem *e, int indent);
+
+static void childstr(ms_buf *b, const ms_diff *d, const ms_dchildren *c,
+                     int indent) {
+  uint32_t g, i;
+  int first = 1;
+  for (g = 0; g < c->ngroups; g++) {
+    int heading = 0;
+    for (i = 0; i < c->groups[g].n; i++) {
+      const ms_delem *e = c->groups[g].elems[i];
+      if (!e->has_diffs) continue;
+      if (!heading) {
+        if (!first) ms_buf_putc(b, '\n');
+        ms_buf_fill(b, ' ', (size_t)indent);
+        ms_buf_puts(b, c->groups[g].type);
+        heading = 1;
+        first = 0;
+      }
+      ms_buf_putc(b, '\n');
+      elemstr(b, d, e, indent + 2);
+    }
+  }
+}
+
+static void elemstr(ms_buf *b, const ms_diff *d, const ms_delem *e, int indent) {
+  uint32_t i;
+  ms_buf_fill(b, ' ', (size_t)indent);
+  ms_buf_printf(b, "%s: ", e->type);
+  ms_delem_name(b, e);
+  if (e->src && e->dst) {
+    for (i = 0; i < e->ncmp; i++) {
+      if (!changed(e, i)) continue;
+      ms_buf_putc(b, '\n');
+      ms_buf_fill(b, ' ', (size_t)indent + 2);
+      ms_buf_puts(b, e->dst->model->fields[e->cmp[2 * i]]);
+      ms_buf_printf(b, "    %s(", d->src->name);
+      ms_value_pystr(b, &e->sfields[e->cmp[2 * i + 1]]);
+      ms_buf_printf(b, ")    %s(", d->dst->name);
+      ms_value_pystr(b, &e->dfields[e->cmp[2 * i]]);
+      ms_buf_putc(b, ')');
+    }
+  } else if (e->dst) {
+    ms_buf_printf(b, " MISSING in %s", d->src->name);
+  } else {
+    ms_buf_printf(b, " MISSING in %s", d->dst->name);
+  }
+  if (anydiffs(&e->child)) {
+    ms_buf_putc(b, '\n');
+    childstr(b, d, &e->child, indent + 2);
+  }
+}
+
+void ms_diff_str(ms_buf *b, const ms_diff *d) {
+  size_t at = b->len;
+  childstr(b, d, &d->top, 0);
+  if (b->len == at) ms_buf_puts(b, "(no diffs)");
+}
+
+/* {====== JSON output ======} */
+
+static void nl(ms_buf *b, int indent) {
+  if (indent >= 0) ms_json_nl(b, indent);
+}
+
+static void sep(ms_buf *b, int indent, int *first) {
+  if (!*first) ms_buf_puts(b, indent < 0 ? ", " : ",");
+  *first = 0;
+  nl(b, indent);
+}
+
+static int deeper(int indent) { return indent < 0 ? -1 : indent + 1; }
+
+static void key(ms_buf *b, const char *k, size_t n) {
+  ms_json_str(b, k, n);
+  ms_buf_puts(b, ": ");
+}
+
+void ms_delem_attrs_json(ms_buf *b, const ms_delem *e, char which, int indent) {
+  int first = 1;
+  uint32_t i;
+  ms_buf_putc(b, '{');
+  if (e->src && e->dst) {
+    for (i = 0; i < e->ncmp; i++) {
+      uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
+      const char *name = e->dst->model->fields[di];
+      if (!changed(e, i)) continue;
+      sep(b, deeper(indent), &first);
+      key(b, name, strlen(name));
+      ms_value_json(b, which == '+' ? &e->sfields[si] : &e->dfields[di],
+                    deeper(indent));
+    }
+  } else {
+    const ms_model *m = ms_delem_model(e);
+    const ms_value *f = e->src ? e->sfields : e->dfields;
+    for (i = m->nids; i < m->nids + m->nattrs; i++) {
+      sep(b, deeper(indent), &first);
+      key(b, m->fields[i], strlen(m->fields[i]));
+      ms_value_json(b, &f[i], deeper(indent));
+    }
+  }
+  if (!first) nl(b, indent);
+  ms_buf_putc(b, '}');
+}
+
+static void dictjson(ms_buf *b, const ms_dchildren *c, int indent, int *first);
+
+static void namekey(ms_buf *b, const ms_delem *e) {
+  ms_buf n = MS_BUF_INIT;
+  ms_delem_name(&n, e);
+  if (n.oom) b->oom = 1;
+  key(b, n.data ? n.data : "", n.len);
+  ms_buf_free(&n);
+}
+
+static void elemdict(ms_buf *b, const ms_delem *e, int indent) {
+  int first = 1;
+  ms_buf_putc(b, '{');
+  if (e->dst) {
+    sep(b, deeper(indent), &first);
+    key(b, "-", 1);
+    ms_delem_attrs_json(b, e, '-', deeper(indent));
+  }
+  if (e->src) {
+    sep(b, deeper(indent), &first);
+    key(b, "+", 1);
+    ms_delem_attrs_json(b, e, '+', deeper(indent));
+  }
+  if (anydiffs(&e->child)) dictjson(b, &e->child, indent, &first);
+  if (!first) nl(b, indent);
+  ms_buf_putc(b, '}');
+}
+
+/* Appends "type": {name: element, ...} members for each group with diffs
+   to an object already opened at `indent`. */
+static void dictjson(ms_buf *b, const ms_dchildren *c, int indent, int *first) {
+  uint32_t g, i;
+  for (g = 0; g < c->ngroups; g++) {
+    int open = 0, inner = 1;
+    for (i = 0; i < c->groups[g].n; i++) {
+      const ms_delem *e = c->groups[g].elems[i];
+      if (!e->has_diffs) continue;
+      if (!open) {
+        sep(b, deeper(indent), first);
+        key(b, c->groups[g].type, strlen(c->groups[g].type));
+        ms_buf_putc(b, '{');
+        open = 1;
+      }
+      sep(b, deeper(deeper(indent)), &inner);
+      namekey(b, e);
+      elemdict(b, e, deeper(deeper(indent)));
+    }
+    if (open) {
+      nl(b, deeper(indent));
+      ms_buf_putc(b, '}');
+    }
+  }
+}
+
+void ms_diff_dict_json(ms_buf *b, const ms_diff *d, int indent) {
+  int first = 1;
+  ms_buf_putc(b, '{');
+  dictjson(b, &d->top, indent, &first);
+  if (!first) nl(b, indent);
+  ms_buf_putc(b, '}');
+}
+
+void ms_summary_json(ms_buf *b, const ms_summary *s, int indent) {
+  const char *names[5] = {"create", "update", "delete", "no-change", "skip"};
+  long long v[5];
+  int i, first = 1;
+  v[0] = (long long)s->create;
+  v[1] = (long long)s->update;
+  v[2] = (long long)s->del;
+  v[3] = (long long)s->nochange;
+  v[4] = (long long)s->skip;
+  ms_buf_putc(b, '{');
+  for (i = 0; i < 5; i++) {
+    sep(b, deeper(indent), &first);
+    key(b, names[i], strlen(names[i]));
+    ms_buf_printf(b, "%lld", v[i]);
+  }
+  nl(b, indent);
+  ms_buf_putc(b, '}');
+}
+
+static const char *actname(int a) {
+  switch (a) {
+    case MS_ACT_CREATE: return "create";
+    case MS_ACT_UPDATE: return "update";
+    case MS_ACT_DELETE: return "delete";
+    default: return NULL;
+  }
+}
+
+static void changes(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
+                    int *first) {
+  uint32_t g, i, k;
+  for (g = 0; g < c->ngroups; g++) {
+    for (i = 0; i < c->groups[g].n; i++) {
+      const ms_delem *e = c->groups[g].elems[i];
+      const ms_record *r = e->src ? e->src : e->dst;
+      const ms_model *m = r->model;
+      const ms_value *f = e->src ? e->sfields : e->dfields;
+      if (!e->has_diffs) continue;
+      if (e->action != MS_ACT_NONE) {
+        ms_buf_puts(b, *first ? "\n    " : ",\n    ");
+        *first = 0;
+        ms_buf_printf(b, "{\"action\": \"%s\", \"model\": ", actname(e->action));
+        ms_json_str(b, e->type, strlen(e->type));
+        ms_buf_puts(b, ", \"uid\": ");
+        ms_json_str(b, r->uid, r->uid_len);
+        ms_buf_puts(b, ", \"parent\": ");
+        if (parent) {
+          const ms_record *p = parent->src ? parent->src : parent->dst;
+          ms_buf_puts(b, "{\"model\": ");
+          ms_json_str(b, parent->type, strlen(parent->type));
+          ms_buf_puts(b, ", \"uid\": ");
+          ms_json_str(b, p->uid, p->uid_len);
+          ms_buf_putc(b, '}');
+        } else {
+          ms_buf_puts(b, "null");
+        }
+        ms_buf_puts(b, ", \"keys\": {");
+        for (k = 0; k < m->nids; k++) {
+          if (k) ms_buf_puts(b, ", ");
+          key(b, m->fields[k], strlen(m->fields[k]));
+          ms_value_json(b, &f[k], -1);
+        }
+        ms_buf_puts(b, "}");
+        if (e->src) {
+          ms_buf_puts(b, ", \"attrs\": ");
+          ms_delem_attrs_json(b, e, '+', -1);
+        }
+        if (e->dst) {
+          ms_buf_puts(b, ", \"before\": ");
+          ms_delem_attrs_json(b, e, '-', -1);
+        }
+        ms_buf_putc(b, '}');
+      }
+      changes(b, &e->child, e, first);
+    }
+  }
+}
+
+void ms_diff_changes_json(ms_buf *b, const ms_diff *d) {
+  ms_summary s;
+  int first = 1;
+  ms_diff_summary(d, &s);
+  ms_buf_puts(b, "{\n  \"format\": \"moonsync-diff/1\",\n  \"source\": ");
+  ms_json_str(b, d->src->name, strlen(d->src->name));
+  ms_buf_puts(b, ",\n  \"dest\": ");
+  ms_json_str(b, d->dst->name, strlen(d->dst->name));
+  ms_buf_puts(b, ",\n  \"summary\": ");
+  ms_summary_json(b, &s, -1);
+  ms_buf_puts(b, ",\n  \"changes\": [");
+  changes(b, &d->top, NULL, &first);
+  ms_buf_puts(b, first ? "]\n}" : "\n  ]\n}");
+}

@@ -1,0 +1,93 @@
+/*
+** diff.h: DiffSync's diff between two stores, and its output formats.
+** The diff is a tree of elements grouped by model type, in DiffSync's
+** order; elements point at the records and at the attribute arrays they
+** had when the diff was computed (fields are copy-on-write in the store),
+** so a diff stays valid while both stores live.
+*/
+#ifndef MS_DIFF_H
+#define MS_DIFF_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "err.h"
+#include "store.h"
+
+enum { MS_ACT_NONE = 0, MS_ACT_CREATE, MS_ACT_UPDATE, MS_ACT_DELETE };
+
+typedef struct ms_delem ms_delem;
+
+typedef struct ms_dgroup {
+  const char *type;       /* model name */
+  ms_delem **elems;
+  uint32_t n;
+} ms_dgroup;
+
+typedef struct ms_dchildren {
+  ms_dgroup *groups;
+  uint32_t ngroups;
+} ms_dchildren;
+
+struct ms_delem {
+  const char *type;
+  ms_record *src, *dst;          /* either may be NULL */
+  const ms_value *sfields;       /* src fields at diff time, or NULL */
+  const ms_value *dfields;       /* dst fields at diff time, or NULL */
+  const uint32_t *cmp;           /* pairs of (dst attr, src attr) field
+                                    indices compared; ncmp pairs */
+  uint32_t ncmp;
+  uint8_t action;                /* MS_ACT_* */
+  uint8_t has_diffs;             /* this element or a descendant changes */
+  ms_dchildren child;
+};
+
+typedef struct ms_diff {
+  ms_arena arena;
+  ms_store *src, *dst;
+  uint32_t flags;
+  uint64_t models_processed;
+  ms_dchildren top;
+} ms_diff;
+
+typedef struct ms_summary {
+  uint64_t create, update, del, nochange;
+  int64_t skip;
+} ms_summary;
+
+/* Progress callback: stage "diff", processed, total. Returning non-zero
+   stops the diff with MS_ECALLBACK. */
+typedef int (*ms_progress_fn)(void *ud, const char *stage, uint64_t cur,
+                              uint64_t total);
+
+/* dst.diff_from(src): computes the diff. On success *out is owned by the
+   caller (ms_diff_free); the stores must outlive it. Errors: MS_ENOTFOUND
+   (dangling child uid), MS_EVALUE (keys/shortname mismatch), MS_EEXISTS
+   (repeated shortname), MS_ECALLBACK, MS_ENOMEM. */
+int ms_diff_compute(ms_store *src, ms_store *dst, uint32_t flags,
+                    ms_progress_fn cb, void *ud, ms_diff **out, ms_err *err);
+void ms_diff_free(ms_diff *d);
+
+/* Number of elements (DiffSync's len(diff)). */
+uint64_t ms_diff_len(const ms_diff *d);
+int ms_diff_has_diffs(const ms_diff *d);
+void ms_diff_summary(const ms_diff *d, ms_summary *s);
+
+/* diff.str(), byte-identical to DiffSync's (no trailing newline). */
+void ms_diff_str(ms_buf *b, const ms_diff *d);
+/* diff.dict() as JSON; indent as ms_value_json. */
+void ms_diff_dict_json(ms_buf *b, const ms_diff *d, int indent);
+/* diff.summary() as JSON in DiffSync's key order. */
+void ms_summary_json(ms_buf *b, const ms_summary *s, int indent);
+/* The machine-readable change list (docs/diff-format.md). */
+void ms_diff_changes_json(ms_buf *b, const ms_diff *d);
+
+/* Element helpers. */
+const ms_model *ms_delem_model(const ms_delem *e);
+void ms_delem_name(ms_buf *b, const ms_delem *e);
+/* Appends the "+"/"-" attribute dicts (as JSON) of an element: which = '+'
+   (source values) or '-' (dest values), only changed keys for updates. */
+void ms_delem_attrs_json(ms_buf *b, const ms_delem *e, char which, int indent);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+** fixture.h: the document format shared by the CLI and the conformance
+** suite: a schema (models, top_level, flags) and data documents of nested
+** records ({model: [record, ...]}, children nested under their field).
+** Bulk loading happens here, in C: no Lua call per record or field.
+*/
+#ifndef MS_FIXTURE_H
+#define MS_FIXTURE_H
+
+#include "err.h"
+#include "store.h"
+#include "value.h"
+
+typedef struct ms_schema {
+  uint32_t nmodels;
+  ms_model **models;           /* owned references */
+  char **top[3];               /* top_level, source_top_level, dest_top_level */
+  uint32_t ntop[3];
+  int hastop[3];
+  uint32_t global_flags;
+} ms_schema;
+
+enum { MS_SIDE_SOURCE = 1, MS_SIDE_DEST = 2 };
+
+/* Builds a schema from a decoded document; `name` prefixes errors. */
+int ms_schema_from_value(const ms_value *v, const char *name, ms_schema *out,
+                         ms_err *err);
+/* Reads and builds a schema from a JSON file. */
+int ms_schema_load(const char *path, ms_schema *out, ms_err *err);
+void ms_schema_free(ms_schema *s);
+
+/* A new store with the schema's models and the top_level of `side`. */
+int ms_schema_store(const ms_schema *sc, const char *name, int side,
+                    ms_store **out, ms_err *err);
+
+/* Loads a data document into the store, depth-first in document order:
+   add the record, link it to its parent (add_child), then its children.
+   The values of `doc` must live in the store's arena (they are shared,
+   not copied). skip_dups drops a record whose uid is taken, with its
+   subtree; otherwise that is MS_EEXISTS. Errors name `docname` and the
+   record's path, e.g. "dest.json: site[2].devices[0]: ...". */
+int ms_load_records(ms_store *st, const ms_value *doc, const char *docname,
+                    int skip_dups, ms_err *err);
+
+/* Reads a JSON file into the store's arena and loads it. */
+int ms_load_file(ms_store *st, const char *path, int skip_dups, ms_err *err);
+
+/* Parses JSON text (copied into the store's arena) and loads it. */
+int ms_load_text(ms_store *st, const char *text, size_t len, const char *name,
+                 int skip_dups, ms_err *err);
+
+
+/* The store as a nested data document (the format ms_load_records reads):
+   top-level records in store order, children nested through their uid
+   lists; a dangling child uid is written {"_missing_uid": uid}. */
+void ms_store_nested_json(ms_buf *b, const ms_store *st);
+
+/* Flat dump of every model (sorted by name), records in store order with
+   "_uid", fields, child uid lists, "_status" and "_status_message". */
+void ms_store_flat_json(ms_buf *b, const ms_store *st);
+
+#endif

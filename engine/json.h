@@ -1,0 +1,33 @@
+/*
+** json.h: JSON reader producing ms_value trees in an arena. Keeps object
+** key order and the integer/float distinction of the text ("1" vs "1.0"),
+** as DiffSync's output depends on both. Errors name the source, line and
+** column.
+*/
+#ifndef MS_JSON_H
+#define MS_JSON_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "err.h"
+#include "value.h"
+
+#define MS_JSON_MAX_DEPTH 16384
+
+/* Parses text[0..len) (text[len] must be readable and '\0'). name is used
+   in error messages ("source.json:3:14: ..."). Strings without escapes
+   point into text, so text must live as long as the values: keep it in
+   the same arena. Returns MS_OK or MS_EPARSE / MS_ENOMEM. */
+int ms_json_parse(ms_arena *a, const char *text, size_t len,
+                  const char *name, ms_value *out, ms_err *err);
+
+/* Reads a whole file into the arena, NUL-terminated. Returns MS_OK or
+   MS_EIO / MS_ENOMEM with the path in the message. */
+int ms_read_file(ms_arena *a, const char *path, char **data, size_t *len,
+                 ms_err *err);
+
+/* Reads and parses a file (ms_read_file + ms_json_parse). */
+int ms_json_load(ms_arena *a, const char *path, ms_value *out, ms_err *err);
+
+#endif

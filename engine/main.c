@@ -1,0 +1,166 @@
+/*
+** main.c: the moonsync command. `run` executes a Lua script with moonsync
+** loaded; `diff --schema` is the file-to-file diff in C (cli_diff.c);
+** every other command is implemented in Lua (moonsync.cli) over the same
+** engine, which is linked in and preloaded as moonsync.core.
+*/
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "cli_diff.h"
+#include "l_core.h"
+
+#ifndef MS_SHAREDIR
+#define MS_SHAREDIR "/usr/local/share/moonsync"
+#endif
+
+static const char usage[] =
+  "moonsync: a Lua-scriptable sync engine\n"
+  "\n"
+  "usage: moonsync COMMAND [ARGS...]\n"
+  "\n"
+  "commands:\n"
+  "  run SCRIPT.lua [ARGS...]   run a Lua script with moonsync loaded\n"
+  "  diff --schema SCHEMA.json SOURCE.json DEST.json [--format F]\n"
+  "                             diff two documents (see moonsync diff --help)\n"
+  "  help                       show this text\n"
+  "  version                    print the version\n"
+  "\n"
+  "exit codes: 0 success, 1 differences (diff --exit-code), 2 errors\n";
+
+/* Message handler: adds a traceback to string errors; moonsync.Error
+   values (tables with __tostring) are rendered without one, as they
+   already say what went wrong and where. */
+static int msghandler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)",
+                          luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* Directory of the running executable, into buf. */
+static int exedir(char *buf, size_t n) {
+  ssize_t r = readlink("/proc/self/exe", buf, n - 1);
+  char *slash;
+  if (r <= 0) return -1;
+  buf[r] = '\0';
+  slash = strrchr(buf, '/');
+  if (slash == NULL) return -1;
+  *slash = '\0';
+  return 0;
+}
+
+/* package.path: the source tree next to the binary (bin/../lua), then the
+   installed share directory, then Lua's defaults. */
+static void setpaths(lua_State *L) {
+  char dir[PATH_MAX];
+  luaL_Buffer b;
+  lua_getglobal(L, "package");
+  luaL_buffinit(L, &b);
+  if (exedir(dir, sizeof dir) == 0) {
+    lua_pushfstring(L, "%s/../lua/?.lua;%s/../lua/?/init.lua;"
+                    "%s/../adapters/?.lua;%s/../share/moonsync/lua/?.lua;"
+                    "%s/../share/moonsync/lua/?/init.lua;"
+                    "%s/../share/moonsync/adapters/?.lua;",
+                    dir, dir, dir, dir, dir, dir);
+    luaL_addvalue(&b);
+  }
+  lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/adapters/?.lua;",
+                  MS_SHAREDIR, MS_SHAREDIR, MS_SHAREDIR);
+  luaL_addvalue(&b);
+  lua_getfield(L, -2, "path");
+  luaL_addvalue(&b);
+  luaL_pushresult(&b);
+  lua_setfield(L, -2, "path");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_moonsync_core);
+  lua_setfield(L, -2, "moonsync.core");
+  lua_pop(L, 2);
+}
+
+/* Runs under lua_pcall: argv in upvalue-free form via lightuserdata. */
+static int pmain(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = lua_touserdata(L, 2);
+  int i, status;
+  luaL_openlibs(L);
+  setpaths(L);
+  /* arg table as lua.c builds it: arg[0] = script */
+  lua_createtable(L, argc, 1);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_setglobal(L, "arg");
+  lua_pushcfunction(L, msghandler);
+  if (strcmp(argv[0], "-") == 0) status = luaL_loadfile(L, NULL);
+  else status = luaL_loadfile(L, argv[0]);
+  if (status != LUA_OK) return lua_error(L);
+  luaL_checkstack(L, argc, "too many arguments");
+  for (i = 1; i < argc; i++) lua_pushstring(L, argv[i]);
+  status = lua_pcall(L, argc - 1, 1, 3);
+  if (status != LUA_OK) return lua_error(L);
+  /* a script may return an exit status */
+  lua_pushinteger(L, lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0);
+  return 1;
+}
+
+static int runscript(int argc, char **argv) {
+  lua_State *L = luaL_newstate();
+  int status, code = 0;
+  if (L == NULL) {
+    fprintf(stderr, "moonsync: cannot create a Lua state (out of memory)\n");
+    return 2;
+  }
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  status = lua_pcall(L, 2, 1, 0);
+  if (status != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    if (msg == NULL && luaL_callmeta(L, -1, "__tostring"))
+      msg = lua_tostring(L, -1);
+    fprintf(stderr, "moonsync: %s\n", msg ? msg : "(error without message)");
+    code = 2;
+  } else {
+    code = (int)lua_tointeger(L, -1);
+  }
+  fflush(stdout);
+  lua_close(L);
+  return code;
+}
+
+int main(int argc, char **argv) {
+  const char *cmd = argc > 1 ? argv[1] : "help";
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+      strcmp(cmd, "-h") == 0) {
+    fputs(usage, stdout);
+    return argc > 1 ? 0 : 2;
+  }
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    puts("moonsync 0.1.0");
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) {
+    if (argc < 3) {
+      fputs("usage: moonsync run SCRIPT.lua [ARGS...]\n", stderr);
+      return 2;
+    }
+    return runscript(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "diff") == 0) return ms_cli_diff_files(argc - 1, argv + 1);
+  fprintf(stderr, "moonsync: unknown command '%s'\n\n%s", cmd, usage);
+  return 2;
+}

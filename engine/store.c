@@ -1,0 +1,738 @@
+/*
+** store.c: models, records and the hash-indexed record store (store.h).
+*/
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* {====== flags ======} */
+
+static const struct { const char *name; uint32_t bit; } gflags[] = {
+  {"CONTINUE_ON_FAILURE", MS_GF_CONTINUE_ON_FAILURE},
+  {"SKIP_UNMATCHED_SRC", MS_GF_SKIP_UNMATCHED_SRC},
+  {"SKIP_UNMATCHED_DST", MS_GF_SKIP_UNMATCHED_DST},
+  {"SKIP_UNMATCHED_BOTH", MS_GF_SKIP_UNMATCHED_BOTH},
+  {"LOG_UNCHANGED_RECORDS", MS_GF_LOG_UNCHANGED_RECORDS},
+  {"NONE", 0},
+  {NULL, 0}
+}, mflags[] = {
+  {"IGNORE", MS_MF_IGNORE},
+  {"SKIP_CHILDREN_ON_DELETE", MS_MF_SKIP_CHILDREN_ON_DELETE},
+  {"SKIP_UNMATCHED_SRC", MS_MF_SKIP_UNMATCHED_SRC},
+  {"SKIP_UNMATCHED_DST", MS_MF_SKIP_UNMATCHED_DST},
+  {"SKIP_UNMATCHED_BOTH", MS_MF_SKIP_UNMATCHED_BOTH},
+  {"NATURAL_DELETION_ORDER", MS_MF_NATURAL_DELETION_ORDER},
+  {"NONE", 0},
+  {NULL, 0}
+};
+
+int ms_flag_parse(const char *name, int model, uint32_t *flags) {
+  int i;
+  const char *p = name;
+  /* accept "DiffSyncFlags.X" / "DiffSyncModelFlags.X" as well */
+  if (strchr(p, '.') != NULL) p = strrchr(p, '.') + 1;
+  for (i = 0; (model ? mflags : gflags)[i].name != NULL; i++) {
+    if (strcasecmp(p, (model ? mflags : gflags)[i].name) == 0) {
+      *flags |= (model ? mflags : gflags)[i].bit;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+void ms_flag_names(ms_buf *b, uint32_t flags, int model) {
+  int i, first = 1;
+  for (i = 0; (model ? mflags : gflags)[i].name != NULL; i++) {
+    uint32_t bit = (model ? mflags : gflags)[i].bit;
+    /* single bits only: combined names are aliases */
+    if (bit == 0 || (bit & (bit - 1)) != 0 || !(flags & bit)) continue;
+    if (!first) ms_buf_putc(b, '|');
+    ms_buf_puts(b, (model ? mflags : gflags)[i].name);
+    first = 0;
+  }
+}
+
+/* {====== models ======} */
+
+static char *xstrdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = malloc(n);
+  if (p) memcpy(p, s, n);
+  return p;
+}
+
+void ms_model_ref(ms_model *m) { m->refs++; }
+
+void ms_model_unref(ms_model *m) {
+  uint32_t i;
+  if (m == NULL || --m->refs > 0) return;
+  for (i = 0; i < m->nfields; i++) free(m->fields[i]);
+  for (i = 0; i < m->nchildren; i++) {
+    free(m->children[i].model);
+    free(m->children[i].field);
+  }
+  free(m->fields);
+  free(m->children);
+  free(m->shortname);
+  free(m->name);
+  free(m);
+}
+
+int ms_model_field(const ms_model *m, const char *name, size_t n) {
+  uint32_t i;
+  for (i = 0; i < m->nfields; i++)
+    if (m->fields[i] && strncmp(m->fields[i], name, n) == 0 &&
+        m->fields[i][n] == '\0')
+      return (int)i;
+  return -1;
+}
+
+int ms_model_child(const ms_model *m, const char *model) {
+  uint32_t i;
+  for (i = 0; i < m->nchildren; i++)
+    if (strcmp(m->children[i].model, model) == 0) return (int)i;
+  return -1;
+}
+
+static int childfield(const ms_model *m, const char *name) {
+  uint32_t i;
+  for (i = 0; i < m->nchildren; i++)
+    if (strcmp(m->children[i].field, name) == 0) return (int)i;
+  return -1;
+}
+
+static int badname(const char *s) {
+  return s == NULL || *s == '\0';
+}
+
+ms_model *ms_model_new(const ms_model_spec *sp, ms_err *err) {
+  ms_model *m;
+  uint32_t i, j, k;
+  const char **lists[3];
+  uint32_t counts[3];
+  static const char *what[3] = {"identifier", "attribute", "extra field"};
+  if (badname(sp->name)) {
+    ms_err_set(err, MS_ESCHEMA, "a model needs a non-empty name");
+    return NULL;
+  }
+  if (sp->nids == 0) {
+    ms_err_set(err, MS_ESCHEMA, "model '%s': needs at least one identifier",
+               sp->name);
+    return NULL;
+  }
+  m = calloc(1, sizeof *m);
+  if (m == NULL) goto nomem;
+  m->refs = 1;
+  m->name = xstrdup(sp->name);
+  m->nids = sp->nids;
+  m->nattrs = sp->nattrs;
+  m->nextras = sp->nextras;
+  m->nfields = sp->nids + sp->nattrs + sp->nextras;
+  m->flags = sp->flags;
+  m->fields = calloc(m->nfields, sizeof *m->fields);
+  if (m->name == NULL || m->fields == NULL) goto nomem;
+  lists[0] = sp->ids; lists[1] = sp->attrs; lists[2] = sp->extras;
+  counts[0] = sp->nids; counts[1] = sp->nattrs; counts[2] = sp->nextras;
+  for (k = 0, j = 0; j < 3; j++) {
+    for (i = 0; i < counts[j]; i++, k++) {
+      const char *f = lists[j][i];
+      if (badname(f)) {
+        ms_err_set(err, MS_ESCHEMA, "model '%s': empty %s name", sp->name,
+                   what[j]);
+        goto fail;
+      }
+      if (f[0] == '_') {
+        ms_err_set(err, MS_ESCHEMA,
+                   "model '%s': %s '%s': names starting with '_' are reserved",
+                   sp->name, what[j], f);
+        goto fail;
+      }
+      if (ms_model_field(m, f, strlen(f)) >= 0) {
+        ms_err_set(err, MS_ESCHEMA, "model '%s': field '%s' is declared twice",
+                   sp->name, f);
+        goto fail;
+      }
+      if ((m->fields[k] = xstrdup(f)) == NULL) goto nomem;
+    }
+  }
+  if (sp->nchildren) {
+    m->children = calloc(sp->nchildren, sizeof *m->children);
+    if (m->children == NULL) goto nomem;
+  }
+  for (i = 0; i < sp->nchildren; i++) {
+    const ms_child_decl *c = &sp->children[i];
+    if (badname(c->model) || badname(c->field)) {
+      ms_err_set(err, MS_ESCHEMA, "model '%s': a child needs a model name and a"
+                 " field name", sp->name);
+      goto fail;
+    }
+    if (ms_model_field(m, c->field, strlen(c->field)) >= 0) {
+      ms_err_set(err, MS_ESCHEMA, "model '%s': children field '%s' is also an "
+                 "identifier or attribute", sp->name, c->field);
+      goto fail;
+    }
+    if (ms_model_child(m, c->model) >= 0 || childfield(m, c->field) >= 0) {
+      ms_err_set(err, MS_ESCHEMA, "model '%s': child '%s' (field '%s') is "
+                 "declared twice", sp->name, c->model, c->field);
+      goto fail;
+    }
+    m->children[i].model = xstrdup(c->model);
+    m->children[i].field = xstrdup(c->field);
+    m->nchildren = i + 1;
+    if (m->children[i].model == NULL || m->children[i].field == NULL)
+      goto nomem;
+  }
+  if (sp->nshort) {
+    m->shortname = calloc(sp->nshort, sizeof *m->shortname);
+    if (m->shortname == NULL) goto nomem;
+    for (i = 0; i < sp->nshort; i++) {
+      int fi = badname(sp->shortname[i]) ? -1
+             : ms_model_field(m, sp->shortname[i], strlen(sp->shortname[i]));
+      if (fi < 0) {
+        ms_err_set(err, MS_ESCHEMA, "model '%s': shortname field '%s' is not "
+                   "declared", sp->name, sp->shortname[i] ? sp->shortname[i] : "");
+        goto fail;
+      }
+      m->shortname[i] = (uint32_t)fi;
+    }
+    m->nshort = sp->nshort;
+  }
+  return m;
+nomem:
+  ms_err_set(err, MS_ENOMEM, "out of memory");
+fail:
+  if (m) {
+    m->nfields = m->fields ? m->nfields : 0;
+    m->refs = 1;
+    ms_model_unref(m);
+  }
+  return NULL;
+}
+
+/* {====== uid and text forms ======} */
+
+void ms_uid_build(ms_buf *b, const ms_model *m, const ms_value *fields) {
+  uint32_t i;
+  for (i = 0; i < m->nids; i++) {
+    if (i) ms_buf_add(b, "__", 2);
+    ms_value_pystr(b, &fields[i]);
+  }
+}
+
+void ms_shortname_build(ms_buf *b, const ms_model *m, const ms_value *fields) {
+  uint32_t i;
+  if (m->nshort == 0) {
+    ms_uid_build(b, m, fields);
+    return;
+  }
+  for (i = 0; i < m->nshort; i++) {
+    if (i) ms_buf_add(b, "__", 2);
+    ms_value_pystr(b, &fields[m->shortname[i]]);
+  }
+}
+
+void ms_fields_repr(ms_buf *b, const ms_model *m, const ms_value *fields,
+                    uint32_t from, uint32_t to) {
+  uint32_t i;
+  ms_buf_putc(b, '{');
+  for (i = from; i < to; i++) {
+    if (i > from) ms_buf_puts(b, ", ");
+    ms_pyrepr_str(b, m->fields[i], strlen(m->fields[i]));
+    ms_buf_puts(b, ": ");
+    ms_value_pyrepr(b, &fields[i]);
+  }
+  ms_buf_putc(b, '}');
+}
+
+void ms_store_label(ms_buf *b, const ms_store *s) {
+  if (strcmp(s->type, s->name) == 0) ms_buf_puts(b, s->type);
+  else ms_buf_printf(b, "%s \"%s\"", s->type, s->name);
+}
+
+/* {====== store ======} */
+
+static ms_store *newstore(const char *name, const char *type, size_t nslots) {
+  ms_store *s = calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  ms_arena_init(&s->arena);
+  s->name = xstrdup(name);
+  s->type = xstrdup(type ? type : name);
+  s->nslots = nslots;
+  s->slots = calloc(s->nslots, sizeof *s->slots);
+  if (s->name == NULL || s->type == NULL || s->slots == NULL) {
+    ms_store_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+ms_store *ms_store_new(const char *name, const char *type) {
+  return newstore(name, type, 1024);
+}
+
+ms_store *ms_store_new_small(const char *name, const char *type) {
+  return newstore(name, type, 4);
+}
+
+void ms_store_free(ms_store *s) {
+  uint32_t i;
+  if (s == NULL) return;
+  for (i = 0; i < s->nmodels; i++) {
+    ms_model_unref(s->models[i]);
+    free(s->bymodel[i].items);
+  }
+  for (i = 0; i < s->ntop; i++) free(s->top_level[i]);
+  free(s->top_level);
+  free(s->models);
+  free(s->bymodel);
+  free(s->slots);
+  free(s->name);
+  free(s->type);
+  ms_arena_free(&s->arena);
+  free(s);
+}
+
+int ms_store_model(const ms_store *s, const char *name) {
+  uint32_t i;
+  for (i = 0; i < s->nmodels; i++)
+    if (strcmp(s->models[i]->name, name) == 0) return (int)i;
+  return -1;
+}
+
+int ms_store_add_model(ms_store *s, ms_model *m, ms_err *err) {
+  ms_model **models;
+  ms_recvec *by;
+  if (ms_store_model(s, m->name) >= 0)
+    return ms_err_set(err, MS_ESCHEMA, "adapter '%s': model '%s' is declared "
+                      "twice", s->name, m->name);
+  if (s->nmodels >= 0xffff)
+    return ms_err_set(err, MS_ESCHEMA, "adapter '%s': too many models", s->name);
+  models = realloc(s->models, (s->nmodels + 1) * sizeof *models);
+  if (models == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  s->models = models;
+  by = realloc(s->bymodel, (s->nmodels + 1) * sizeof *by);
+  if (by == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  s->bymodel = by;
+  memset(&by[s->nmodels], 0, sizeof *by);
+  ms_model_ref(m);
+  models[s->nmodels] = m;
+  return (int)s->nmodels++;
+}
+
+int ms_store_set_top_level(ms_store *s, const char **names, uint32_t n,
+                           ms_err *err) {
+  char **top;
+  uint32_t i;
+  for (i = 0; i < n; i++)
+    if (ms_store_model(s, names[i]) < 0)
+      return ms_err_set(err, MS_ESCHEMA, "adapter '%s': top_level names '%s',"
+                        " which is not one of its models", s->name, names[i]);
+  top = calloc(n ? n : 1, sizeof *top);
+  if (top == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  for (i = 0; i < n; i++) {
+    if ((top[i] = xstrdup(names[i])) == NULL) {
+      while (i--) free(top[i]);
+      free(top);
+      return ms_err_set(err, MS_ENOMEM, "out of memory");
+    }
+  }
+  for (i = 0; i < s->ntop; i++) free(s->top_level[i]);
+  free(s->top_level);
+  s->top_level = top;
+  s->ntop = n;
+  return MS_OK;
+}
+
+ms_record *ms_store_new_record(ms_store *s, int midx) {
+  ms_model *m = s->models[midx];
+  ms_record *r = ms_arena_alloc(&s->arena, sizeof *r);
+  uint32_t i;
+  if (r == NULL) return NULL;
+  memset(r, 0, sizeof *r);
+  r->model = m;
+  r->midx = (uint16_t)midx;
+  r->store = s;
+  r->flags = m->flags;
+  r->status_msg = "";
+  r->fields = ms_arena_alloc(&s->arena, m->nfields * sizeof *r->fields);
+  if (r->fields == NULL) return NULL;
+  for (i = 0; i < m->nfields; i++) r->fields[i] = ms_nil;
+  if (m->nchildren) {
+    r->children = ms_arena_alloc(&s->arena, m->nchildren * sizeof *r->children);
+    if (r->children == NULL) return NULL;
+    memset(r->children, 0, m->nchildren * sizeof *r->children);
+  }
+  return r;
+}
+
+static uint64_t keyhash(int midx, const char *uid, size_t n) {
+  return XXH3_64bits_withSeed(uid, n, (uint64_t)midx * 0x9e3779b97f4a7c15ULL + 1);
+}
+
+static size_t findslot(const ms_store *s, uint64_t h, int midx,
+                       const char *uid, size_t n) {
+  size_t mask = s->nslots - 1, i = (size_t)h & mask;
+  for (;;) {
+    const ms_slot *sl = &s->slots[i];
+    if (sl->rec == NULL) return i;
+    if (sl->hash == h && sl->rec->midx == midx && sl->rec->uid_len == n &&
+        memcmp(sl->rec->uid, uid, n) == 0)
+      return i;
+    i = (i + 1) & mask;
+  }
+}
+
+static int growindex(ms_store *s) {
+  size_t i, nslots = s->nslots * 2, mask = nslots - 1;
+  ms_slot *slots = calloc(nslots, sizeof *slots);
+  if (slots == NULL) return MS_ENOMEM;
+  for (i = 0; i < s->nslots; i++) {
+    if (s->slots[i].rec != NULL) {
+      size_t j = (size_t)s->slots[i].hash & mask;
+      while (slots[j].rec != NULL) j = (j + 1) & mask;
+      slots[j] = s->slots[i];
+    }
+  }
+  free(s->slots);
+  s->slots = slots;
+  s->nslots = nslots;
+  return MS_OK;
+}
+
+ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
+                        size_t n) {
+  uint64_t h = keyhash(midx, uid, n);
+  return s->slots[findslot(s, h, midx, uid, n)].rec;
+}
+
+static int setuid(ms_store *s, ms_record *r) {
+  const ms_model *m = r->model;
+  ms_buf b = MS_BUF_INIT;
+  if (m->nids == 1 && r->fields[0].type == MS_STR) {
+    /* str(s) is s: share the identifier's bytes */
+    r->uid = r->fields[0].u.s;
+    r->uid_len = r->fields[0].len;
+    return MS_OK;
+  }
+  ms_uid_build(&b, m, r->fields);
+  if (b.oom) { ms_buf_free(&b); return MS_ENOMEM; }
+  r->uid = ms_arena_strndup(&s->arena, b.data ? b.data : "", b.len);
+  r->uid_len = (uint32_t)b.len;
+  ms_buf_free(&b);
+  return r->uid ? MS_OK : MS_ENOMEM;
+}
+
+int ms_store_insert(ms_store *s, ms_record *r, ms_err *err) {
+  uint64_t h;
+  size_t i;
+  ms_recvec *v = &s->bymodel[r->midx];
+  if (r->stored) return MS_OK;
+  if (setuid(s, r) != MS_OK) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  h = keyhash(r->midx, r->uid, r->uid_len);
+  i = findslot(s, h, r->midx, r->uid, r->uid_len);
+  if (s->slots[i].rec != NULL)
+    return ms_err_set(err, MS_EEXISTS, "Object %.*s already present",
+                      (int)r->uid_len, r->uid);
+  if (v->n == v->cap) {
+    size_t cap = v->cap ? v->cap * 2 : 64;
+    ms_record **items = realloc(v->items, cap * sizeof *items);
+    if (items == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+    v->items = items;
+    v->cap = cap;
+  }
+  if ((s->count + 1) * 4 > s->nslots * 3) {
+    if (growindex(s) != MS_OK) return ms_err_set(err, MS_ENOMEM, "out of memory");
+    i = findslot(s, h, r->midx, r->uid, r->uid_len);
+  }
+  s->slots[i].hash = h;
+  s->slots[i].rec = r;
+  s->count++;
+  v->items[v->n++] = r;
+  v->live++;
+  r->stored = 1;
+  return MS_OK;
+}
+
+/* Linear-probing deletion with backward shift: no tombstones. */
+static void unindex(ms_store *s, ms_record *r) {
+  size_t mask = s->nslots - 1;
+  size_t i = findslot(s, keyhash(r->midx, r->uid, r->uid_len), r->midx,
+                      r->uid, r->uid_len);
+  size_t j = i;
+  if (s->slots[i].rec != r) return;
+  for (;;) {
+    size_t k;
+    s->slots[i].rec = NULL;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (s->slots[j].rec == NULL) return;
+      k = (size_t)s->slots[j].hash & mask;
+      /* move j back to i unless its home k lies cyclically in (i, j] */
+      if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+      break;
+    }
+    s->slots[i] = s->slots[j];
+    i = j;
+  }
+}
+
+/* Drops unlinked records from a model's list once they are the majority,
+   so get_all stays proportional to the live records. */
+static void compact(ms_recvec *v) {
+  size_t i, w = 0;
+  if (v->live * 2 >= v->n) return;
+  for (i = 0; i < v->n; i++)
+    if (v->items[i]->stored) v->items[w++] = v->items[i];
+  v->n = w;
+}
+
+int ms_store_remove(ms_store *s, ms_record *r, int remove_children,
+                    ms_err *err) {
+  uint32_t c, i;
+  if (!r->stored || r->store != s)
+    return ms_err_set(err, MS_ENOTFOUND, "%s %.*s not present in %s",
+                      r->model->name, (int)r->uid_len, r->uid, s->name);
+  unindex(s, r);
+  r->stored = 0;
+  s->count--;
+  s->bymodel[r->midx].live--;
+  compact(&s->bymodel[r->midx]);
+  if (!remove_children) return MS_OK;
+  for (c = 0; c < r->model->nchildren; c++) {
+    int cm = ms_store_model(s, r->model->children[c].model);
+    const ms_uidlist *l = &r->children[c];
+    if (cm < 0) continue;
+    for (i = 0; i < l->n; i++) {
+      ms_record *child = ms_store_get(s, cm, l->items[i].s, l->items[i].len);
+      if (child != NULL) ms_store_remove(s, child, 1, NULL);
+    }
+  }
+  return MS_OK;
+}
+
+size_t ms_store_count(const ms_store *s, int midx) {
+  return midx < 0 ? s->count : s->bymodel[midx].live;
+}
+
+int ms_store_copy_value(ms_store *s, const ms_value *v, ms_value *out) {
+  uint32_t i, n;
+  *out = *v;
+  switch (v->type) {
+    case MS_STR:
+      out->u.s = ms_arena_strndup(&s->arena, v->u.s, v->len);
+      return out->u.s ? MS_OK : MS_ENOMEM;
+    case MS_LIST: case MS_MAP:
+      n = v->type == MS_MAP ? 2 * v->len : v->len;
+      if (n == 0) { out->u.items = NULL; return MS_OK; }
+      out->u.items = ms_arena_alloc(&s->arena, n * sizeof *out->u.items);
+      if (out->u.items == NULL) return MS_ENOMEM;
+      for (i = 0; i < n; i++)
+        if (ms_store_copy_value(s, &v->u.items[i], &out->u.items[i]) != MS_OK)
+          return MS_ENOMEM;
+      return MS_OK;
+    default:
+      return MS_OK;
+  }
+}
+
+int ms_record_set(ms_record *r, uint32_t fi, const ms_value *v, ms_err *err) {
+  ms_value *f;
+  const ms_model *m = r->model;
+  if (fi < m->nids && r->stored && !ms_value_eq(&r->fields[fi], v))
+    return ms_err_set(err, MS_EINPUT, "%s %.*s: identifier '%s' of a stored "
+                      "record cannot change (remove the record and add a new"
+                      " one)", m->name, (int)r->uid_len, r->uid, m->fields[fi]);
+  f = ms_arena_alloc(&r->store->arena, m->nfields * sizeof *f);
+  if (f == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  memcpy(f, r->fields, m->nfields * sizeof *f);
+  f[fi] = *v;
+  r->fields = f;
+  return MS_OK;
+}
+
+static int listed(const ms_uidlist *l, const char *uid, uint32_t n) {
+  uint32_t i;
+  for (i = 0; i < l->n; i++)
+    if (l->items[i].len == n && memcmp(l->items[i].s, uid, n) == 0)
+      return (int)i;
+  return -1;
+}
+
+static void validtypes(ms_buf *b, const ms_model *m) {
+  /* Python's repr of sorted(children.keys()) */
+  uint32_t i, j, n = m->nchildren;
+  const char *sorted[64];
+  if (n > 64) n = 64;
+  for (i = 0; i < n; i++) sorted[i] = m->children[i].model;
+  for (i = 1; i < n; i++)
+    for (j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; j--) {
+      const char *t = sorted[j];
+      sorted[j] = sorted[j - 1];
+      sorted[j - 1] = t;
+    }
+  ms_buf_putc(b, '[');
+  for (i = 0; i < n; i++) {
+    if (i) ms_buf_puts(b, ", ");
+    ms_pyrepr_str(b, sorted[i], strlen(sorted[i]));
+  }
+  ms_buf_putc(b, ']');
+}
+
+static int wrongtype(const ms_record *parent, const ms_record *child,
+                     const char *verb, ms_err *err) {
+  ms_buf b = MS_BUF_INIT;
+  int rc;
+  validtypes(&b, parent->model);
+  rc = ms_err_set(err, MS_ETYPE, "Unable to %s %s as a child of %s; valid "
+                  "types are %s", verb, child->model->name, parent->model->name,
+                  b.data ? b.data : "[]");
+  ms_buf_free(&b);
+  return rc;
+}
+
+int ms_record_add_child(ms_record *parent, const ms_record *child,
+                        ms_err *err) {
+  int c = ms_model_child(parent->model, child->model->name);
+  ms_uidlist *l;
+  if (c < 0) return wrongtype(parent, child, "store", err);
+  l = &parent->children[c];
+  if (listed(l, child->uid, child->uid_len) >= 0)
+    return ms_err_set(err, MS_EEXISTS, "Already storing a %s with unique_id %.*s",
+                      child->model->name, (int)child->uid_len, child->uid);
+  if (l->n == l->cap) {
+    uint32_t cap = l->cap ? l->cap * 2 : 4;
+    ms_strref *items = ms_arena_alloc(&parent->store->arena,
+                                      cap * sizeof *items);
+    if (items == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+    if (l->n) memcpy(items, l->items, l->n * sizeof *items);
+    l->items = items;
+    l->cap = cap;
+  }
+  if (child->store == parent->store) {
+    l->items[l->n].s = child->uid;
+  } else {
+    l->items[l->n].s = ms_arena_strndup(&parent->store->arena, child->uid,
+                                        child->uid_len);
+    if (l->items[l->n].s == NULL)
+      return ms_err_set(err, MS_ENOMEM, "out of memory");
+  }
+  l->items[l->n].len = child->uid_len;
+  l->n++;
+  return MS_OK;
+}
+
+int ms_record_remove_child(ms_record *parent, const ms_record *child,
+                           ms_err *err) {
+  int c = ms_model_child(parent->model, child->model->name), i;
+  ms_uidlist *l;
+  if (c < 0) return wrongtype(parent, child, "find and delete", err);
+  l = &parent->children[c];
+  i = listed(l, child->uid, child->uid_len);
+  if (i < 0)
+    return ms_err_set(err, MS_ENOTFOUND, "%.*s was not found as a child in %s",
+                      (int)child->uid_len, child->uid,
+                      parent->model->children[c].field);
+  memmove(&l->items[i], &l->items[i + 1], (l->n - (uint32_t)i - 1) *
+          sizeof *l->items);
+  l->n--;
+  return MS_OK;
+}
+
+int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
+                   ms_err *err) {
+  ms_record *n = ms_store_new_record(s, midx);
+  uint32_t i, c;
+  int rc;
+  if (n == NULL) goto nomem;
+  if (s->models[midx]->nfields != r->model->nfields ||
+      s->models[midx]->nchildren != r->model->nchildren)
+    return ms_err_set(err, MS_ETYPE, "model '%s' of adapter '%s' does not "
+                      "match the record's model", s->models[midx]->name, s->name);
+  for (i = 0; i < r->model->nfields; i++)
+    if (ms_store_copy_value(s, &r->fields[i], &n->fields[i]) != MS_OK)
+      goto nomem;
+  for (c = 0; c < r->model->nchildren; c++) {
+    const ms_uidlist *l = &r->children[c];
+    ms_uidlist *d = &n->children[c];
+    if (l->n == 0) continue;
+    d->items = ms_arena_alloc(&s->arena, l->n * sizeof *d->items);
+    if (d->items == NULL) goto nomem;
+    for (i = 0; i < l->n; i++) {
+      d->items[i].s = ms_arena_strndup(&s->arena, l->items[i].s,
+                                       l->items[i].len);
+      if (d->items[i].s == NULL) goto nomem;
+      d->items[i].len = l->items[i].len;
+    }
+    d->n = d->cap = l->n;
+  }
+  n->flags = r->flags;
+  n->status = r->status;
+  if ((rc = ms_store_insert(s, n, err)) != MS_OK) return rc;
+  ms_record_set_status(n, r->status, r->status_msg);
+  *out = n;
+  return MS_OK;
+nomem:
+  return ms_err_set(err, MS_ENOMEM, "out of memory");
+}
+
+void ms_record_set_status(ms_record *r, int status, const char *msg) {
+  const char *m = msg && *msg ? ms_arena_strndup(&r->store->arena, msg,
+                                                 strlen(msg)) : "";
+  r->status = (uint8_t)status;
+  r->status_msg = m ? m : "";
+}
+
+/* {====== str() ======} */
+
+static void recstr(ms_buf *b, const ms_store *s, const ms_record *r,
+                   size_t indent) {
+  const ms_model *m = r->model;
+  uint32_t c, i;
+  ms_buf_fill(b, ' ', indent);
+  ms_buf_printf(b, "%s: ", m->name);
+  ms_buf_add(b, r->uid, r->uid_len);
+  ms_buf_puts(b, ": ");
+  ms_fields_repr(b, m, r->fields, m->nids, m->nids + m->nattrs);
+  for (c = 0; c < m->nchildren; c++) {
+    const ms_uidlist *l = &r->children[c];
+    int cm = ms_store_model(s, m->children[c].model);
+    ms_buf_putc(b, '\n');
+    ms_buf_fill(b, ' ', indent + 2);
+    ms_buf_puts(b, m->children[c].field);
+    if (l->n == 0) { ms_buf_puts(b, ": []"); continue; }
+    for (i = 0; i < l->n; i++) {
+      ms_record *ch = cm < 0 ? NULL
+                    : ms_store_get(s, cm, l->items[i].s, l->items[i].len);
+      ms_buf_putc(b, '\n');
+      if (ch != NULL) {
+        recstr(b, s, ch, indent + 4);
+      } else {
+        ms_buf_fill(b, ' ', indent + 4);
+        ms_buf_add(b, l->items[i].s, l->items[i].len);
+        ms_buf_puts(b, " (ERROR: details unavailable)");
+      }
+    }
+  }
+}
+
+void ms_store_str(ms_buf *b, const ms_store *s) {
+  uint32_t t;
+  size_t i;
+  for (t = 0; t < s->ntop; t++) {
+    int mi = ms_store_model(s, s->top_level[t]);
+    const ms_recvec *v = &s->bymodel[mi];
+    if (t) ms_buf_putc(b, '\n');
+    ms_buf_puts(b, s->top_level[t]);
+    if (v->live == 0) { ms_buf_puts(b, ": []"); continue; }
+    for (i = 0; i < v->n; i++) {
+      if (!v->items[i]->stored) continue;
+      ms_buf_putc(b, '\n');
+      recstr(b, s, v->items[i], 2);
+    }
+  }
+}

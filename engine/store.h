@@ -1,0 +1,217 @@
+/*
+** store.h: models, records and the record store. A store holds the records
+** of one adapter: per model an insertion-ordered list, and one hash index
+** by (model, unique id). Records, their values and child uid lists live in
+** the store's arena and are never moved, so pointers to them stay valid
+** until ms_store_free; a removed record is only unlinked. Field arrays are
+** copy-on-write, so a diff can keep a record's attribute snapshot by
+** pointer.
+*/
+#ifndef MS_STORE_H
+#define MS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "err.h"
+#include "value.h"
+
+/* DiffSyncFlags (global) */
+enum {
+  MS_GF_CONTINUE_ON_FAILURE = 1,
+  MS_GF_SKIP_UNMATCHED_SRC = 2,
+  MS_GF_SKIP_UNMATCHED_DST = 4,
+  MS_GF_SKIP_UNMATCHED_BOTH = 6,
+  MS_GF_LOG_UNCHANGED_RECORDS = 8
+};
+
+/* DiffSyncModelFlags */
+enum {
+  MS_MF_IGNORE = 1,
+  MS_MF_SKIP_CHILDREN_ON_DELETE = 2,
+  MS_MF_SKIP_UNMATCHED_SRC = 4,
+  MS_MF_SKIP_UNMATCHED_DST = 8,
+  MS_MF_SKIP_UNMATCHED_BOTH = 12,
+  MS_MF_NATURAL_DELETION_ORDER = 16
+};
+
+/* Record status, DiffSyncStatus */
+enum { MS_ST_UNKNOWN = 0, MS_ST_SUCCESS, MS_ST_FAILURE, MS_ST_ERROR };
+
+/* Parses a flag name (case-insensitive, e.g. "SKIP_UNMATCHED_DST");
+   model != 0 selects model flags. Returns 0 and ORs the bit into *flags,
+   or -1 for an unknown name. */
+int ms_flag_parse(const char *name, int model, uint32_t *flags);
+
+/* Writes the names of the set flags, "|"-separated, into b. */
+void ms_flag_names(ms_buf *b, uint32_t flags, int model);
+
+typedef struct ms_child_decl {
+  char *model;   /* child model name */
+  char *field;   /* field holding the child uids */
+} ms_child_decl;
+
+typedef struct ms_model {
+  int refs;
+  char *name;
+  uint32_t nids, nattrs, nextras, nfields;  /* nfields = sum of the three */
+  char **fields;        /* identifiers, attributes, extra fields */
+  uint32_t nshort;
+  uint32_t *shortname;  /* field indices; nshort == 0: shortname is uid */
+  uint32_t nchildren;
+  ms_child_decl *children;
+  uint32_t flags;       /* class-level model flags */
+} ms_model;
+
+typedef struct ms_model_spec {
+  const char *name;
+  const char **ids, **attrs, **extras, **shortname;
+  uint32_t nids, nattrs, nextras, nshort, nchildren;
+  const ms_child_decl *children;
+  uint32_t flags;
+} ms_model_spec;
+
+/* Builds and checks a model (DiffSync's declaration checks: unique field
+   names, identifiers, attributes and children disjoint, shortname naming
+   fields). Returns NULL with err set. Caller owns one reference. */
+ms_model *ms_model_new(const ms_model_spec *spec, ms_err *err);
+void ms_model_ref(ms_model *m);
+void ms_model_unref(ms_model *m);
+
+/* Field index by name, or -1. */
+int ms_model_field(const ms_model *m, const char *name, size_t n);
+/* Child declaration index by child model name, or -1. */
+int ms_model_child(const ms_model *m, const char *model);
+
+typedef struct ms_strref {
+  const char *s;
+  uint32_t len;
+} ms_strref;
+
+typedef struct ms_uidlist {
+  ms_strref *items;
+  uint32_t n, cap;
+} ms_uidlist;
+
+typedef struct ms_store ms_store;
+
+typedef struct ms_record {
+  ms_model *model;
+  ms_value *fields;       /* model->nfields values, copy-on-write */
+  ms_uidlist *children;   /* model->nchildren lists */
+  const char *uid;
+  uint32_t uid_len;
+  uint32_t flags;         /* instance model flags */
+  uint32_t mark;          /* scratch for the differ */
+  uint8_t status;         /* MS_ST_* */
+  uint8_t stored;         /* 1 while in the store's index */
+  uint16_t midx;          /* model index in the store */
+  const char *status_msg; /* NUL-terminated; "" by default */
+  ms_store *store;
+} ms_record;
+
+typedef struct ms_recvec {
+  ms_record **items;      /* insertion order; removed records stay, unlinked */
+  size_t n, cap, live;
+} ms_recvec;
+
+typedef struct ms_slot {
+  uint64_t hash;
+  ms_record *rec;
+} ms_slot;
+
+struct ms_store {
+  char *name;             /* adapter name (diff output) */
+  char *type;             /* adapter type (str()) */
+  ms_arena arena;
+  uint32_t nmodels;
+  ms_model **models;
+  ms_recvec *bymodel;
+  ms_slot *slots;
+  size_t nslots, count;   /* index capacity (power of 2) and live records */
+  uint32_t ntop;
+  char **top_level;
+  uint32_t epoch;         /* last mark used by a diff against this store */
+};
+
+/* New empty store; NULL when out of memory. Free with ms_store_free. */
+ms_store *ms_store_new(const char *name, const char *type);
+/* The same with a small initial index, for stores of one record. */
+ms_store *ms_store_new_small(const char *name, const char *type);
+void ms_store_free(ms_store *s);
+
+/* Registers a model (takes a reference). Returns its index, or a negative
+   code: MS_ESCHEMA when a model of that name is already registered. */
+int ms_store_add_model(ms_store *s, ms_model *m, ms_err *err);
+/* Model index by name, or -1. */
+int ms_store_model(const ms_store *s, const char *name);
+/* Sets the top-level model names; each must be registered. */
+int ms_store_set_top_level(ms_store *s, const char **names, uint32_t n,
+                           ms_err *err);
+
+/* A new record of model midx with nil fields and empty child lists, owned
+   by the store but not yet in it (see ms_store_insert). NULL on OOM. */
+ms_record *ms_store_new_record(ms_store *s, int midx);
+
+/* Computes the record's uid from its identifiers and inserts it.
+   MS_EEXISTS "Object {uid} already present" when another record holds
+   that uid; inserting the stored record again is a no-op. */
+int ms_store_insert(ms_store *s, ms_record *r, ms_err *err);
+
+/* Looks up a record by model index and uid; NULL when absent. */
+ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
+                        size_t n);
+
+/* Unlinks a stored record (DiffSync's remove). With remove_children, child
+   records are removed recursively; a missing child is skipped. */
+int ms_store_remove(ms_store *s, ms_record *r, int remove_children,
+                    ms_err *err);
+
+/* Number of stored records of model midx, or of all models (midx < 0). */
+size_t ms_store_count(const ms_store *s, int midx);
+
+/* Deep-copies v into the store's arena; returns MS_OK or MS_ENOMEM. */
+int ms_store_copy_value(ms_store *s, const ms_value *v, ms_value *out);
+
+/* Copy-on-write assignment of field fi (v must already live in the store:
+   see ms_store_copy_value). Identifier fields of a stored record cannot
+   change: MS_EINPUT. */
+int ms_record_set(ms_record *r, uint32_t fi, const ms_value *v,
+                  ms_err *err);
+
+/* Appends the child's uid to the parent's list for the child's model.
+   MS_ETYPE when the parent has no such child type, MS_EEXISTS when the
+   uid is listed already. */
+int ms_record_add_child(ms_record *parent, const ms_record *child,
+                        ms_err *err);
+/* Removes the child's uid from the parent's list (MS_ETYPE, MS_ENOTFOUND). */
+int ms_record_remove_child(ms_record *parent, const ms_record *child,
+                           ms_err *err);
+
+/* Copies a record (fields, flags, status, child uid lists) from another
+   store into s as model midx and inserts it (see ms_store_insert). On
+   success *out is the new stored record. */
+int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
+                   ms_err *err);
+
+/* Sets status and message (copied into the store's arena). */
+void ms_record_set_status(ms_record *r, int status, const char *msg);
+
+/* Python str() of each identifier joined with "__", into b. */
+void ms_uid_build(ms_buf *b, const ms_model *m, const ms_value *fields);
+/* The shortname of a record whose fields are `fields`, into b. */
+void ms_shortname_build(ms_buf *b, const ms_model *m, const ms_value *fields);
+
+/* Python repr of a dict of the given fields, e.g. "{'name': 'ams'}". */
+void ms_fields_repr(ms_buf *b, const ms_model *m, const ms_value *fields,
+                    uint32_t from, uint32_t to);
+
+/* DiffSync's str(adapter): type, or type "name" when they differ. */
+void ms_store_label(ms_buf *b, const ms_store *s);
+
+/* DiffSync's adapter.str() text, appended to b. */
+void ms_store_str(ms_buf *b, const ms_store *s);
+
+#endif
