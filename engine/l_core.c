@@ -62,11 +62,53 @@ static int raise(lua_State *L, const ms_err *err) {
   return lua_error(L);
 }
 
+/* Raises err with the adapter, model and uid involved as fields of the
+   error, named after the message. Does not return. */
+static int raisectx(lua_State *L, const ms_err *err, const ms_store *s,
+                    const char *model, const char *uid, size_t uidlen) {
+  pusherror(L, ms_err_type(err->code), err->msg);
+  if (s != NULL) {
+    lua_pushstring(L, s->name);
+    lua_setfield(L, -2, "adapter");
+  }
+  if (model != NULL) {
+    lua_pushstring(L, model);
+    lua_setfield(L, -2, "model");
+  }
+  if (uid != NULL) {
+    lua_pushlstring(L, uid, uidlen);
+    lua_setfield(L, -2, "uid");
+  }
+  return lua_error(L);
+}
+
 static int l_error_tostring(lua_State *L) {
+  luaL_Buffer b;
+  int first = 1;
+  const char *const ctx[] = {"adapter", "model", "uid", NULL};
+  int i;
+  luaL_buffinit(L, &b);
   lua_getfield(L, 1, "type");
+  luaL_addstring(&b, luaL_optstring(L, -1, "Error"));
+  lua_pop(L, 1);
+  luaL_addstring(&b, ": ");
   lua_getfield(L, 1, "message");
-  lua_pushfstring(L, "%s: %s", luaL_optstring(L, -2, "Error"),
-                  luaL_optstring(L, -1, "?"));
+  luaL_addstring(&b, luaL_optstring(L, -1, "?"));
+  lua_pop(L, 1);
+  for (i = 0; ctx[i] != NULL; i++) {
+    if (lua_getfield(L, 1, ctx[i]) == LUA_TSTRING) {
+      luaL_addstring(&b, first ? " (" : ", ");
+      luaL_addstring(&b, ctx[i]);
+      luaL_addstring(&b, " '");
+      luaL_addvalue(&b);
+      luaL_addchar(&b, '\'');
+      first = 0;
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  if (!first) luaL_addchar(&b, ')');
+  luaL_pushresult(&b);
   return 1;
 }
 
@@ -552,14 +594,17 @@ static int l_record_add_child(lua_State *L) {
     c->uid_len = (uint32_t)b.len;
     ms_buf_free(&b);
   }
-  if (ms_record_add_child(p, c, &err) != MS_OK) return raise(L, &err);
+  if (ms_record_add_child(p, c, &err) != MS_OK)
+    return raisectx(L, &err, p->stored ? p->store : NULL,
+                    p->model->name, p->uid, p->uid_len);
   return 0;
 }
 
 static int l_record_remove_child(lua_State *L) {
   ms_record *p = checkrec(L, 1), *c = checkrec(L, 2);
   ms_err err;
-  if (ms_record_remove_child(p, c, &err) != MS_OK) return raise(L, &err);
+  if (ms_record_remove_child(p, c, &err) != MS_OK)
+    return raisectx(L, &err, NULL, p->model->name, p->uid, p->uid_len);
   return 0;
 }
 
@@ -787,12 +832,14 @@ static int l_store_add(lua_State *L) {
   int mi;
   if (h->r == NULL) return luaL_error(L, "record handle is closed");
   if (h->r->store == s) {
-    if (ms_store_insert(s, h->r, &err) != MS_OK) return raise(L, &err);
+    if (ms_store_insert(s, h->r, &err) != MS_OK)
+      return raisectx(L, &err, s, h->r->model->name, h->r->uid, h->r->uid_len);
     lua_settop(L, 2);
     return 1;
   }
   mi = checkmodel(L, s, 2);
-  if (ms_store_adopt(s, mi, h->r, &r, &err) != MS_OK) return raise(L, &err);
+  if (ms_store_adopt(s, mi, h->r, &r, &err) != MS_OK)
+    return raisectx(L, &err, s, h->r->model->name, h->r->uid, h->r->uid_len);
   if (h->own) ms_store_free(h->own);
   h->own = NULL;
   h->r = r;
@@ -817,7 +864,8 @@ static int l_store_new(lua_State *L) {
       return luaL_error(L, "%s: identifier '%s' is required", r->model->name,
                         r->model->fields[i]);
   if (!lua_isnoneornil(L, 4)) r->flags = checkflags(L, 4, 1);
-  if (ms_store_insert(s, r, &err) != MS_OK) return raise(L, &err);
+  if (ms_store_insert(s, r, &err) != MS_OK)
+    return raisectx(L, &err, s, r->model->name, r->uid, r->uid_len);
   pushrecord(L, r, 1);
   return 1;
 }
@@ -886,8 +934,10 @@ static int getrec(lua_State *L, int must) {
     }
     ms_err_set(&err, MS_ENOTFOUND, "%s %.*s not present in %s",
                s->models[mi]->name, (int)n, uid, s->name);
+    lua_pushlstring(L, uid, n);
     ms_buf_free(&b);
-    return raise(L, &err);
+    return raisectx(L, &err, s, s->models[mi]->name, lua_tostring(L, -1),
+                    lua_rawlen(L, -1));
   }
   ms_buf_free(&b);
   pushrecord(L, r, 1);
@@ -930,7 +980,7 @@ static int l_store_get_by_uids(lua_State *L) {
       ms_err err;
       ms_err_set(&err, MS_ENOTFOUND, "%s %s not present in %s",
                  s->models[mi]->name, uid, s->name);
-      return raise(L, &err);
+      return raisectx(L, &err, s, s->models[mi]->name, uid, len);
     }
     lua_pop(L, 1);
     pushrecord(L, r, 1);
@@ -951,7 +1001,7 @@ static int l_store_remove(lua_State *L) {
   ms_record *r = checkrec(L, 2);
   ms_err err;
   if (ms_store_remove(s, r, lua_toboolean(L, 3), &err) != MS_OK)
-    return raise(L, &err);
+    return raisectx(L, &err, s, r->model->name, r->uid, r->uid_len);
   return 0;
 }
 
@@ -960,7 +1010,7 @@ static int l_store_load_file(lua_State *L) {
   ms_err err;
   if (ms_load_file(s, luaL_checkstring(L, 2), lua_toboolean(L, 3), &err)
       != MS_OK)
-    return raise(L, &err);
+    return raisectx(L, &err, s, NULL, NULL, 0);
   return 0;
 }
 
@@ -971,7 +1021,7 @@ static int l_store_load_json(lua_State *L) {
   ms_err err;
   if (ms_load_text(s, text, n, luaL_optstring(L, 3, "<json>"),
                    lua_toboolean(L, 4), &err) != MS_OK)
-    return raise(L, &err);
+    return raisectx(L, &err, s, NULL, NULL, 0);
   return 0;
 }
 
@@ -1092,7 +1142,7 @@ static int l_core_diff(lua_State *L) {
   rc = ms_diff_compute(src, dst, flags, lua_isnil(L, 4) ? NULL : onprogress,
                        &p, &h->d, &err);
   if (p.failed) return lua_error(L);
-  if (rc != MS_OK) return raise(L, &err);
+  if (rc != MS_OK) return raisectx(L, &err, dst, NULL, NULL, 0);
   return 1;
 }
 
@@ -1230,6 +1280,40 @@ static int l_diff_dict(lua_State *L) {
 
 /* {====== misc ======} */
 
+/* core.schema(path) -> {models = {model...}, top_level = {...} or nil,
+   source_top_level =, dest_top_level =, global_flags = n} */
+static int l_core_schema(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  static const char *const keys[3] = {"top_level", "source_top_level",
+                                      "dest_top_level"};
+  ms_schema sc;
+  ms_err err;
+  uint32_t i;
+  int k;
+  if (ms_schema_load(path, &sc, &err) != MS_OK) return raise(L, &err);
+  /* from here on nothing may raise before the schema is freed, except
+     allocation failures inside Lua, which lose only these references */
+  lua_createtable(L, 0, 5);
+  lua_createtable(L, (int)sc.nmodels, 0);
+  for (i = 0; i < sc.nmodels; i++) {
+    lmodel *p = lua_newuserdatauv(L, sizeof *p, 0);
+    p->m = sc.models[i];
+    ms_model_ref(p->m);
+    luaL_setmetatable(L, MS_MODEL_MT);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "models");
+  for (k = 0; k < 3; k++) {
+    if (!sc.hastop[k]) continue;
+    pushnames(L, sc.top[k], 0, sc.ntop[k]);
+    lua_setfield(L, -2, keys[k]);
+  }
+  lua_pushinteger(L, (lua_Integer)sc.global_flags);
+  lua_setfield(L, -2, "global_flags");
+  ms_schema_free(&sc);
+  return 1;
+}
+
 /* core.read_json_file(path) -> true, or raises with file:line:col */
 static int l_core_check_json(lua_State *L) {
   ms_arena a;
@@ -1253,6 +1337,7 @@ static const luaL_Reg corefuncs[] = {
   {"map",        l_core_map},
   {"model",      l_core_model},
   {"record",     l_core_record},
+  {"schema",     l_core_schema},
   {"store",      l_core_store},
   {NULL, NULL}
 };
