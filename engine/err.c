@@ -46,7 +46,7 @@ const char *ms_err_type(int code) {
     case MS_EEXISTS: return "ObjectAlreadyExists";
     case MS_ENOTFOUND: return "ObjectNotFound";
     case MS_EVALUE: return "ValueError";
-    case MS_ETYPE: return "TypeError";
+    case MS_ETYPE: return "ObjectStoreWrongType";
     case MS_ECALLBACK: return "CallbackError";
     default: return "Error";
   }

@@ -18,7 +18,7 @@ enum {
   MS_EEXISTS = -6,       /* ObjectAlreadyExists */
   MS_ENOTFOUND = -7,     /* ObjectNotFound */
   MS_EVALUE = -8,        /* ValueError: keys or shortname mismatch */
-  MS_ETYPE = -9,         /* TypeError / ObjectStoreWrongType */
+  MS_ETYPE = -9,         /* ObjectStoreWrongType: wrong child or model type */
   MS_ECALLBACK = -10     /* a callback asked to stop */
 };
 

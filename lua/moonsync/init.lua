@@ -213,7 +213,8 @@ function M.adapter(name)
       top[i] = tn
     end
     local cls = { name = name, type = spec.type or name, models = models,
-                  model = byname, top_level = top, spec = spec }
+                  model = byname, top_level = top, spec = spec,
+                  __len = Adapter.__len, __tostring = Adapter.__tostring }
     cls.__index = function(self, k)
       local v = rawget(cls, k)
       if v ~= nil then return v end
