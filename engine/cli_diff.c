@@ -7,6 +7,8 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +19,13 @@ static const char usage[] =
   "usage: moonsync diff --schema SCHEMA.json SOURCE.json DEST.json\n"
   "         [--format str|dict|summary|json] [--flag NAME]...\n"
   "         [--source-name NAME] [--dest-name NAME] [--skip-duplicates]\n"
-  "         [--exit-code]\n";
+  "         [--exit-code] [--timings]\n";
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 typedef struct side {
   ms_store *st;
@@ -42,7 +50,8 @@ int ms_cli_diff_files(int argc, char **argv) {
   const char *schema = NULL, *format = "str", *files[2] = {NULL, NULL};
   const char *names[2] = {"source", "dest"};
   uint32_t flags = 0;
-  int nfiles = 0, exitcode = 0, skip = 0, i, rc, threaded;
+  int nfiles = 0, exitcode = 0, skip = 0, timings = 0, i, rc, threaded;
+  double t0, t1, t2;
   ms_schema sc;
   side sides[2];
   pthread_t th;
@@ -65,6 +74,7 @@ int ms_cli_diff_files(int argc, char **argv) {
     }
     else if (strcmp(a, "--exit-code") == 0) exitcode = 1;
     else if (strcmp(a, "--skip-duplicates") == 0) skip = 1;
+    else if (strcmp(a, "--timings") == 0) timings = 1;
     else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(usage, stdout);
       return 0;
@@ -102,6 +112,7 @@ int ms_cli_diff_files(int argc, char **argv) {
   }
   ms_schema_free(&sc);
   /* both documents parse in parallel: they are independent stores */
+  t0 = now();
   threaded = pthread_create(&th, NULL, loadside, &sides[1]) == 0;
   loadside(&sides[0]);
   if (threaded) pthread_join(th, NULL);
@@ -115,11 +126,13 @@ int ms_cli_diff_files(int argc, char **argv) {
       goto done;
     }
   }
+  t1 = now();
   if (ms_diff_compute(sides[0].st, sides[1].st, flags, NULL, NULL, &d, &err)
       != MS_OK) {
     fprintf(stderr, "moonsync diff: %s: %s\n", ms_err_type(err.code), err.msg);
     goto done;
   }
+  t2 = now();
   if (strcmp(format, "str") == 0) {
     ms_diff_str(&out, d);
   } else if (strcmp(format, "dict") == 0) {
@@ -141,6 +154,14 @@ int ms_cli_diff_files(int argc, char **argv) {
     goto done;
   }
   rc = exitcode && ms_diff_has_diffs(d) ? 1 : 0;
+  if (timings) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "timings: load %.3f s, diff %.3f s, output %.3f s, "
+            "records %zu + %zu, peak RSS %.1f MiB\n", t1 - t0, t2 - t1,
+            now() - t2, ms_store_count(sides[0].st, -1),
+            ms_store_count(sides[1].st, -1), (double)ru.ru_maxrss / 1024.0);
+  }
 done:
   ms_buf_free(&out);
   ms_diff_free(d);
