@@ -60,7 +60,7 @@ check-asan:
 	  LDFLAGS="-fsanitize=address,undefined" clean-bin all ctest
 	ASAN_OPTIONS=detect_leaks=1 MOONSYNC_ASAN=1 sh scripts/run-tests \
 	  $(patsubst $(BUILD)/%,build-asan/%,$(CTESTS))
-	$(MAKE) clean-bin
+	$(MAKE) clean-bin all
 
 bench: all
 	sh scripts/bench
