@@ -7,7 +7,7 @@ BINDIR ?= $(PREFIX)/bin
 SHAREDIR ?= $(PREFIX)/share/moonsync
 MANDIR ?= $(PREFIX)/share/man
 LUA_LMOD ?= $(PREFIX)/share/lua/5.4
-LUA_CMOD ?= $(PREFIX)/lib/x86_64-linux-gnu/lua/5.4
+LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
 PKG_CONFIG ?= pkg-config
 LUA_PC ?= lua5.4
 LUA ?= lua5.4
@@ -20,7 +20,7 @@ PKGS = $(LUA_PC) libcurl libxxhash
 WARN = -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings \
        -Wmissing-prototypes -Wstrict-prototypes -Wold-style-definition \
        -Wno-unused-parameter
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_SHAREDIR='"$(SHAREDIR)"' \
              $$($(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
@@ -78,7 +78,7 @@ install: all
 	cp bin/moonsync $(DESTDIR)$(BINDIR)/
 	cp lua/moonsync/*.lua $(DESTDIR)$(SHAREDIR)/lua/moonsync/
 	cp lua/moonsync/*.lua $(DESTDIR)$(LUA_LMOD)/moonsync/
-	cp adapters/*.lua $(DESTDIR)$(SHAREDIR)/adapters/
+	for f in adapters/*.lua; do [ ! -e "$$f" ] || cp "$$f" $(DESTDIR)$(SHAREDIR)/adapters/; done
 	cp lib/moonsync/core.so $(DESTDIR)$(LUA_CMOD)/moonsync/
 	cp docs/moonsync.1 $(DESTDIR)$(MANDIR)/man1/
 
