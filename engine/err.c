@@ -48,6 +48,9 @@ const char *ms_err_type(int code) {
     case MS_EVALUE: return "ValueError";
     case MS_ETYPE: return "ObjectStoreWrongType";
     case MS_ECALLBACK: return "CallbackError";
+    case MS_ECRUD: return "ObjectCrudException";
+    case MS_EHANDLER: return "HandlerError";
+    case MS_EINTR: return "Interrupted";
     default: return "Error";
   }
 }

@@ -19,7 +19,10 @@ enum {
   MS_ENOTFOUND = -7,     /* ObjectNotFound */
   MS_EVALUE = -8,        /* ValueError: keys or shortname mismatch */
   MS_ETYPE = -9,         /* ObjectStoreWrongType: wrong child or model type */
-  MS_ECALLBACK = -10     /* a callback asked to stop */
+  MS_ECALLBACK = -10,    /* a callback asked to stop */
+  MS_ECRUD = -11,        /* ObjectCrudException from create/update/delete */
+  MS_EHANDLER = -12,     /* a handler failed otherwise (error kept by caller) */
+  MS_EINTR = -13         /* interrupted (SIGINT/SIGTERM) */
 };
 
 #define MS_ERR_MSG 1024

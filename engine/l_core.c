@@ -12,6 +12,7 @@
 
 #include "diff.h"
 #include "fixture.h"
+#include "sync.h"
 #include "json.h"
 #include "l_core.h"
 
@@ -20,6 +21,8 @@
 #define MS_RECORD_MT "moonsync.Record"
 #define MS_DIFF_MT "moonsync.Diff"
 #define MS_ERROR_MT "moonsync.Error"
+#define MS_MAPMARK_MT "moonsync.map"
+#define MS_LISTMARK_MT "moonsync.list"
 
 #define MAX_NEST 1000
 
@@ -112,6 +115,15 @@ static int l_error_tostring(lua_State *L) {
   return 1;
 }
 
+/* Message handler for handler calls: string errors get a traceback;
+   error values (tables) pass through untouched. */
+static int msghandler_tb(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) return 1;
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
 /* core.error(type, message): a moonsync.Error value (not raised). */
 static int l_core_error(lua_State *L) {
   pusherror(L, luaL_checkstring(L, 1), luaL_checkstring(L, 2));
@@ -142,6 +154,7 @@ static void pushvalue(lua_State *L, const ms_value *v, int inner) {
     case MS_MAP:
       luaL_checkstack(L, 4, "value nested too deeply");
       lua_createtable(L, 0, (int)v->len);
+      if (v->len == 0) luaL_setmetatable(L, MS_MAPMARK_MT);  /* not a list */
       for (i = 0; i < v->len; i++) {
         pushvalue(L, &v->u.items[2 * i], 1);
         pushvalue(L, &v->u.items[2 * i + 1], 1);
@@ -265,19 +278,17 @@ static void tovalue(lua_State *L, int idx, ms_store *st, ms_value *out,
              "string or table)", what, luaL_typename(L, idx));
 }
 
-/* core.list(t) / core.map(t): mark a table so that an empty table keeps
-   its JSON kind. Returns t. */
-static int mark(lua_State *L, const char *kind) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+/* core.list([t]) / core.map([t]): mark a table so that an empty table
+   keeps its JSON kind. Returns t (a new table when none is given). */
+static int mark(lua_State *L, const char *mt) {
+  if (lua_isnoneornil(L, 1)) lua_newtable(L);
+  else luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  lua_createtable(L, 0, 1);
-  lua_pushstring(L, kind);
-  lua_setfield(L, -2, "__moonsync");
-  lua_setmetatable(L, 1);
+  luaL_setmetatable(L, mt);
   return 1;
 }
-static int l_core_list(lua_State *L) { return mark(L, "list"); }
-static int l_core_map(lua_State *L) { return mark(L, "map"); }
+static int l_core_list(lua_State *L) { return mark(L, MS_LISTMARK_MT); }
+static int l_core_map(lua_State *L) { return mark(L, MS_MAPMARK_MT); }
 
 /* {====== flags ======} */
 
@@ -503,6 +514,7 @@ static int l_core_record(lua_State *L) {
   ms_err err;
   uint32_t i;
   luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
   h = lua_newuserdatauv(L, sizeof *h, 1);
   h->r = NULL;
   h->own = NULL;
@@ -520,15 +532,7 @@ static int l_core_record(lua_State *L) {
       return luaL_error(L, "%s: identifier '%s' is required", mp->m->name,
                         mp->m->fields[i]);
   if (!lua_isnoneornil(L, 3)) h->r->flags = checkflags(L, 3, 1);
-  /* the uid of a detached record follows its identifiers */
-  {
-    ms_buf b = MS_BUF_INIT;
-    ms_uid_build(&b, mp->m, h->r->fields);
-    h->r->uid = ms_arena_strndup(&h->own->arena, b.data ? b.data : "", b.len);
-    h->r->uid_len = (uint32_t)b.len;
-    ms_buf_free(&b);
-    if (h->r->uid == NULL) return luaL_error(L, "out of memory");
-  }
+  if (ms_record_uid(h->r) != MS_OK) return luaL_error(L, "out of memory");
   return 1;
 }
 
@@ -587,13 +591,7 @@ static int l_record_type(lua_State *L) {
 static int l_record_add_child(lua_State *L) {
   ms_record *p = checkrec(L, 1), *c = checkrec(L, 2);
   ms_err err;
-  if (!c->stored) {
-    ms_buf b = MS_BUF_INIT;
-    ms_uid_build(&b, c->model, c->fields);
-    c->uid = ms_arena_strndup(&c->store->arena, b.data ? b.data : "", b.len);
-    c->uid_len = (uint32_t)b.len;
-    ms_buf_free(&b);
-  }
+  if (ms_record_uid(c) != MS_OK) return luaL_error(L, "out of memory");
   if (ms_record_add_child(p, c, &err) != MS_OK)
     return raisectx(L, &err, p->stored ? p->store : NULL,
                     p->model->name, p->uid, p->uid_len);
@@ -1211,6 +1209,14 @@ static int l_diff_models_processed(lua_State *L) {
   return 1;
 }
 
+/* diff:stores() -> source store, dest store */
+static int l_diff_stores(lua_State *L) {
+  todiff(L, 1);
+  lua_getiuservalue(L, 1, 1);
+  lua_getiuservalue(L, 1, 2);
+  return 2;
+}
+
 static int l_diff_flags(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)todiff(L, 1)->flags);
   return 1;
@@ -1278,6 +1284,285 @@ static int l_diff_dict(lua_State *L) {
   return 1;
 }
 
+/* {====== sync ======} */
+
+/* Per-call context of core.sync, reached by the ops callbacks. Stack
+   slots: the handlers and the progress callback are at fixed indices and
+   errslot receives a handler's error value for re-raising. */
+typedef struct lsync {
+  lua_State *L;
+  int dstidx;                  /* dest store userdata */
+  int fn[3];                   /* create, update, delete handlers or 0 */
+  int progress;                /* progress callback or 0 */
+  int errslot;
+  ms_store *dst;
+} lsync;
+
+static volatile int interrupt_requested;
+
+/* core.interrupt(): asks a running sync to stop after the current
+   operation (used by signal handlers of the command line). */
+static int l_core_interrupt(lua_State *L) {
+  interrupt_requested = lua_isnoneornil(L, 1) ? 1 : lua_toboolean(L, 1);
+  return 0;
+}
+
+static int lsync_interrupted(void *ud) {
+  (void)ud;
+  return interrupt_requested;
+}
+
+static void pushids(lua_State *L, const ms_delem *e) {
+  const ms_model *m = e->src ? e->src->model : e->dst->model;
+  const ms_value *f = e->src ? e->sfields : e->dfields;
+  uint32_t i;
+  lua_createtable(L, 0, (int)m->nids);
+  for (i = 0; i < m->nids; i++) {
+    pushvalue(L, &f[i], 1);
+    lua_setfield(L, -2, m->fields[i]);
+  }
+}
+
+static void pushplus(lua_State *L, const ms_delem *e) {
+  const ms_model *m = e->src->model;
+  uint32_t i, n;
+  const char **names = lua_newuserdatauv(L, (m->nattrs + 1) * sizeof *names, 0);
+  const ms_value **vals = lua_newuserdatauv(L, (m->nattrs + 1) * sizeof *vals, 0);
+  n = ms_delem_plus(e, names, vals);
+  lua_createtable(L, 0, (int)n);
+  for (i = 0; i < n; i++) {
+    pushvalue(L, vals[i], 1);
+    lua_setfield(L, -2, names[i]);
+  }
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+static const char *const opnames[3] = {"create", "update", "delete"};
+
+static int iscrud(lua_State *L, int idx) {
+  int crud = 0;
+  idx = lua_absindex(L, idx);
+  if (lua_getmetatable(L, idx)) {
+    luaL_getmetatable(L, MS_ERROR_MT);
+    if (lua_rawequal(L, -1, -2)) {
+      const char *t;
+      lua_getfield(L, idx, "type");
+      t = lua_tostring(L, -1);
+      crud = t && (strcmp(t, "ObjectNotCreated") == 0 ||
+                   strcmp(t, "ObjectNotUpdated") == 0 ||
+                   strcmp(t, "ObjectNotDeleted") == 0 ||
+                   strcmp(t, "ObjectCrudException") == 0);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+  }
+  return crud;
+}
+
+/* Calls handler op (0 create, 1 update, 2 delete) for element e; the
+   arguments are pushed by the caller after the function. */
+static int callhandler(lsync *c, int op, const ms_delem *e, int nargs,
+                       ms_record **out, ms_err *err) {
+  lua_State *L = c->L;
+  int base = lua_gettop(L) - nargs - 1;
+  lrecord *h;
+  lua_pushcfunction(L, msghandler_tb);
+  lua_insert(L, base);
+  if (lua_pcall(L, nargs, 1, base) != LUA_OK) {
+    lua_remove(L, base);
+    if (iscrud(L, -1)) {
+      lua_getfield(L, -1, "message");
+      ms_err_set(err, MS_ECRUD, "%s", luaL_optstring(L, -1, "?"));
+      lua_pop(L, 1);
+      lua_replace(L, c->errslot);  /* re-raised if the sync stops */
+      return MS_ECRUD;
+    }
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const ms_record *r = e->src ? e->src : e->dst;
+      lua_pushfstring(L, "%s handler failed for %s '", opnames[op], e->type);
+      lua_pushlstring(L, r->uid, r->uid_len);
+      lua_pushfstring(L, "': %s", lua_tostring(L, -3));
+      lua_concat(L, 3);
+      lua_replace(L, -2);
+    }
+    lua_replace(L, c->errslot);
+    return ms_err_set(err, MS_EHANDLER, "handler failed");
+  }
+  lua_remove(L, base);
+  *out = NULL;
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return MS_OK;
+  }
+  h = luaL_testudata(L, -1, MS_RECORD_MT);
+  if (h == NULL || h->r == NULL) {
+    lua_pushfstring(L, "%s handler for %s must return a record or nil, got %s",
+                    opnames[op], e->type, luaL_typename(L, -1));
+    lua_replace(L, c->errslot);
+    lua_pop(L, 1);
+    return ms_err_set(err, MS_EHANDLER, "handler failed");
+  }
+  if (h->r->store == c->dst) {
+    *out = h->r;
+  } else {
+    /* a detached record (or another store's): copy it into the dest store
+       and rebind the handle to the copy */
+    int mi = ms_store_model(c->dst, h->r->model->name);
+    ms_record *copy;
+    if (mi < 0 || ms_store_copy_record(c->dst, mi, h->r, &copy, err) != MS_OK) {
+      if (mi < 0) ms_err_set(err, MS_ETYPE, "adapter '%s' has no model '%s'",
+                             c->dst->name, h->r->model->name);
+      pusherror(L, ms_err_type(err->code), err->msg);
+      lua_replace(L, c->errslot);
+      lua_pop(L, 1);
+      return MS_EHANDLER;
+    }
+    if (h->own) ms_store_free(h->own);
+    h->own = NULL;
+    h->r = copy;
+    lua_pushvalue(L, c->dstidx);
+    lua_setiuservalue(L, -2, 1);
+    *out = copy;
+  }
+  lua_pop(L, 1);
+  return MS_OK;
+}
+
+static int lsync_create(void *ud, ms_store *dst, int midx, const ms_delem *e,
+                        ms_record **out, ms_err *err) {
+  lsync *c = ud;
+  lua_State *L = c->L;
+  if (!c->fn[0]) return ms_sync_default_ops.create(NULL, dst, midx, e, out, err);
+  luaL_checkstack(L, 8, "sync");
+  lua_pushvalue(L, c->fn[0]);
+  lua_pushstring(L, dst->models[midx]->name);
+  pushids(L, e);
+  pushplus(L, e);
+  return callhandler(c, 0, e, 3, out, err);
+}
+
+static int lsync_update(void *ud, ms_record *r, const ms_delem *e,
+                        ms_record **out, ms_err *err) {
+  lsync *c = ud;
+  lua_State *L = c->L;
+  if (!c->fn[1]) return ms_sync_default_ops.update(NULL, r, e, out, err);
+  luaL_checkstack(L, 8, "sync");
+  lua_pushvalue(L, c->fn[1]);
+  pushrecord(L, r, c->dstidx);
+  pushplus(L, e);
+  return callhandler(c, 1, e, 2, out, err);
+}
+
+static int lsync_del(void *ud, ms_record *r, const ms_delem *e,
+                     ms_record **out, ms_err *err) {
+  lsync *c = ud;
+  lua_State *L = c->L;
+  if (!c->fn[2]) return ms_sync_default_ops.del(NULL, r, e, out, err);
+  luaL_checkstack(L, 8, "sync");
+  lua_pushvalue(L, c->fn[2]);
+  pushrecord(L, r, c->dstidx);
+  return callhandler(c, 2, e, 1, out, err);
+}
+
+static int lsync_progress(void *ud, uint64_t cur, uint64_t total) {
+  lsync *c = ud;
+  lua_State *L = c->L;
+  lua_pushvalue(L, c->progress);
+  lua_pushliteral(L, "sync");
+  lua_pushinteger(L, (lua_Integer)cur);
+  lua_pushinteger(L, (lua_Integer)total);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    lua_replace(L, c->errslot);
+    return 1;
+  }
+  return 0;
+}
+
+/* core.sync(diff, flags, {create=, update=, delete=, progress=, ops_log=})
+   -> result table. Handlers: create(model_name, ids, attrs),
+   update(record, attrs), delete(record), each returning a record or nil
+   (nil: the element's children are skipped). Missing handlers use the
+   in-memory defaults. */
+static int l_core_sync(lua_State *L) {
+  ldiff *dh = luaL_checkudata(L, 1, MS_DIFF_MT);
+  uint32_t flags = checkflags(L, 2, 0);
+  static const char *const names[3] = {"create", "update", "delete"};
+  ms_sync_ops ops;
+  ms_sync_result res;
+  lsync c;
+  ms_err err;
+  int rc, i, keep;
+  if (dh->d == NULL) return luaL_error(L, "diff is closed");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  lua_getiuservalue(L, 1, 2);          /* 4: dest store */
+  c.L = L;
+  c.dstidx = 4;
+  c.dst = dh->d->dst;
+  for (i = 0; i < 3; i++) {            /* 5, 6, 7: handlers */
+    lua_getfield(L, 3, names[i]);
+    c.fn[i] = lua_isnil(L, -1) ? 0 : 5 + i;
+    if (c.fn[i]) luaL_checktype(L, -1, LUA_TFUNCTION);
+  }
+  lua_getfield(L, 3, "progress");      /* 8 */
+  c.progress = lua_isnil(L, -1) ? 0 : 8;
+  lua_getfield(L, 3, "ops_log");       /* 9 */
+  keep = lua_toboolean(L, -1);
+  lua_pushnil(L);                      /* 10: error slot */
+  c.errslot = 10;
+  ops.ud = &c;
+  ops.create = lsync_create;
+  ops.update = lsync_update;
+  ops.del = lsync_del;
+  ops.progress = c.progress ? lsync_progress : NULL;
+  ops.interrupted = lsync_interrupted;
+  interrupt_requested = 0;
+  rc = ms_sync_run(dh->d, flags, &ops, keep, &res, &err);
+  /* the result goes out even on failure: it says what was done */
+  lua_createtable(L, 0, 10);
+  lua_pushinteger(L, (lua_Integer)res.created);
+  lua_setfield(L, -2, "created");
+  lua_pushinteger(L, (lua_Integer)res.updated);
+  lua_setfield(L, -2, "updated");
+  lua_pushinteger(L, (lua_Integer)res.deleted);
+  lua_setfield(L, -2, "deleted");
+  lua_pushinteger(L, (lua_Integer)res.failed);
+  lua_setfield(L, -2, "failed");
+  lua_pushinteger(L, (lua_Integer)res.errors);
+  lua_setfield(L, -2, "errors");
+  lua_pushinteger(L, (lua_Integer)res.processed);
+  lua_setfield(L, -2, "processed");
+  lua_pushboolean(L, res.changed);
+  lua_setfield(L, -2, "changed");
+  if (keep) {
+    ms_buf b = MS_BUF_INIT;
+    ms_sync_ops_json(&b, &res);
+    lua_pushlstring(L, b.data ? b.data : "", b.len);
+    ms_buf_free(&b);
+    lua_setfield(L, -2, "ops_json");
+  }
+  ms_buf_free(&res.ops);
+  if (rc == MS_OK) return 1;
+  /* failure: raise, with the partial result attached as err.result */
+  if (rc == MS_EHANDLER || rc == MS_ECALLBACK ||
+      (rc == MS_ECRUD && !lua_isnil(L, c.errslot))) {
+    lua_pushvalue(L, c.errslot);
+  } else if (rc == MS_ECRUD) {
+    /* raised by the executor itself ("it already exists!", "not found!") */
+    static const char *const crudtypes[] = {"ObjectCrudException",
+      "ObjectNotCreated", "ObjectNotUpdated", "ObjectNotDeleted"};
+    pusherror(L, crudtypes[res.failed_action & 3], err.msg);
+  } else {
+    pusherror(L, ms_err_type(rc), err.msg);
+  }
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "result");
+  }
+  return lua_error(L);
+}
+
 /* {====== misc ======} */
 
 /* core.schema(path) -> {models = {model...}, top_level = {...} or nil,
@@ -1338,6 +1623,8 @@ static const luaL_Reg corefuncs[] = {
   {"model",      l_core_model},
   {"record",     l_core_record},
   {"schema",     l_core_schema},
+  {"sync",       l_core_sync},
+  {"interrupt",  l_core_interrupt},
   {"store",      l_core_store},
   {NULL, NULL}
 };
@@ -1407,6 +1694,7 @@ static const luaL_Reg diffmeth[] = {
   {"json",             l_diff_json},
   {"len",              l_diff_len},
   {"models_processed", l_diff_models_processed},
+  {"stores",           l_diff_stores},
   {"str",              l_diff_str},
   {"summary",          l_diff_summary},
   {"summary_json",     l_diff_summary_json},
@@ -1445,6 +1733,14 @@ int luaopen_moonsync_core(lua_State *L) {
   luaL_setfuncs(L, recordmeta, 0);
   luaL_newlib(L, recordmeth);
   lua_setfield(L, -2, "methods");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, MS_MAPMARK_MT);
+  lua_pushliteral(L, "map");
+  lua_setfield(L, -2, "__moonsync");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, MS_LISTMARK_MT);
+  lua_pushliteral(L, "list");
+  lua_setfield(L, -2, "__moonsync");
   lua_pop(L, 1);
   luaL_newmetatable(L, MS_ERROR_MT);
   lua_pushcfunction(L, l_error_tostring);

@@ -358,6 +358,7 @@ ms_record *ms_store_new_record(ms_store *s, int midx) {
   r->midx = (uint16_t)midx;
   r->store = s;
   r->flags = m->flags;
+  r->status = MS_ST_SUCCESS;  /* DiffSync: a new model starts as success */
   r->status_msg = "";
   r->fields = ms_arena_alloc(&s->arena, m->nfields * sizeof *r->fields);
   if (r->fields == NULL) return NULL;
@@ -410,9 +411,11 @@ ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
   return s->slots[findslot(s, h, midx, uid, n)].rec;
 }
 
-static int setuid(ms_store *s, ms_record *r) {
+int ms_record_uid(ms_record *r) {
+  ms_store *s = r->store;
   const ms_model *m = r->model;
   ms_buf b = MS_BUF_INIT;
+  if (r->stored) return MS_OK;
   if (m->nids == 1 && r->fields[0].type == MS_STR) {
     /* str(s) is s: share the identifier's bytes */
     r->uid = r->fields[0].u.s;
@@ -432,7 +435,8 @@ int ms_store_insert(ms_store *s, ms_record *r, ms_err *err) {
   size_t i;
   ms_recvec *v = &s->bymodel[r->midx];
   if (r->stored) return MS_OK;
-  if (setuid(s, r) != MS_OK) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  if (ms_record_uid(r) != MS_OK)
+    return ms_err_set(err, MS_ENOMEM, "out of memory");
   h = keyhash(r->midx, r->uid, r->uid_len);
   i = findslot(s, h, r->midx, r->uid, r->uid_len);
   if (s->slots[i].rec != NULL)
@@ -643,16 +647,16 @@ int ms_record_remove_child(ms_record *parent, const ms_record *child,
   return MS_OK;
 }
 
-int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
-                   ms_err *err) {
-  ms_record *n = ms_store_new_record(s, midx);
+int ms_store_copy_record(ms_store *s, int midx, const ms_record *r,
+                         ms_record **out, ms_err *err) {
+  ms_record *n;
   uint32_t i, c;
-  int rc;
-  if (n == NULL) goto nomem;
   if (s->models[midx]->nfields != r->model->nfields ||
       s->models[midx]->nchildren != r->model->nchildren)
     return ms_err_set(err, MS_ETYPE, "model '%s' of adapter '%s' does not "
                       "match the record's model", s->models[midx]->name, s->name);
+  n = ms_store_new_record(s, midx);
+  if (n == NULL) goto nomem;
   for (i = 0; i < r->model->nfields; i++)
     if (ms_store_copy_value(s, &r->fields[i], &n->fields[i]) != MS_OK)
       goto nomem;
@@ -671,13 +675,18 @@ int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
     d->n = d->cap = l->n;
   }
   n->flags = r->flags;
-  n->status = r->status;
-  if ((rc = ms_store_insert(s, n, err)) != MS_OK) return rc;
   ms_record_set_status(n, r->status, r->status_msg);
   *out = n;
   return MS_OK;
 nomem:
   return ms_err_set(err, MS_ENOMEM, "out of memory");
+}
+
+int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
+                   ms_err *err) {
+  int rc = ms_store_copy_record(s, midx, r, out, err);
+  if (rc == MS_OK) rc = ms_store_insert(s, *out, err);
+  return rc;
 }
 
 void ms_record_set_status(ms_record *r, int status, const char *msg) {

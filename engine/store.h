@@ -160,6 +160,10 @@ ms_record *ms_store_new_record(ms_store *s, int midx);
    that uid; inserting the stored record again is a no-op. */
 int ms_store_insert(ms_store *s, ms_record *r, ms_err *err);
 
+/* (Re)computes the uid of a record not yet stored from its identifiers
+   (a stored record's uid is fixed). MS_OK or MS_ENOMEM. */
+int ms_record_uid(ms_record *r);
+
 /* Looks up a record by model index and uid; NULL when absent. */
 ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
                         size_t n);
@@ -191,8 +195,12 @@ int ms_record_remove_child(ms_record *parent, const ms_record *child,
                            ms_err *err);
 
 /* Copies a record (fields, flags, status, child uid lists) from another
-   store into s as model midx and inserts it (see ms_store_insert). On
-   success *out is the new stored record. */
+   store into s as model midx, without inserting it. */
+int ms_store_copy_record(ms_store *s, int midx, const ms_record *r,
+                         ms_record **out, ms_err *err);
+
+/* ms_store_copy_record, then ms_store_insert. On success *out is the new
+   stored record. */
 int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
                    ms_err *err);
 

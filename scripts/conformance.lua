@@ -35,7 +35,45 @@ end
 -- Files compared byte for byte; error.json is compared on type and stage.
 local COMPARED = { "diff.json", "summary.json", "diff.txt", "reverse_diff.json",
                    "reverse_summary.json", "reverse_diff.txt",
-                   "before_source.json", "before_dest.json" }
+                   "before_source.json", "before_dest.json", "ops.json",
+                   "after.json", "after_store.json", "callbacks.json" }
+
+local CRUD = { create = "ObjectNotCreated", update = "ObjectNotUpdated",
+               delete = "ObjectNotDeleted" }
+
+-- Dest adapter handlers that inject the case's failures, matched on
+-- (op, model, uid) of the dest model; everything else runs the defaults.
+local function injecting(failures)
+  local byop = {}
+  for _, f in ipairs(failures or {}) do
+    byop[f.op .. "\0" .. f.model .. "\0" .. f.uid] = f
+  end
+  local function run(self, op, model, uid, default)
+    local f = byop[op .. "\0" .. model .. "\0" .. uid]
+    local mode = f and f.mode or "ok"
+    if mode == "none" then return nil end
+    if mode == "raise" then error(ms.error(CRUD[op], f.message or "")) end
+    if mode == "raise_other" then error(ms.error("RuntimeError", f.message or "")) end
+    local rec = default()
+    if mode == "status_failure" then rec:set_status("failure", "injected status failure") end
+    return rec
+  end
+  return {
+    create = function(self, model, ids, attrs)
+      local uid = model(ids):get_unique_id()
+      return run(self, "create", model.name, uid,
+                 function() return self:create_base(model, ids, attrs) end)
+    end,
+    update = function(self, rec, attrs)
+      return run(self, "update", rec:get_type(), rec:get_unique_id(),
+                 function() return self:update_base(rec, attrs) end)
+    end,
+    delete = function(self, rec)
+      return run(self, "delete", rec:get_type(), rec:get_unique_id(),
+                 function() return self:delete_base(rec) end)
+    end,
+  }
+end
 
 local function basename(p) return p:match("([^/]+)$") or p end
 
@@ -65,7 +103,7 @@ local function run_case(dir, out)
   local function put(name, data) files[name] = data end
 
   local src = schema:adapter(sname, "source"):new { name = sname }
-  local dst = schema:adapter(dname, "dest"):new { name = dname }
+  local dst = schema:adapter(dname, "dest", injecting(case.failures)):new { name = dname }
   local ok, err = pcall(src.load_file, src, dir .. "/source.json", { skip_duplicates = skip })
   if not ok then put("error.json", error_json("load_source", err)); return files end
   ok, err = pcall(dst.load_file, dst, dir .. "/dest.json", { skip_duplicates = skip })
@@ -92,6 +130,22 @@ local function run_case(dir, out)
   put("diff.json", diff:dict_json() .. "\n")
   put("summary.json", diff:summary_json() .. "\n")
   put("diff.txt", diff:str())
+  if case.sync == false then return files end
+
+  local res
+  opts.diff, opts.ops_log = diff, true
+  ok, err = pcall(function()
+    if case.method == "sync_to" then _, res = src:sync_to(dst, opts)
+    else _, res = dst:sync_from(src, opts) end
+  end)
+  if not ok then
+    res = ms.is_error(err) and err.result or nil
+    put("error.json", error_json("sync", err))
+  end
+  put("ops.json", (res and res.ops_json or "[]") .. "\n")
+  put("after.json", dst:to_json() .. "\n")
+  put("after_store.json", dst._store:flat_json() .. "\n")
+  put("callbacks.json", callbacks_json(calls))
   return files
 end
 
@@ -120,7 +174,7 @@ for _, dir in ipairs(cases) do
   end
   local exp_err = util.exists(dir .. "/expected/error.json")
                   and cjson.decode(util.read_file(dir .. "/expected/error.json"))
-  if exp_err and exp_err.stage ~= "sync" then
+  if exp_err then
     total_files = total_files + 1
     local got = files["error.json"] and cjson.decode(files["error.json"])
     if not got then

@@ -379,6 +379,118 @@ function Adapter:diff_to(target, opts)
   return core.diff(self._store, target._store, flags, cb)
 end
 
+-- {====== sync ======}
+
+--- DiffSync's create_base: a new record of model from ids and attrs, with
+-- status success "Created successfully" (fields the model does not
+-- declare are left out). The sync adds it to the adapter.
+function Adapter:create_base(model, ids, attrs)
+  local cls = self.model[modelname(model, "create_base")]
+  local fields = {}
+  for _, list in ipairs { cls.identifiers, cls.attributes, cls.extra_fields } do
+    for _, f in ipairs(list) do
+      local v = ids[f]
+      if v == nil then v = attrs and attrs[f] end
+      fields[f] = v
+    end
+  end
+  local rec = core.record(cls._c, fields)
+  rec:set_status("success", "Created successfully")
+  return rec
+end
+
+--- DiffSync's update_base: assigns attrs, status "Updated successfully".
+function Adapter:update_base(record, attrs)
+  record:set(attrs)
+  record:set_status("success", "Updated successfully")
+  return record
+end
+
+--- DiffSync's delete_base: status "Deleted successfully".
+function Adapter:delete_base(record)
+  record:set_status("success", "Deleted successfully")
+  return record
+end
+
+-- The core handlers for a sync into self: per operation, a function that
+-- runs the model's handler, else the adapter's, else the *_base default;
+-- nil when neither the adapter nor any model defines that operation (the
+-- engine then runs it in C).
+local function sync_handlers(self)
+  local spec, byname = self.spec, self.model
+  local wanted = { create = spec.create, update = spec.update, delete = spec.delete }
+  for _, m in ipairs(self.models) do
+    for op in pairs(wanted) do
+      if m[op] then wanted[op] = wanted[op] or true end
+    end
+  end
+  local h = {}
+  if wanted.create then
+    h.create = function(mname, ids, attrs)
+      local m = byname[mname]
+      if m.create then return m.create(self, ids, attrs) end
+      if spec.create then return spec.create(self, m, ids, attrs) end
+      return self:create_base(m, ids, attrs)
+    end
+  end
+  if wanted.update then
+    h.update = function(rec, attrs)
+      local m = byname[rec:get_type()]
+      if m.update then return m.update(self, rec, attrs) end
+      if spec.update then return spec.update(self, rec, attrs) end
+      return self:update_base(rec, attrs)
+    end
+  end
+  if wanted.delete then
+    h.delete = function(rec)
+      local m = byname[rec:get_type()]
+      if m.delete then return m.delete(self, rec) end
+      if spec.delete then return spec.delete(self, rec) end
+      return self:delete_base(rec)
+    end
+  end
+  return h
+end
+
+local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = true }
+
+--- Makes self match source (DiffSync's `sync_from`): computes the diff
+-- (or uses opts.diff) and applies it through the adapter's create,
+-- update and delete handlers (model-level first, then adapter-level,
+-- then the in-memory defaults). Returns the diff and a result table
+-- {created, updated, deleted, failed, errors, processed, changed,
+-- ops_json (with opts.ops_log)}. A failure raises; the error carries
+-- the partial result as err.result.
+function Adapter:sync_from(source, opts)
+  opts = opts or {}
+  if type(source) ~= "table" or not source._store then argerror(1, "sync_from", "adapter", source) end
+  if type(opts) ~= "table" then argerror(2, "sync_from", "table", opts) end
+  checkkeys(opts, sync_opt_keys, "sync_from options")
+  local flags = flagvalue(opts.flags, false, "sync_from")
+  local diff = opts.diff
+  if diff ~= nil then
+    local s, d = diff:stores()
+    if s ~= source._store or d ~= self._store then
+      error("sync_from: opts.diff was computed for other adapters", 2)
+    end
+  else
+    diff = core.diff(source._store, self._store, flags, opts.callback)
+  end
+  local h = sync_handlers(self)
+  local res = core.sync(diff, flags, { create = h.create, update = h.update,
+    delete = h.delete, progress = opts.callback, ops_log = opts.ops_log })
+  if res.changed and self.spec.sync_complete then
+    self.spec.sync_complete(self, source, diff, flags)
+  end
+  return diff, res
+end
+
+--- Makes target match self: `target:sync_from(self, opts)`.
+function Adapter:sync_to(target, opts)
+  if type(target) ~= "table" or not target._store then argerror(1, "sync_to", "adapter", target) end
+  return target:sync_from(self, opts)
+end
+
 M.Adapter = Adapter
 
 -- {====== schema documents ======}

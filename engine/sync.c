@@ -1,0 +1,332 @@
+/*
+** sync.c: DiffSync's DiffSyncSyncer over the C store (sync.h). Element
+** by element, in diff order: look the dest record up by the element's
+** keys, mark it unknown, run the operation, then link or unlink the record
+** and recurse, exactly as helpers.py sync_diff_element does.
+*/
+#include "sync.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct syncer {
+  ms_diff *d;
+  ms_store *dst;
+  uint32_t flags;
+  const ms_sync_ops *ops;
+  int keep;
+  ms_sync_result *res;
+  ms_err *err;
+  uint64_t total;
+} syncer;
+
+static const char *const actnames[] = {NULL, "create", "update", "delete"};
+
+uint32_t ms_delem_plus(const ms_delem *e, const char **names,
+                       const ms_value **values) {
+  uint32_t i, n = 0;
+  if (e->src == NULL) return 0;
+  if (e->dst == NULL) {
+    const ms_model *m = e->src->model;
+    for (i = m->nids; i < m->nids + m->nattrs; i++, n++) {
+      names[n] = m->fields[i];
+      values[n] = &e->sfields[i];
+    }
+    return n;
+  }
+  for (i = 0; i < e->ncmp; i++) {
+    uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
+    if (ms_value_eq(&e->dfields[di], &e->sfields[si])) continue;
+    names[n] = e->dst->model->fields[di];
+    values[n] = &e->sfields[si];
+    n++;
+  }
+  return n;
+}
+
+/* {====== default operations ======} */
+
+static int setbyname(ms_store *dst, ms_value *fields, const ms_model *m,
+                     const char *name, const ms_value *v) {
+  int fi = ms_model_field(m, name, strlen(name));
+  if (fi < 0) return MS_OK;  /* not a field of the dest model */
+  return ms_store_copy_value(dst, v, &fields[fi]);
+}
+
+static int def_create(void *ud, ms_store *dst, int midx, const ms_delem *e,
+                      ms_record **out, ms_err *err) {
+  const ms_record *k = e->src ? e->src : e->dst;
+  const ms_value *kf = e->src ? e->sfields : e->dfields;
+  const ms_model *m = dst->models[midx];
+  ms_record *r = ms_store_new_record(dst, midx);
+  uint32_t i;
+  (void)ud;
+  if (r == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  for (i = 0; i < k->model->nids; i++)
+    if (setbyname(dst, r->fields, m, k->model->fields[i], &kf[i]) != MS_OK)
+      return ms_err_set(err, MS_ENOMEM, "out of memory");
+  if (e->src) {
+    const ms_model *sm = e->src->model;
+    for (i = sm->nids; i < sm->nids + sm->nattrs; i++)
+      if (setbyname(dst, r->fields, m, sm->fields[i], &e->sfields[i]) != MS_OK)
+        return ms_err_set(err, MS_ENOMEM, "out of memory");
+  }
+  ms_record_set_status(r, MS_ST_SUCCESS, "Created successfully");
+  *out = r;
+  return MS_OK;
+}
+
+static int def_update(void *ud, ms_record *r, const ms_delem *e,
+                      ms_record **out, ms_err *err) {
+  const ms_model *m = r->model;
+  ms_value *f;
+  uint32_t i;
+  (void)ud;
+  f = ms_arena_alloc(&r->store->arena, m->nfields * sizeof *f);
+  if (f == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  memcpy(f, r->fields, m->nfields * sizeof *f);
+  for (i = 0; i < e->ncmp; i++) {
+    uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
+    int fi;
+    if (ms_value_eq(&e->dfields[di], &e->sfields[si])) continue;
+    fi = ms_model_field(m, e->dst->model->fields[di],
+                        strlen(e->dst->model->fields[di]));
+    if (fi < (int)m->nids) continue;  /* identifiers never change here */
+    if (ms_store_copy_value(r->store, &e->sfields[si], &f[fi]) != MS_OK)
+      return ms_err_set(err, MS_ENOMEM, "out of memory");
+  }
+  r->fields = f;
+  ms_record_set_status(r, MS_ST_SUCCESS, "Updated successfully");
+  *out = r;
+  return MS_OK;
+}
+
+static int def_del(void *ud, ms_record *r, const ms_delem *e, ms_record **out,
+                   ms_err *err) {
+  (void)ud;
+  (void)e;
+  (void)err;
+  ms_record_set_status(r, MS_ST_SUCCESS, "Deleted successfully");
+  *out = r;
+  return MS_OK;
+}
+
+const ms_sync_ops ms_sync_default_ops = {NULL, def_create, def_update, def_del,
+                                         NULL, NULL};
+
+/* {====== the walk ======} */
+
+static void keysjson(ms_buf *b, const ms_delem *e, int depth) {
+  const ms_model *m = e->src ? e->src->model : e->dst->model;
+  const ms_value *f = e->src ? e->sfields : e->dfields;
+  uint32_t i;
+  ms_buf_putc(b, '{');
+  for (i = 0; i < m->nids; i++) {
+    if (i) ms_buf_putc(b, ',');
+    ms_json_nl(b, depth + 1);
+    ms_json_str(b, m->fields[i], strlen(m->fields[i]));
+    ms_buf_puts(b, ": ");
+    ms_value_json(b, &f[i], depth + 1);
+  }
+  if (m->nids) ms_json_nl(b, depth);
+  ms_buf_putc(b, '}');
+}
+
+static void logop(syncer *sy, const ms_delem *e, const char *result) {
+  ms_buf *b = &sy->res->ops;
+  if (!sy->keep) return;
+  if (sy->res->nops++) ms_buf_putc(b, ',');
+  ms_json_nl(b, 1);
+  ms_buf_printf(b, "{");
+  ms_json_nl(b, 2);
+  ms_buf_printf(b, "\"op\": \"%s\",", actnames[e->action]);
+  ms_json_nl(b, 2);
+  ms_buf_puts(b, "\"model\": ");
+  ms_json_str(b, e->type, strlen(e->type));
+  ms_buf_putc(b, ',');
+  ms_json_nl(b, 2);
+  ms_buf_puts(b, "\"ids\": ");
+  keysjson(b, e, 2);
+  if (e->action != MS_ACT_DELETE) {
+    ms_buf_putc(b, ',');
+    ms_json_nl(b, 2);
+    ms_buf_puts(b, "\"attrs\": ");
+    ms_delem_attrs_json(b, e, '+', 2);
+  }
+  ms_buf_putc(b, ',');
+  ms_json_nl(b, 2);
+  ms_buf_printf(b, "\"result\": \"%s\"", result);
+  ms_json_nl(b, 1);
+  ms_buf_putc(b, '}');
+}
+
+void ms_sync_ops_json(ms_buf *b, const ms_sync_result *res) {
+  if (res->nops == 0) {
+    ms_buf_puts(b, "[]");
+    return;
+  }
+  ms_buf_putc(b, '[');
+  ms_buf_add(b, res->ops.data, res->ops.len);
+  ms_buf_puts(b, "\n]");
+}
+
+/* The dest uid of an element: its keys under the dest model's identifiers
+   (DiffSync's create_unique_id(**element.keys)). */
+static const char *keyuid(const ms_delem *e, const ms_model *dm, ms_buf *b,
+                          size_t *n) {
+  const ms_record *k = e->src ? e->src : e->dst;
+  const ms_value *kf = e->src ? e->sfields : e->dfields;
+  uint32_t i;
+  int same = k->model->nids == dm->nids;
+  for (i = 0; same && i < dm->nids; i++)
+    same = strcmp(k->model->fields[i], dm->fields[i]) == 0;
+  if (same) {  /* identifiers never change, so the record's uid holds */
+    *n = k->uid_len;
+    return k->uid;
+  }
+  for (i = 0; i < dm->nids; i++) {
+    int fi = ms_model_field(k->model, dm->fields[i], strlen(dm->fields[i]));
+    if (i) ms_buf_add(b, "__", 2);
+    ms_value_pystr(b, fi >= 0 && fi < (int)k->model->nids ? &kf[fi] : &ms_nil);
+  }
+  *n = b->len;
+  return b->data ? b->data : "";
+}
+
+static int crudfail(syncer *sy, const ms_delem *e, const char *what) {
+  ms_buf ids = MS_BUF_INIT;
+  const ms_model *m = e->src ? e->src->model : e->dst->model;
+  int rc;
+  ms_fields_repr(&ids, m, e->src ? e->sfields : e->dfields, 0, m->nids);
+  rc = ms_err_set(sy->err, MS_ECRUD, "Failed to %s %s %s - %s",
+                  actnames[e->action], e->type, ids.data ? ids.data : "{}",
+                  what);
+  ms_buf_free(&ids);
+  return rc;
+}
+
+static int element(syncer *sy, ms_delem *e, ms_record *parent);
+
+static int children(syncer *sy, ms_delem *e, ms_record *parent) {
+  uint32_t g, i;
+  int rc;
+  for (g = 0; g < e->child.ngroups; g++)
+    for (i = 0; i < e->child.groups[g].n; i++)
+      if ((rc = element(sy, e->child.groups[g].elems[i], parent)) != MS_OK)
+        return rc;
+  return MS_OK;
+}
+
+/* sync_model: runs the operation; *out is the resulting record (NULL:
+   none, children are skipped). */
+static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
+                     ms_record **out) {
+  const ms_sync_ops *ops = sy->ops;
+  ms_record *r = NULL;
+  int rc;
+  *out = NULL;
+  if (e->action == MS_ACT_NONE) {
+    *out = dstrec;
+    return MS_OK;
+  }
+  sy->res->changed = 1;
+  if (e->action == MS_ACT_CREATE && dstrec != NULL)
+    rc = crudfail(sy, e, "it already exists!");
+  else if (e->action != MS_ACT_CREATE && dstrec == NULL)
+    rc = crudfail(sy, e, "not found!");
+  else {
+    if (e->action == MS_ACT_CREATE)
+      rc = ops->create(ops->ud, sy->dst, dmidx, e, &r, sy->err);
+    else if (e->action == MS_ACT_UPDATE)
+      rc = ops->update(ops->ud, dstrec, e, &r, sy->err);
+    else
+      rc = ops->del(ops->ud, dstrec, e, &r, sy->err);
+    logop(sy, e, rc == MS_ECRUD ? "raise" : rc != MS_OK ? "raise_other"
+                 : r == NULL ? "none"
+                 : r->status == MS_ST_FAILURE ? "status_failure" : "ok");
+  }
+  if (rc == MS_ECRUD) {
+    sy->res->errors++;
+    if (sy->flags & MS_GF_CONTINUE_ON_FAILURE) return MS_OK;
+  }
+  if (rc != MS_OK) {
+    sy->res->failed_action = e->action;
+    return rc;
+  }
+  if (r == NULL || r->status == MS_ST_FAILURE) sy->res->failed++;
+  else if (e->action == MS_ACT_CREATE) sy->res->created++;
+  else if (e->action == MS_ACT_UPDATE) sy->res->updated++;
+  else sy->res->deleted++;
+  *out = r;
+  return MS_OK;
+}
+
+static int element(syncer *sy, ms_delem *e, ms_record *parent) {
+  ms_store *dst = sy->dst;
+  int dmidx = ms_store_model(dst, e->type), rc, natural = 0, skipch = 0;
+  ms_record *dstrec = NULL, *r;
+  ms_buf b = MS_BUF_INIT;
+  size_t n;
+  const char *uid;
+  if (sy->ops->interrupted && sy->ops->interrupted(sy->ops->ud))
+    return ms_err_set(sy->err, MS_EINTR, "sync interrupted");
+  if (dmidx < 0)
+    return ms_err_set(sy->err, MS_ESCHEMA, "adapter '%s' has no model '%s'",
+                      dst->name, e->type);
+  uid = keyuid(e, dst->models[dmidx], &b, &n);
+  dstrec = ms_store_get(dst, dmidx, uid, n);
+  ms_buf_free(&b);
+  if (dstrec != NULL) {
+    ms_record_set_status(dstrec, MS_ST_UNKNOWN, "");
+    natural = (dstrec->flags & MS_MF_NATURAL_DELETION_ORDER) != 0;
+    skipch = (dstrec->flags & MS_MF_SKIP_CHILDREN_ON_DELETE) != 0;
+  }
+  if (natural && e->action == MS_ACT_DELETE && !skipch &&
+      (rc = children(sy, e, dstrec)) != MS_OK)
+    return rc;
+  if ((rc = syncmodel(sy, e, dmidx, dstrec, &r)) != MS_OK) return rc;
+  if (r == NULL) return MS_OK;  /* no object: children are not processed */
+  if (e->action == MS_ACT_CREATE) {
+    if (ms_record_uid(r) != MS_OK)
+      return ms_err_set(sy->err, MS_ENOMEM, "out of memory");
+    if (parent != NULL && (rc = ms_record_add_child(parent, r, sy->err)) != MS_OK)
+      return rc;
+    if ((rc = ms_store_insert(dst, r, sy->err)) != MS_OK) return rc;
+  } else if (e->action == MS_ACT_DELETE) {
+    if (parent != NULL &&
+        (rc = ms_record_remove_child(parent, r, sy->err)) != MS_OK)
+      return rc;
+    if ((rc = ms_store_remove(dst, r, skipch, sy->err)) != MS_OK) return rc;
+    if (skipch) return MS_OK;
+  }
+  sy->res->processed++;
+  if (sy->ops->progress &&
+      sy->ops->progress(sy->ops->ud, sy->res->processed, sy->total))
+    return ms_err_set(sy->err, MS_ECALLBACK, "sync stopped by the progress "
+                      "callback");
+  if (!(natural && e->action == MS_ACT_DELETE))
+    return children(sy, e, r);
+  return MS_OK;
+}
+
+int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
+                int keep_ops, ms_sync_result *res, ms_err *err) {
+  syncer sy;
+  uint32_t g, i;
+  int rc = MS_OK;
+  memset(res, 0, sizeof *res);
+  sy.d = d;
+  sy.dst = d->dst;
+  sy.flags = flags;
+  sy.ops = ops;
+  sy.keep = keep_ops;
+  sy.res = res;
+  sy.err = err;
+  sy.total = ms_diff_len(d);
+  for (g = 0; g < d->top.ngroups && rc == MS_OK; g++)
+    for (i = 0; i < d->top.groups[g].n && rc == MS_OK; i++)
+      rc = element(&sy, d->top.groups[g].elems[i], NULL);
+  if (res->ops.oom && rc == MS_OK)
+    rc = ms_err_set(err, MS_ENOMEM, "out of memory (operations log)");
+  return rc;
+}
