@@ -479,8 +479,67 @@ void ms_diff_summary(const ms_diff *d, ms_summary *s) {
 
 /* {====== text output ======} */
 
-static int changed(const ms_delem *e, uint32_t i) {
-  return !ms_value_eq(&e->dfields[e->cmp[2 * i]], &e->sfields[e->cmp[2 * i + 1]]);
+int ms_delem_changed(const ms_delem *e, uint32_t i) {
+  return !e->demoted &&
+         !ms_value_eq(&e->dfields[e->cmp[2 * i]], &e->sfields[e->cmp[2 * i + 1]]);
+}
+
+#define changed ms_delem_changed
+
+/* {====== scoping ======} */
+
+static int inscope(const ms_delem *e, const ms_scope *l, size_t n) {
+  const ms_record *r = e->src ? e->src : e->dst;
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (strcmp(l[i].model, e->type) == 0 && l[i].uidlen == r->uid_len &&
+        memcmp(l[i].uid, r->uid, r->uid_len) == 0)
+      return 1;
+  return 0;
+}
+
+typedef struct scoper {
+  const ms_scope *t, *x;
+  size_t nt, nx;
+  uint64_t hits;
+} scoper;
+
+/* Filters c in place; returns whether anything stays. */
+static int scopekids(scoper *sc, ms_dchildren *c, int inside) {
+  uint32_t g, i, w, gw = 0;
+  for (g = 0; g < c->ngroups; g++) {
+    ms_dgroup *grp = &c->groups[g];
+    for (i = 0, w = 0; i < grp->n; i++) {
+      ms_delem *e = grp->elems[i];
+      int self;
+      if (inscope(e, sc->x, sc->nx)) continue;
+      self = inside || sc->nt == 0 || inscope(e, sc->t, sc->nt);
+      if (self && !inside && sc->nt) sc->hits++;
+      if (!scopekids(sc, &e->child, self) && !self) continue;
+      if (!self) {
+        e->demoted = 1;
+        e->action = MS_ACT_NONE;
+      }
+      e->has_diffs = e->action != MS_ACT_NONE || anydiffs(&e->child);
+      grp->elems[w++] = e;
+    }
+    grp->n = w;
+    if (w) c->groups[gw++] = *grp;
+  }
+  c->ngroups = gw;
+  return gw > 0;
+}
+
+uint64_t ms_diff_scope(ms_diff *d, const ms_scope *targets, size_t ntargets,
+                       const ms_scope *excludes, size_t nexcludes) {
+  scoper sc;
+  sc.t = targets;
+  sc.nt = ntargets;
+  sc.x = excludes;
+  sc.nx = nexcludes;
+  sc.hits = 0;
+  scopekids(&sc, &d->top, 0);
+  return sc.hits;
 }
 
 static void elemstr(ms_buf *b, const ms_diff *d, const ms_delem *e, int indent);
@@ -719,6 +778,11 @@ static void changes(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
         if (e->dst) {
           ms_buf_puts(b, ", \"before\": ");
           ms_delem_attrs_json(b, e, '-', -1);
+          ms_buf_printf(b, ", \"fingerprint\": \"%016llx\"",
+                        (unsigned long long)ms_fields_fingerprint(e->dst->model,
+                                                                  e->dfields));
+        } else {
+          ms_buf_puts(b, ", \"fingerprint\": null");
         }
         ms_buf_putc(b, '}');
       }

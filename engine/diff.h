@@ -40,6 +40,8 @@ struct ms_delem {
   uint32_t ncmp;
   uint8_t action;                /* MS_ACT_* */
   uint8_t has_diffs;             /* this element or a descendant changes */
+  uint8_t demoted;               /* kept only as the path to a scoped
+                                    subtree: its own changes are ignored */
   ms_dchildren child;
 };
 
@@ -82,6 +84,23 @@ void ms_diff_dict_json(ms_buf *b, const ms_diff *d, int indent);
 void ms_summary_json(ms_buf *b, const ms_summary *s, int indent);
 /* The machine-readable change list (docs/diff-format.md). */
 void ms_diff_changes_json(ms_buf *b, const ms_diff *d);
+
+/* A record named by model and uid, for ms_diff_scope. */
+typedef struct ms_scope {
+  const char *model;
+  const char *uid;
+  size_t uidlen;
+} ms_scope;
+
+/* Narrows a diff: with targets, only the subtrees of matching elements
+   stay (the elements on the path to them stay with their own changes
+   ignored); elements matching excludes are dropped with their subtrees.
+   Returns the number of elements that matched a target. */
+uint64_t ms_diff_scope(ms_diff *d, const ms_scope *targets, size_t ntargets,
+                       const ms_scope *excludes, size_t nexcludes);
+
+/* Does attribute pair i of a matched element differ (and count)? */
+int ms_delem_changed(const ms_delem *e, uint32_t i);
 
 /* Element helpers. */
 const ms_model *ms_delem_model(const ms_delem *e);

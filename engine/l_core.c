@@ -4,6 +4,7 @@
 ** handles. Core errors reach Lua as moonsync.Error tables
 ** {type=, message=} whose tostring is "Type: message".
 */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@
 #define MS_DIFF_MT "moonsync.Diff"
 #define MS_ERROR_MT "moonsync.Error"
 #define MS_MAPMARK_MT "moonsync.map"
+#define MS_ARENA_MT "moonsync.Arena"
 #define MS_LISTMARK_MT "moonsync.list"
 
 #define MAX_NEST 1000
@@ -60,7 +62,7 @@ static void pusherror(lua_State *L, const char *type, const char *msg) {
 }
 
 /* Raises err as a moonsync.Error. Does not return. */
-static int raise(lua_State *L, const ms_err *err) {
+static int raiseerr(lua_State *L, const ms_err *err) {
   pusherror(L, ms_err_type(err->code), err->msg);
   return lua_error(L);
 }
@@ -388,7 +390,7 @@ static int l_core_model(lua_State *L) {
   p->m = NULL;
   luaL_setmetatable(L, MS_MODEL_MT);
   p->m = ms_model_new(&sp, &err);
-  if (p->m == NULL) return raise(L, &err);
+  if (p->m == NULL) return raiseerr(L, &err);
   (void)top;
   return 1;
 }
@@ -494,7 +496,7 @@ static void setfields(lua_State *L, ms_record *r, int tidx, int creating) {
     tovalue(L, -1, r->store, &v, k, 0);
     if (creating) r->fields[fi] = v;
     else if (ms_record_set(r, (uint32_t)fi, &v, &err) != MS_OK)
-      raise(L, &err);
+      raiseerr(L, &err);
     lua_pop(L, 1);
   }
 }
@@ -523,7 +525,7 @@ static int l_core_record(lua_State *L) {
   lua_setiuservalue(L, -2, 1);  /* keeps the model alive */
   h->own = ms_store_new_small(mp->m->name, "record");
   if (h->own == NULL) return luaL_error(L, "out of memory");
-  if (ms_store_add_model(h->own, mp->m, &err) < 0) return raise(L, &err);
+  if (ms_store_add_model(h->own, mp->m, &err) < 0) return raiseerr(L, &err);
   h->r = ms_store_new_record(h->own, 0);
   if (h->r == NULL) return luaL_error(L, "out of memory");
   setfields(L, h->r, 2, 1);
@@ -669,6 +671,15 @@ static int l_record_flags(lua_State *L) {
   return 1;
 }
 
+static int l_record_fingerprint(lua_State *L) {
+  const ms_record *r = checkrec(L, 1);
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx",
+           (unsigned long long)ms_fields_fingerprint(r->model, r->fields));
+  lua_pushstring(L, hex);
+  return 1;
+}
+
 static int l_record_stored(lua_State *L) {
   lua_pushboolean(L, checkrec(L, 1)->stored);
   return 1;
@@ -713,7 +724,7 @@ static int l_record_newindex(lua_State *L) {
   if (fi < 0)
     return luaL_error(L, "%s has no field '%s'", r->model->name, k);
   tovalue(L, 3, r->store, &v, k, 0);
-  if (ms_record_set(r, (uint32_t)fi, &v, &err) != MS_OK) return raise(L, &err);
+  if (ms_record_set(r, (uint32_t)fi, &v, &err) != MS_OK) return raiseerr(L, &err);
   return 0;
 }
 
@@ -744,6 +755,11 @@ static int l_core_store(lua_State *L) {
   return 1;
 }
 
+static int l_arena_gc(lua_State *L) {
+  ms_arena_free(luaL_checkudata(L, 1, MS_ARENA_MT));
+  return 0;
+}
+
 static int l_store_gc(lua_State *L) {
   lstore *p = luaL_checkudata(L, 1, MS_STORE_MT);
   ms_store_free(p->s);
@@ -754,7 +770,7 @@ static int l_store_gc(lua_State *L) {
 static int l_store_add_model(lua_State *L) {
   ms_store *s = tostore(L, 1);
   ms_err err;
-  if (ms_store_add_model(s, tomodel(L, 2)->m, &err) < 0) return raise(L, &err);
+  if (ms_store_add_model(s, tomodel(L, 2)->m, &err) < 0) return raiseerr(L, &err);
   return 0;
 }
 
@@ -773,7 +789,7 @@ static int l_store_set_top_level(lua_State *L) {
     lua_pop(L, 1);
   }
   if (ms_store_set_top_level(s, names, (uint32_t)n, &err) != MS_OK)
-    return raise(L, &err);
+    return raiseerr(L, &err);
   return 0;
 }
 
@@ -816,7 +832,7 @@ static int checkmodel(lua_State *L, ms_store *s, int idx) {
     ms_err err;
     ms_err_set(&err, MS_ENOTFOUND, "adapter '%s' has no model '%s'", s->name,
                name);
-    raise(L, &err);
+    raiseerr(L, &err);
   }
   return mi;
 }
@@ -1089,6 +1105,14 @@ static int l_store_dict(lua_State *L) {
   return 1;
 }
 
+/* store:or_flags(model, flags): adds model flags to all its records */
+static int l_store_or_flags(lua_State *L) {
+  ms_store *s = tostore(L, 1);
+  int mi = checkmodel(L, s, 2);
+  ms_store_or_flags(s, mi, checkflags(L, 3, 1));
+  return 0;
+}
+
 static int l_store_len(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ms_store_count(tostore(L, 1), -1));
   return 1;
@@ -1209,6 +1233,37 @@ static int l_diff_models_processed(lua_State *L) {
   return 1;
 }
 
+static ms_scope *scopelist(lua_State *L, int idx, size_t *n) {
+  ms_scope *l;
+  lua_Integer i, len;
+  *n = 0;
+  if (lua_isnoneornil(L, idx)) return NULL;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  len = (lua_Integer)lua_rawlen(L, idx);
+  l = lua_newuserdatauv(L, (size_t)(len + 1) * sizeof *l, 0);
+  for (i = 1; i <= len; i++) {
+    lua_rawgeti(L, idx, i);
+    if (!lua_istable(L, -1)) luaL_error(L, "scope entries must be {model, uid}");
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    l[i - 1].model = luaL_checkstring(L, -2);
+    l[i - 1].uid = luaL_checklstring(L, -1, &l[i - 1].uidlen);
+    lua_pop(L, 3);  /* the entries stay referenced by the list */
+  }
+  *n = (size_t)len;
+  return l;
+}
+
+/* diff:scope(targets, excludes): keeps the subtrees of targets ({model,
+   uid} pairs), drops excludes; returns how many targets matched. */
+static int l_diff_scope(lua_State *L) {
+  ms_diff *d = todiff(L, 1);
+  size_t nt, nx;
+  ms_scope *t = scopelist(L, 2, &nt), *x = scopelist(L, 3, &nx);
+  lua_pushinteger(L, (lua_Integer)ms_diff_scope(d, t, nt, x, nx));
+  return 1;
+}
+
 /* diff:stores() -> source store, dest store */
 static int l_diff_stores(lua_State *L) {
   todiff(L, 1);
@@ -1231,7 +1286,7 @@ static void pushattrs(lua_State *L, const ms_delem *e, char which) {
   if (e->src && e->dst) {
     for (i = 0; i < e->ncmp; i++) {
       uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
-      if (ms_value_eq(&e->dfields[di], &e->sfields[si])) continue;
+      if (!ms_delem_changed(e, i)) continue;
       pushvalue(L, which == '+' ? &e->sfields[si] : &e->dfields[di], 1);
       lua_setfield(L, -2, e->dst->model->fields[di]);
     }
@@ -1294,17 +1349,41 @@ typedef struct lsync {
   int dstidx;                  /* dest store userdata */
   int fn[3];                   /* create, update, delete handlers or 0 */
   int progress;                /* progress callback or 0 */
+  int log;                     /* per-operation log callback or 0 */
   int errslot;
   ms_store *dst;
 } lsync;
 
-static volatile int interrupt_requested;
+/* Set by SIGINT/SIGTERM (see core.trap_signals) or core.interrupt():
+   a running sync stops after the current operation. A process has one
+   set of signal handlers, so this flag is process-wide by nature. */
+static volatile sig_atomic_t interrupt_requested;
 
-/* core.interrupt(): asks a running sync to stop after the current
-   operation (used by signal handlers of the command line). */
+static void onsignal(int sig) {
+  interrupt_requested = sig;
+  signal(sig, SIG_DFL);  /* a second signal ends the process */
+}
+
+/* core.interrupt([on]): asks a running sync to stop (or clears the ask). */
 static int l_core_interrupt(lua_State *L) {
-  interrupt_requested = lua_isnoneornil(L, 1) ? 1 : lua_toboolean(L, 1);
+  interrupt_requested = lua_isnoneornil(L, 1) || lua_toboolean(L, 1);
   return 0;
+}
+
+/* core.trap_signals(on): SIGINT and SIGTERM request an interrupt instead
+   of killing the process (on), or act as by default again (off).
+   core.interrupted() tells which signal arrived (0 if none). */
+static int l_core_trap_signals(lua_State *L) {
+  int on = lua_toboolean(L, 1);
+  interrupt_requested = 0;
+  signal(SIGINT, on ? onsignal : SIG_DFL);
+  signal(SIGTERM, on ? onsignal : SIG_DFL);
+  return 0;
+}
+
+static int l_core_interrupted(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)interrupt_requested);
+  return 1;
 }
 
 static int lsync_interrupted(void *ud) {
@@ -1465,6 +1544,53 @@ static int lsync_del(void *ud, ms_record *r, const ms_delem *e,
   return callhandler(c, 2, e, 1, out, err);
 }
 
+static void lsync_log(void *ud, const ms_delem *e, const char *result,
+                      const ms_record *r, const char *msg, double seconds) {
+  lsync *c = ud;
+  lua_State *L = c->L;
+  const ms_record *k = e->src ? e->src : e->dst;
+  if (!lua_checkstack(L, 10)) return;
+  lua_pushvalue(L, c->log);
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, e->action == MS_ACT_CREATE ? "create"
+                  : e->action == MS_ACT_UPDATE ? "update" : "delete");
+  lua_setfield(L, -2, "op");
+  lua_pushstring(L, e->type);
+  lua_setfield(L, -2, "model");
+  lua_pushlstring(L, k->uid, k->uid_len);
+  lua_setfield(L, -2, "uid");
+  lua_pushstring(L, result);
+  lua_setfield(L, -2, "result");
+  if (r != NULL) {
+    lua_pushstring(L, statuses[r->status & 3]);
+    lua_setfield(L, -2, "status");
+    lua_pushstring(L, r->status_msg);
+    lua_setfield(L, -2, "message");
+  } else if (msg != NULL) {
+    lua_pushliteral(L, "error");
+    lua_setfield(L, -2, "status");
+    if (strcmp(result, "raise_other") == 0 && !lua_isnil(L, c->errslot)) {
+      if (luaL_callmeta(L, c->errslot, "__tostring") || lua_isstring(L, c->errslot)) {
+        if (lua_type(L, -1) != LUA_TSTRING) lua_pushvalue(L, c->errslot);
+        lua_setfield(L, -2, "message");
+      }
+    } else {
+      lua_pushstring(L, msg);
+      lua_setfield(L, -2, "message");
+    }
+  } else {
+    lua_pushliteral(L, "failure");
+    lua_setfield(L, -2, "status");
+    lua_pushfstring(L, "%s %s did not return the model object.", e->type,
+                    e->action == MS_ACT_CREATE ? "create"
+                    : e->action == MS_ACT_UPDATE ? "update" : "delete");
+    lua_setfield(L, -2, "message");
+  }
+  lua_pushnumber(L, seconds);
+  lua_setfield(L, -2, "duration");
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);  /* logging never fails a sync */
+}
+
 static int lsync_progress(void *ud, uint64_t cur, uint64_t total) {
   lsync *c = ud;
   lua_State *L = c->L;
@@ -1511,13 +1637,15 @@ static int l_core_sync(lua_State *L) {
   keep = lua_toboolean(L, -1);
   lua_pushnil(L);                      /* 10: error slot */
   c.errslot = 10;
+  lua_getfield(L, 3, "log");           /* 11 */
+  c.log = lua_isnil(L, -1) ? 0 : 11;
   ops.ud = &c;
   ops.create = lsync_create;
   ops.update = lsync_update;
   ops.del = lsync_del;
   ops.progress = c.progress ? lsync_progress : NULL;
   ops.interrupted = lsync_interrupted;
-  interrupt_requested = 0;
+  ops.log = c.log ? lsync_log : NULL;
   rc = ms_sync_run(dh->d, flags, &ops, keep, &res, &err);
   /* the result goes out even on failure: it says what was done */
   lua_createtable(L, 0, 10);
@@ -1575,7 +1703,7 @@ static int l_core_schema(lua_State *L) {
   ms_err err;
   uint32_t i;
   int k;
-  if (ms_schema_load(path, &sc, &err) != MS_OK) return raise(L, &err);
+  if (ms_schema_load(path, &sc, &err) != MS_OK) return raiseerr(L, &err);
   /* from here on nothing may raise before the schema is freed, except
      allocation failures inside Lua, which lose only these references */
   lua_createtable(L, 0, 5);
@@ -1599,6 +1727,29 @@ static int l_core_schema(lua_State *L) {
   return 1;
 }
 
+/* core.json_decode(text[, name]) -> Lua value. Integers stay integers,
+   floats floats, null inside containers is core.null and empty objects
+   keep the map mark. Raises ParseError with line and column. */
+static int l_core_json_decode(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  const char *name = luaL_optstring(L, 2, "<json>");
+  ms_arena *a;
+  ms_value v;
+  ms_err err;
+  lua_settop(L, 2);
+  /* the arena is owned by a userdata, so a raise frees it too */
+  a = lua_newuserdatauv(L, sizeof *a, 0);
+  ms_arena_init(a);
+  luaL_setmetatable(L, MS_ARENA_MT);
+  /* the Lua string is NUL-terminated and stays on the stack meanwhile */
+  if (ms_json_parse(a, text, n, name, &v, &err) != MS_OK)
+    return raiseerr(L, &err);
+  pushvalue(L, &v, 0);
+  ms_arena_free(a);
+  return 1;
+}
+
 /* core.read_json_file(path) -> true, or raises with file:line:col */
 static int l_core_check_json(lua_State *L) {
   ms_arena a;
@@ -1608,7 +1759,7 @@ static int l_core_check_json(lua_State *L) {
   ms_arena_init(&a);
   rc = ms_json_load(&a, luaL_checkstring(L, 1), &v, &err);
   ms_arena_free(&a);
-  if (rc != MS_OK) return raise(L, &err);
+  if (rc != MS_OK) return raiseerr(L, &err);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -1625,6 +1776,9 @@ static const luaL_Reg corefuncs[] = {
   {"schema",     l_core_schema},
   {"sync",       l_core_sync},
   {"interrupt",  l_core_interrupt},
+  {"interrupted", l_core_interrupted},
+  {"json_decode", l_core_json_decode},
+  {"trap_signals", l_core_trap_signals},
   {"store",      l_core_store},
   {NULL, NULL}
 };
@@ -1638,6 +1792,7 @@ static const luaL_Reg modelmeth[] = {
 static const luaL_Reg recordmeth[] = {
   {"add_child",       l_record_add_child},
   {"dict",            l_record_dict},
+  {"fingerprint",     l_record_fingerprint},
   {"get_attrs",       l_record_attrs},
   {"get_identifiers", l_record_ids},
   {"get_shortname",   l_record_shortname},
@@ -1678,6 +1833,7 @@ static const luaL_Reg storemeth[] = {
   {"models",          l_store_models},
   {"name",            l_store_name},
   {"nested_json",     l_store_nested_json},
+  {"or_flags",        l_store_or_flags},
   {"new",             l_store_new},
   {"remove",          l_store_remove},
   {"set_top_level",   l_store_set_top_level},
@@ -1694,6 +1850,7 @@ static const luaL_Reg diffmeth[] = {
   {"json",             l_diff_json},
   {"len",              l_diff_len},
   {"models_processed", l_diff_models_processed},
+  {"scope",            l_diff_scope},
   {"stores",           l_diff_stores},
   {"str",              l_diff_str},
   {"summary",          l_diff_summary},
@@ -1733,6 +1890,10 @@ int luaopen_moonsync_core(lua_State *L) {
   luaL_setfuncs(L, recordmeta, 0);
   luaL_newlib(L, recordmeth);
   lua_setfield(L, -2, "methods");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, MS_ARENA_MT);
+  lua_pushcfunction(L, l_arena_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newmetatable(L, MS_MAPMARK_MT);
   lua_pushliteral(L, "map");

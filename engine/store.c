@@ -249,6 +249,22 @@ void ms_fields_repr(ms_buf *b, const ms_model *m, const ms_value *fields,
   ms_buf_putc(b, '}');
 }
 
+uint64_t ms_fields_fingerprint(const ms_model *m, const ms_value *fields) {
+  uint64_t h = XXH3_64bits(m->name, strlen(m->name));
+  uint32_t i;
+  for (i = m->nids; i < m->nids + m->nattrs; i++) {
+    uint64_t k = XXH3_64bits_withSeed(m->fields[i], strlen(m->fields[i]), h);
+    h = ms_value_hash(&fields[i], k);
+  }
+  return h;
+}
+
+void ms_store_or_flags(ms_store *s, int midx, uint32_t flags) {
+  ms_recvec *v = &s->bymodel[midx];
+  size_t i;
+  for (i = 0; i < v->n; i++) v->items[i]->flags |= flags;
+}
+
 void ms_store_label(ms_buf *b, const ms_store *s) {
   if (strcmp(s->type, s->name) == 0) ms_buf_puts(b, s->type);
   else ms_buf_printf(b, "%s \"%s\"", s->type, s->name);

@@ -216,6 +216,13 @@ void ms_shortname_build(ms_buf *b, const ms_model *m, const ms_value *fields);
 void ms_fields_repr(ms_buf *b, const ms_model *m, const ms_value *fields,
                     uint32_t from, uint32_t to);
 
+/* A hash of a record's attribute names and values (Python equality:
+   equal values hash equal), identifying the state a plan assumed. */
+uint64_t ms_fields_fingerprint(const ms_model *m, const ms_value *fields);
+
+/* ORs flags into the instance flags of every record of model midx. */
+void ms_store_or_flags(ms_store *s, int midx, uint32_t flags);
+
 /* DiffSync's str(adapter): type, or type "name" when they differ. */
 void ms_store_label(ms_buf *b, const ms_store *s);
 

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct syncer {
   ms_diff *d;
@@ -36,7 +37,7 @@ uint32_t ms_delem_plus(const ms_delem *e, const char **names,
   }
   for (i = 0; i < e->ncmp; i++) {
     uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
-    if (ms_value_eq(&e->dfields[di], &e->sfields[si])) continue;
+    if (!ms_delem_changed(e, i)) continue;
     names[n] = e->dst->model->fields[di];
     values[n] = &e->sfields[si];
     n++;
@@ -88,7 +89,7 @@ static int def_update(void *ud, ms_record *r, const ms_delem *e,
   for (i = 0; i < e->ncmp; i++) {
     uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
     int fi;
-    if (ms_value_eq(&e->dfields[di], &e->sfields[si])) continue;
+    if (!ms_delem_changed(e, i)) continue;
     fi = ms_model_field(m, e->dst->model->fields[di],
                         strlen(e->dst->model->fields[di]));
     if (fi < (int)m->nids) continue;  /* identifiers never change here */
@@ -112,7 +113,13 @@ static int def_del(void *ud, ms_record *r, const ms_delem *e, ms_record **out,
 }
 
 const ms_sync_ops ms_sync_default_ops = {NULL, def_create, def_update, def_del,
-                                         NULL, NULL};
+                                         NULL, NULL, NULL};
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* {====== the walk ======} */
 
@@ -235,15 +242,21 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
   else if (e->action != MS_ACT_CREATE && dstrec == NULL)
     rc = crudfail(sy, e, "not found!");
   else {
+    double t0 = ops->log ? now() : 0;
+    const char *result;
     if (e->action == MS_ACT_CREATE)
       rc = ops->create(ops->ud, sy->dst, dmidx, e, &r, sy->err);
     else if (e->action == MS_ACT_UPDATE)
       rc = ops->update(ops->ud, dstrec, e, &r, sy->err);
     else
       rc = ops->del(ops->ud, dstrec, e, &r, sy->err);
-    logop(sy, e, rc == MS_ECRUD ? "raise" : rc != MS_OK ? "raise_other"
-                 : r == NULL ? "none"
-                 : r->status == MS_ST_FAILURE ? "status_failure" : "ok");
+    result = rc == MS_ECRUD ? "raise" : rc != MS_OK ? "raise_other"
+           : r == NULL ? "none"
+           : r->status == MS_ST_FAILURE ? "status_failure" : "ok";
+    logop(sy, e, result);
+    if (ops->log)
+      ops->log(ops->ud, e, result, r, rc != MS_OK ? sy->err->msg : NULL,
+               now() - t0);
   }
   if (rc == MS_ECRUD) {
     sy->res->errors++;

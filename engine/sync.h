@@ -36,6 +36,11 @@ typedef struct ms_sync_ops {
   int (*progress)(void *ud, uint64_t cur, uint64_t total);
   /* Checked between elements; non-zero stops with MS_EINTR. */
   int (*interrupted)(void *ud);
+  /* After each create/update/delete call (may be NULL): the result name
+     (as in the ops log), the resulting record (or NULL), the error
+     message for "raise"/"raise_other" and the call's duration. */
+  void (*log)(void *ud, const ms_delem *e, const char *result,
+              const ms_record *r, const char *msg, double seconds);
 } ms_sync_ops;
 
 /* The default in-memory operations (DiffSync's create_base, update_base,

@@ -151,6 +151,10 @@ describe("moonsync diff", function()
     local j = cjson.decode(dst:diff_from(src):json())
     assert.equals("moonsync-diff/1", j.format)
     assert.equals(5, #j.changes)
+    assert.matches("^%x+$", j.changes[1].fingerprint)
+    assert.equals(dst:get("site", "ams"):fingerprint(), j.changes[1].fingerprint)
+    assert.equals(cjson.null, j.changes[2].fingerprint)  -- a create: no target record
+    j.changes[1].fingerprint = nil
     assert.same({ action = "update", model = "site", uid = "ams", parent = cjson.null,
                   keys = { name = "ams" }, attrs = { status = "planned" },
                   before = { status = "active" } }, j.changes[1])
