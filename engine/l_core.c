@@ -7,6 +7,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -1259,7 +1262,10 @@ static ms_scope *scopelist(lua_State *L, int idx, size_t *n) {
 static int l_diff_scope(lua_State *L) {
   ms_diff *d = todiff(L, 1);
   size_t nt, nx;
-  ms_scope *t = scopelist(L, 2, &nt), *x = scopelist(L, 3, &nx);
+  ms_scope *t, *x;
+  lua_settop(L, 3);
+  t = scopelist(L, 2, &nt);
+  x = scopelist(L, 3, &nx);
   lua_pushinteger(L, (lua_Integer)ms_diff_scope(d, t, nt, x, nx));
   return 1;
 }
@@ -1764,6 +1770,28 @@ static int l_core_check_json(lua_State *L) {
   return 1;
 }
 
+/* core.now() -> monotonic seconds */
+static int l_core_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.peak_rss() -> peak resident memory of the process in bytes */
+static int l_core_peak_rss(lua_State *L) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  lua_pushinteger(L, (lua_Integer)ru.ru_maxrss * 1024);
+  return 1;
+}
+
+/* core.isatty(fd) -> boolean */
+static int l_core_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 static const luaL_Reg corefuncs[] = {
   {"check_json", l_core_check_json},
   {"diff",       l_core_diff},
@@ -1776,6 +1804,9 @@ static const luaL_Reg corefuncs[] = {
   {"schema",     l_core_schema},
   {"sync",       l_core_sync},
   {"interrupt",  l_core_interrupt},
+  {"isatty",     l_core_isatty},
+  {"now",        l_core_now},
+  {"peak_rss",   l_core_peak_rss},
   {"interrupted", l_core_interrupted},
   {"json_decode", l_core_json_decode},
   {"trap_signals", l_core_trap_signals},

@@ -28,12 +28,21 @@ static const char usage[] =
   "\n"
   "commands:\n"
   "  run SCRIPT.lua [ARGS...]   run a Lua script with moonsync loaded\n"
+  "  diff JOB.lua [--format F]  show what a sync job would change\n"
+  "  sync JOB.lua [--dry-run]   run a sync job\n"
+  "  plan JOB.lua -o PLAN.json  save what a sync would change\n"
+  "  apply PLAN.json            apply a saved plan if the target has not drifted\n"
   "  diff --schema SCHEMA.json SOURCE.json DEST.json [--format F]\n"
-  "                             diff two documents (see moonsync diff --help)\n"
+  "                             diff two documents\n"
+  "  sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
+  "                             sync two documents into a new file\n"
   "  help                       show this text\n"
   "  version                    print the version\n"
   "\n"
-  "exit codes: 0 success, 1 differences (diff --exit-code), 2 errors\n";
+  "Run 'moonsync COMMAND --help' for a command's options.\n"
+  "exit codes: jobs and plans: 0 done or nothing to do, 1 error, 2 changes\n"
+  "pending (diff, --dry-run), 130 interrupted; diff --schema: 0 done,\n"
+  "1 differences with --exit-code, 2 error\n";
 
 /* Message handler: adds a traceback to string errors; moonsync.Error
    values (tables with __tostring) are rendered without one, as they
@@ -90,13 +99,28 @@ static void setpaths(lua_State *L) {
   lua_pop(L, 2);
 }
 
-/* Runs under lua_pcall: argv in upvalue-free form via lightuserdata. */
+/* Runs under lua_pcall: argv in upvalue-free form via lightuserdata.
+   With cli set, runs moonsync.cli's main(argv...) instead of a script. */
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
+  int cli = lua_toboolean(L, 3);
   int i, status;
   luaL_openlibs(L);
   setpaths(L);
+  if (cli) {
+    lua_pushcfunction(L, msghandler);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "moonsync.cli");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "main");
+    luaL_checkstack(L, argc, "too many arguments");
+    for (i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
+    status = lua_pcall(L, argc, 1, -3 - argc);
+    if (status != LUA_OK) return lua_error(L);
+    lua_pushinteger(L, lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 1);
+    return 1;
+  }
   /* arg table as lua.c builds it: arg[0] = script */
   lua_createtable(L, argc, 1);
   for (i = 0; i < argc; i++) {
@@ -117,7 +141,7 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
-static int runscript(int argc, char **argv) {
+static int runlua(int argc, char **argv, int cli) {
   lua_State *L = luaL_newstate();
   int status, code = 0;
   if (L == NULL) {
@@ -127,7 +151,8 @@ static int runscript(int argc, char **argv) {
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
-  status = lua_pcall(L, 2, 1, 0);
+  lua_pushboolean(L, cli);
+  status = lua_pcall(L, 3, 1, 0);
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     if (msg == NULL && luaL_callmeta(L, -1, "__tostring"))
@@ -158,9 +183,17 @@ int main(int argc, char **argv) {
       fputs("usage: moonsync run SCRIPT.lua [ARGS...]\n", stderr);
       return 2;
     }
-    return runscript(argc - 2, argv + 2);
+    return runlua(argc - 2, argv + 2, 0);
   }
-  if (strcmp(cmd, "diff") == 0) return ms_cli_diff_files(argc - 1, argv + 1);
+  if (strcmp(cmd, "diff") == 0) {
+    int i;
+    for (i = 2; i < argc; i++)
+      if (strcmp(argv[i], "--schema") == 0)
+        return ms_cli_diff_files(argc - 1, argv + 1);
+  }
+  if (strcmp(cmd, "diff") == 0 || strcmp(cmd, "sync") == 0 ||
+      strcmp(cmd, "plan") == 0 || strcmp(cmd, "apply") == 0)
+    return runlua(argc - 1, argv + 1, 1);
   fprintf(stderr, "moonsync: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }

@@ -452,15 +452,18 @@ local function sync_handlers(self)
   return h
 end
 
-local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = true }
+local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = true,
+                        log = true }
 
 --- Makes self match source (DiffSync's `sync_from`): computes the diff
 -- (or uses opts.diff) and applies it through the adapter's create,
 -- update and delete handlers (model-level first, then adapter-level,
 -- then the in-memory defaults). Returns the diff and a result table
 -- {created, updated, deleted, failed, errors, processed, changed,
--- ops_json (with opts.ops_log)}. A failure raises; the error carries
--- the partial result as err.result.
+-- ops_json (with opts.ops_log)}. opts.log(op) is called after every
+-- create/update/delete with {op, model, uid, result, status, message,
+-- duration}. A failure raises; the error carries the partial result as
+-- err.result.
 function Adapter:sync_from(source, opts)
   opts = opts or {}
   if type(source) ~= "table" or not source._store then argerror(1, "sync_from", "adapter", source) end
@@ -478,7 +481,8 @@ function Adapter:sync_from(source, opts)
   end
   local h = sync_handlers(self)
   local res = core.sync(diff, flags, { create = h.create, update = h.update,
-    delete = h.delete, progress = opts.callback, ops_log = opts.ops_log })
+    delete = h.delete, progress = opts.callback, ops_log = opts.ops_log,
+    log = opts.log })
   if res.changed and self.spec.sync_complete then
     self.spec.sync_complete(self, source, diff, flags)
   end
@@ -492,6 +496,11 @@ function Adapter:sync_to(target, opts)
 end
 
 M.Adapter = Adapter
+
+--- Declares a job (see moonsync.job): `return ms.job { source = ..., target = ... }`.
+function M.job(spec)
+  return require("moonsync.job").job(spec)
+end
 
 -- {====== schema documents ======}
 

@@ -1,0 +1,282 @@
+local ms = require "moonsync"
+
+local Site = ms.model "site" {
+  identifiers = { "name" }, attributes = { "status", "region" },
+  children = { device = "devices" },
+}
+local Device = ms.model "device" {
+  identifiers = { "site_name", "name" }, shortname = { "name" },
+  attributes = { "role" },
+}
+
+local DATA_SRC = {
+  { "ams", "planned", "eu", devices = { { "sw1", "leaf" }, { "sw2", "spine" } } },
+  { "osl", "active", "eu", devices = { { "r1", "edge" } } },
+}
+local DATA_DST = {
+  { "ams", "active", "eu", devices = { { "sw1", "leaf" } } },
+  { "nyc", "active", "us", devices = { { "old", "leaf" } } },
+}
+
+local function fill(a, data)
+  for _, s in ipairs(data) do
+    local site = a:add(Site { name = s[1], status = s[2], region = s[3] })
+    for _, d in ipairs(s.devices or {}) do
+      site:add_child(a:add(Device { site_name = s[1], name = d[1], role = d[2] }))
+    end
+  end
+  return a
+end
+
+local function pair(spec)
+  local decl = { models = { Site, Device } }
+  for k, v in pairs(spec or {}) do decl[k] = v end
+  local Src = ms.adapter "source" { models = { Site, Device } }
+  local Dst = ms.adapter "dest" (decl)
+  return fill(Src:new(), DATA_SRC), fill(Dst:new(), DATA_DST)
+end
+
+describe("moonsync sync", function()
+  it("makes the target match with the in-memory defaults", function()
+    local src, dst = pair()
+    local diff, res = dst:sync_from(src)
+    assert.equals(3, diff:summary().create)
+    assert.same({ 3, 1, 2 }, { res.created, res.updated, res.deleted })
+    assert.is_false(dst:diff_from(src):has_diffs())
+    assert.equals("planned", dst:get("site", "ams").status)
+    assert.same({ "ams__sw1", "ams__sw2" }, dst:get("site", "ams").devices)
+    assert.is_nil(dst:get_or_none("site", "nyc"))
+    assert.is_nil(dst:get_or_none("device", "nyc__old"))
+  end)
+
+  it("sets DiffSync's statuses", function()
+    local src, dst = pair()
+    dst:sync_from(src)
+    assert.same({ "success", "Updated successfully" }, { dst:get("site", "ams"):get_status() })
+    assert.same({ "success", "Created successfully" }, { dst:get("site", "osl"):get_status() })
+    assert.same({ "unknown", "" }, { dst:get("device", "ams__sw1"):get_status() })
+  end)
+
+  it("calls handlers with DiffSync's arguments, in DiffSync's order", function()
+    local calls = {}
+    local src, dst = pair {
+      create = function(self, model, ids, attrs)
+        calls[#calls + 1] = { "create", model.name, ids, attrs }
+        return self:create_base(model, ids, attrs)
+      end,
+      update = function(self, rec, attrs)
+        calls[#calls + 1] = { "update", rec:get_unique_id(), attrs }
+        return self:update_base(rec, attrs)
+      end,
+      delete = function(self, rec)
+        calls[#calls + 1] = { "delete", rec:get_unique_id() }
+        return self:delete_base(rec)
+      end,
+    }
+    dst:sync_from(src)
+    assert.same({
+      { "update", "ams", { status = "planned" } },
+      { "create", "device", { site_name = "ams", name = "sw2" }, { role = "spine" } },
+      { "create", "site", { name = "osl" }, { status = "active", region = "eu" } },
+      { "create", "device", { site_name = "osl", name = "r1" }, { role = "edge" } },
+      { "delete", "nyc" },
+      { "delete", "nyc__old" },
+    }, calls)
+  end)
+
+  it("passes unset attributes to create as ms.null", function()
+    local got
+    local Src = ms.adapter "s" { models = { Site, Device } }
+    local Dst = ms.adapter "d" { models = { Site, Device },
+      create = function(self, model, ids, attrs) got = attrs; return self:create_base(model, ids, attrs) end }
+    local src, dst = Src:new(), Dst:new()
+    src:add(Site { name = "x" })
+    dst:sync_from(src)
+    assert.same({ status = ms.null, region = ms.null }, got)
+    assert.is_nil(dst:get("site", "x").status)
+  end)
+
+  it("prefers model-level handlers", function()
+    local seen = {}
+    local S2 = ms.model "site" { identifiers = { "name" }, attributes = { "status", "region" },
+      children = { device = "devices" },
+      update = function(adapter, rec, attrs) seen[#seen + 1] = "model"; return adapter:update_base(rec, attrs) end }
+    local Src = ms.adapter "s" { models = { Site, Device } }
+    local Dst = ms.adapter "d" { models = { S2, Device },
+      update = function(self, rec, attrs) seen[#seen + 1] = "adapter"; return self:update_base(rec, attrs) end }
+    local src, dst = fill(Src:new(), DATA_SRC), fill(Dst:new(), DATA_DST)
+    dst:sync_from(src)
+    assert.same({ "model" }, seen)
+  end)
+
+  it("skips the children of an element whose handler returns nil", function()
+    local src, dst = pair { create = function(self, model, ids, attrs)
+      if model.name == "site" then return nil end
+      return self:create_base(model, ids, attrs)
+    end }
+    local _, res = dst:sync_from(src)
+    assert.is_nil(dst:get_or_none("site", "osl"))
+    assert.is_nil(dst:get_or_none("device", "osl__r1"))
+    assert.equals(1, res.failed)
+    assert.is_not_nil(dst:get_or_none("device", "ams__sw2"))
+  end)
+
+  it("stops on a CRUD error without CONTINUE_ON_FAILURE, keeping the partial result", function()
+    local src, dst = pair { create = function(self, model, ids, attrs)
+      if ids.name == "sw2" then error(ms.error("ObjectNotCreated", "no capacity")) end
+      return self:create_base(model, ids, attrs)
+    end }
+    local ok, err = pcall(dst.sync_from, dst, src)
+    assert.is_false(ok)
+    assert.equals("ObjectNotCreated", err.type)
+    assert.equals("no capacity", err.message)
+    assert.equals(1, err.result.updated)
+    assert.is_nil(dst:get_or_none("site", "osl"))
+  end)
+
+  it("continues after CRUD errors with CONTINUE_ON_FAILURE and skips their subtrees", function()
+    local src, dst = pair { create = function(self, model, ids, attrs)
+      if ids.name == "osl" then error(ms.error("ObjectNotCreated", "no")) end
+      return self:create_base(model, ids, attrs)
+    end }
+    local _, res = dst:sync_from(src, { flags = { "CONTINUE_ON_FAILURE" } })
+    assert.equals(1, res.errors)
+    assert.is_nil(dst:get_or_none("device", "osl__r1"))
+    assert.is_nil(dst:get_or_none("site", "nyc"))  -- later deletes still ran
+  end)
+
+  it("propagates other errors even with CONTINUE_ON_FAILURE, naming the record", function()
+    local src, dst = pair { update = function() error("backend exploded") end }
+    local ok, err = pcall(dst.sync_from, dst, src, { flags = { "CONTINUE_ON_FAILURE" } })
+    assert.is_false(ok)
+    assert.matches("^update handler failed for site 'ams': .*backend exploded", err)
+    assert.matches("stack traceback", err)
+  end)
+
+  it("rejects a handler returning something else than a record", function()
+    local src, dst = pair { update = function() return 42 end }
+    local ok, err = pcall(dst.sync_from, dst, src)
+    assert.is_false(ok)
+    assert.matches("update handler for site must return a record or nil, got number", err)
+  end)
+
+  it("deletes parents before children by default and after with NATURAL_DELETION_ORDER", function()
+    for _, natural in ipairs { false, true } do
+      local order = {}
+      local src, dst = pair { delete = function(self, rec)
+        order[#order + 1] = rec:get_unique_id()
+        return self:delete_base(rec)
+      end }
+      if natural then dst:get("site", "nyc"):model_flags { "NATURAL_DELETION_ORDER" } end
+      dst:sync_from(src)
+      assert.same(natural and { "nyc__old", "nyc" } or { "nyc", "nyc__old" }, order)
+    end
+  end)
+
+  it("removes children without deleting them with SKIP_CHILDREN_ON_DELETE", function()
+    local order = {}
+    local src, dst = pair { delete = function(self, rec)
+      order[#order + 1] = rec:get_unique_id()
+      return self:delete_base(rec)
+    end }
+    dst:get("site", "nyc"):model_flags { "SKIP_CHILDREN_ON_DELETE" }
+    dst:sync_from(src)
+    assert.same({ "nyc" }, order)
+    assert.is_nil(dst:get_or_none("device", "nyc__old"))
+  end)
+
+  it("calls sync_complete only when something was to be done", function()
+    local n = 0
+    local src, dst = pair { sync_complete = function() n = n + 1 end }
+    dst:sync_from(src)
+    assert.equals(1, n)
+    dst:sync_from(src)
+    assert.equals(1, n)
+  end)
+
+  it("reports sync progress after diff progress", function()
+    local src, dst = pair()
+    local stages = {}
+    dst:sync_from(src, { callback = function(stage, cur, total)
+      stages[#stages + 1] = stage .. cur .. "/" .. total end })
+    assert.equals("diff2/9", stages[1])
+    local first_sync
+    for _, st in ipairs(stages) do
+      if st:match("^sync") then first_sync = first_sync or st end
+    end
+    assert.equals("sync1/7", first_sync)
+    assert.equals("sync7/7", stages[#stages])
+  end)
+
+  it("uses a diff computed earlier and checks it belongs to the adapters", function()
+    local src, dst = pair()
+    local other = fill((ms.adapter "o" { models = { Site, Device } }):new(), DATA_SRC)
+    local diff = dst:diff_from(other)
+    local ok, err = pcall(dst.sync_from, dst, src, { diff = diff })
+    assert.is_false(ok)
+    assert.matches("opts.diff was computed for other adapters", err)
+    diff = dst:diff_from(src)
+    local d2 = dst:sync_from(src, { diff = diff })
+    assert.equals(diff, d2)
+  end)
+
+  it("sync_to is sync_from the other way", function()
+    local src, dst = pair()
+    src:sync_to(dst)
+    assert.is_false(dst:diff_from(src):has_diffs())
+  end)
+
+  it("logs every operation through opts.log", function()
+    local src, dst = pair()
+    local log = {}
+    dst:sync_from(src, { log = function(op) log[#log + 1] = op end })
+    assert.equals(6, #log)
+    assert.equals("update", log[1].op)
+    assert.equals("ams", log[1].uid)
+    assert.equals("success", log[1].status)
+    assert.equals("Updated successfully", log[1].message)
+    assert.is_true(log[1].duration >= 0)
+  end)
+
+  it("keeps an ops log in the fixture format", function()
+    local src, dst = pair()
+    local _, res = dst:sync_from(src, { ops_log = true })
+    local ops = require("cjson").decode(res.ops_json)
+    assert.equals(6, #ops)
+    assert.same({ op = "update", model = "site", ids = { name = "ams" },
+                  attrs = { status = "planned" }, result = "ok" }, ops[1])
+  end)
+
+  describe("diff:scope()", function()
+    it("keeps only the subtree of a target", function()
+      local src, dst = pair()
+      local diff = dst:diff_from(src)
+      assert.equals(1, diff:scope({ { "site", "osl" } }, {}))
+      assert.same({ create = 2, update = 0, delete = 0, ["no-change"] = 0, skip = 7 },
+                  diff:summary())
+      dst:sync_from(src, { diff = diff })
+      assert.is_not_nil(dst:get_or_none("device", "osl__r1"))
+      assert.equals("active", dst:get("site", "ams").status)
+      assert.is_not_nil(dst:get_or_none("site", "nyc"))
+    end)
+
+    it("keeps the path to a nested target without applying its changes", function()
+      local src, dst = pair()
+      local diff = dst:diff_from(src)
+      diff:scope({ { "device", "ams__sw2" } })
+      assert.equals("site\n  site: ams\n    device\n      device: sw2 MISSING in dest", diff:str())
+      dst:sync_from(src, { diff = diff })
+      assert.equals("active", dst:get("site", "ams").status)
+      assert.is_not_nil(dst:get_or_none("device", "ams__sw2"))
+    end)
+
+    it("drops excluded subtrees", function()
+      local src, dst = pair()
+      local diff = dst:diff_from(src)
+      diff:scope(nil, { { "site", "nyc" } })
+      dst:sync_from(src, { diff = diff })
+      assert.is_not_nil(dst:get_or_none("device", "nyc__old"))
+      assert.is_not_nil(dst:get_or_none("site", "osl"))
+    end)
+  end)
+end)
