@@ -39,6 +39,7 @@ local function load(doc)
 end
 
 local counts = { create = 0, update = 0, delete = 0, same = 0 }
+local ops = {}   -- the changes, applied to the dest tables afterwards
 local function diff_list(mname, s_recs, d_recs, sstore, dstore)
   local dmap = {}
   for _, d in ipairs(d_recs) do dmap[d.uid] = d end
@@ -51,8 +52,14 @@ local function diff_list(mname, s_recs, d_recs, sstore, dstore)
         if s.attrs[k] ~= d.attrs[k] then changed = true break end
       end
       counts[changed and "update" or "same"] = counts[changed and "update" or "same"] + 1
-    elseif s then counts.create = counts.create + 1
-    else counts.delete = counts.delete + 1 end
+      if changed then ops[#ops + 1] = { "update", mname, s, d } end
+    elseif s then
+      counts.create = counts.create + 1
+      ops[#ops + 1] = { "create", mname, s }
+    else
+      counts.delete = counts.delete + 1
+      ops[#ops + 1] = { "delete", mname, nil, d }
+    end
     for cm in pairs(m.children or {}) do
       local sl, dl = {}, {}
       for i, u in ipairs(s and s.children[cm] or {}) do sl[i] = sstore[cm][u] end
@@ -78,8 +85,21 @@ for _, t in ipairs(schema.top_level) do
   diff_list(t, stops[t] or {}, dtops[t] or {}, sstore, dstore)
 end
 local t2 = now()
+-- sync: apply the changes to the dest tables
+for _, op in ipairs(ops) do
+  local kind, mname, s, d = op[1], op[2], op[3], op[4]
+  if kind == "create" then
+    dstore[mname] = dstore[mname] or {}
+    dstore[mname][s.uid] = { uid = s.uid, attrs = s.attrs, children = {} }
+  elseif kind == "update" then
+    for k, v in pairs(s.attrs) do d.attrs[k] = v end
+  else
+    dstore[mname][d.uid] = nil
+  end
+end
+local t3 = now()
 local kb = collectgarbage("count")
-io.stderr:write(("timings: load %.3f s, diff %.3f s, lua heap %.1f MiB\n"):format(
-  t1 - t0, t2 - t1, kb / 1024))
+io.stderr:write(("timings: load %.3f s, diff %.3f s, sync %.3f s, lua heap %.1f MiB\n"):format(
+  t1 - t0, t2 - t1, t3 - t2, kb / 1024))
 print(("create %d update %d delete %d no-change %d"):format(
   counts.create, counts.update, counts.delete, counts.same))

@@ -473,7 +473,8 @@ static ms_record *checkrec(lua_State *L, int i) {
   return h->r;
 }
 
-/* Fills fields of r from the table at tidx (unknown keys are errors). */
+/* Fills fields of r from the table at tidx. Unknown keys are errors,
+   unless creating == 2 (lenient: they are skipped). */
 static void setfields(lua_State *L, ms_record *r, int tidx, int creating) {
   const ms_model *m = r->model;
   ms_err err;
@@ -488,6 +489,10 @@ static void setfields(lua_State *L, ms_record *r, int tidx, int creating) {
       luaL_error(L, "%s: field names must be strings", m->name);
     k = lua_tolstring(L, -2, &kn);
     fi = ms_model_field(m, k, kn);
+    if (fi < 0 && creating == 2) {
+      lua_pop(L, 1);
+      continue;
+    }
     if (fi < 0) {
       uint32_t c;
       for (c = 0; c < m->nchildren; c++)
@@ -919,6 +924,50 @@ static void scalar(lua_State *L, int idx, const ms_model *m, uint32_t fi,
 }
 
 /* The uid argument at idx: a uid string, or a table of identifiers. */
+/* store:create_base(model, ids, attrs) -> DiffSync's create_base: a new,
+   not yet stored record from ids and attrs (keys the model does not
+   declare are skipped), status success "Created successfully". */
+static int l_store_create_base(lua_State *L) {
+  ms_store *s = tostore(L, 1);
+  int mi = checkmodel(L, s, 2);
+  ms_record *r;
+  uint32_t i;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  r = ms_store_new_record(s, mi);
+  if (r == NULL) return luaL_error(L, "out of memory");
+  setfields(L, r, 3, 2);
+  if (lua_istable(L, 4)) setfields(L, r, 4, 2);
+  for (i = 0; i < r->model->nids; i++)
+    if (r->fields[i].type == MS_NIL)
+      return luaL_error(L, "%s: identifier '%s' is required", r->model->name,
+                        r->model->fields[i]);
+  if (ms_record_uid(r) != MS_OK) return luaL_error(L, "out of memory");
+  r->status = MS_ST_SUCCESS;
+  r->status_msg = "Created successfully";
+  pushrecord(L, r, 1);
+  return 1;
+}
+
+/* store:record(model, fields[, flags]) -> a new record of this store that
+   is not stored yet (a sync inserts what a create handler returns). */
+static int l_store_record(lua_State *L) {
+  ms_store *s = tostore(L, 1);
+  int mi = checkmodel(L, s, 2);
+  ms_record *r = ms_store_new_record(s, mi);
+  uint32_t i;
+  if (r == NULL) return luaL_error(L, "out of memory");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  setfields(L, r, 3, 1);
+  for (i = 0; i < r->model->nids; i++)
+    if (r->fields[i].type == MS_NIL)
+      return luaL_error(L, "%s: identifier '%s' is required", r->model->name,
+                        r->model->fields[i]);
+  if (!lua_isnoneornil(L, 4)) r->flags = checkflags(L, 4, 1);
+  if (ms_record_uid(r) != MS_OK) return luaL_error(L, "out of memory");
+  pushrecord(L, r, 1);
+  return 1;
+}
+
 static const char *uidarg(lua_State *L, ms_store *s, int mi, int idx,
                           size_t *n, ms_buf *b) {
   const ms_model *m = s->models[mi];
@@ -1358,6 +1407,8 @@ typedef struct lsync {
   int log;                     /* per-operation log callback or 0 */
   int errslot;
   ms_store *dst;
+  const char **names;          /* scratch for an element's attrs */
+  const ms_value **values;
 } lsync;
 
 /* Set by SIGINT/SIGTERM (see core.trap_signals) or core.interrupt():
@@ -1408,19 +1459,13 @@ static void pushids(lua_State *L, const ms_delem *e) {
   }
 }
 
-static void pushplus(lua_State *L, const ms_delem *e) {
-  const ms_model *m = e->src->model;
-  uint32_t i, n;
-  const char **names = lua_newuserdatauv(L, (m->nattrs + 1) * sizeof *names, 0);
-  const ms_value **vals = lua_newuserdatauv(L, (m->nattrs + 1) * sizeof *vals, 0);
-  n = ms_delem_plus(e, names, vals);
+static void pushplus(lua_State *L, lsync *c, const ms_delem *e) {
+  uint32_t i, n = ms_delem_plus(e, c->names, c->values);
   lua_createtable(L, 0, (int)n);
   for (i = 0; i < n; i++) {
-    pushvalue(L, vals[i], 1);
-    lua_setfield(L, -2, names[i]);
+    pushvalue(L, c->values[i], 1);
+    lua_setfield(L, -2, c->names[i]);
   }
-  lua_replace(L, -3);
-  lua_pop(L, 1);
 }
 
 static const char *const opnames[3] = {"create", "update", "delete"};
@@ -1523,7 +1568,7 @@ static int lsync_create(void *ud, ms_store *dst, int midx, const ms_delem *e,
   lua_pushvalue(L, c->fn[0]);
   lua_pushstring(L, dst->models[midx]->name);
   pushids(L, e);
-  pushplus(L, e);
+  pushplus(L, c, e);
   return callhandler(c, 0, e, 3, out, err);
 }
 
@@ -1535,7 +1580,7 @@ static int lsync_update(void *ud, ms_record *r, const ms_delem *e,
   luaL_checkstack(L, 8, "sync");
   lua_pushvalue(L, c->fn[1]);
   pushrecord(L, r, c->dstidx);
-  pushplus(L, e);
+  pushplus(L, c, e);
   return callhandler(c, 1, e, 2, out, err);
 }
 
@@ -1645,6 +1690,17 @@ static int l_core_sync(lua_State *L) {
   c.errslot = 10;
   lua_getfield(L, 3, "log");           /* 11 */
   c.log = lua_isnil(L, -1) ? 0 : 11;
+  {
+    /* 12: scratch arrays as large as the largest source model */
+    uint32_t m, most = 1;
+    void *scratch;
+    for (m = 0; m < dh->d->src->nmodels; m++)
+      if (dh->d->src->models[m]->nattrs > most)
+        most = dh->d->src->models[m]->nattrs;
+    scratch = lua_newuserdatauv(L, most * (sizeof *c.names + sizeof *c.values), 0);
+    c.names = scratch;
+    c.values = (const ms_value **)(c.names + most);
+  }
   ops.ud = &c;
   ops.create = lsync_create;
   ops.update = lsync_update;
@@ -1853,6 +1909,7 @@ static const luaL_Reg storemeth[] = {
   {"add",             l_store_add},
   {"add_model",       l_store_add_model},
   {"count",           l_store_count},
+  {"create_base",     l_store_create_base},
   {"dict",            l_store_dict},
   {"flat_json",       l_store_flat_json},
   {"get",             l_store_get},
@@ -1866,6 +1923,7 @@ static const luaL_Reg storemeth[] = {
   {"nested_json",     l_store_nested_json},
   {"or_flags",        l_store_or_flags},
   {"new",             l_store_new},
+  {"record",          l_store_record},
   {"remove",          l_store_remove},
   {"set_top_level",   l_store_set_top_level},
   {"str",             l_store_str},

@@ -105,18 +105,19 @@ static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
   int cli = lua_toboolean(L, 3);
-  int i, status;
+  int i, h, status;
   luaL_openlibs(L);
   setpaths(L);
   if (cli) {
     lua_pushcfunction(L, msghandler);
+    h = lua_gettop(L);
     lua_getglobal(L, "require");
     lua_pushliteral(L, "moonsync.cli");
     lua_call(L, 1, 1);
     lua_getfield(L, -1, "main");
     luaL_checkstack(L, argc, "too many arguments");
     for (i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
-    status = lua_pcall(L, argc, 1, -3 - argc);
+    status = lua_pcall(L, argc, 1, h);
     if (status != LUA_OK) return lua_error(L);
     lua_pushinteger(L, lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 1);
     return 1;
@@ -129,12 +130,13 @@ static int pmain(lua_State *L) {
   }
   lua_setglobal(L, "arg");
   lua_pushcfunction(L, msghandler);
+  h = lua_gettop(L);
   if (strcmp(argv[0], "-") == 0) status = luaL_loadfile(L, NULL);
   else status = luaL_loadfile(L, argv[0]);
   if (status != LUA_OK) return lua_error(L);
   luaL_checkstack(L, argc, "too many arguments");
   for (i = 1; i < argc; i++) lua_pushstring(L, argv[i]);
-  status = lua_pcall(L, argc - 1, 1, 3);
+  status = lua_pcall(L, argc - 1, 1, h);
   if (status != LUA_OK) return lua_error(L);
   /* a script may return an exit status */
   lua_pushinteger(L, lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0);

@@ -706,8 +706,16 @@ int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
 }
 
 void ms_record_set_status(ms_record *r, int status, const char *msg) {
-  const char *m = msg && *msg ? ms_arena_strndup(&r->store->arena, msg,
-                                                 strlen(msg)) : "";
+  static const char *const known[] = {"Created successfully",
+    "Updated successfully", "Deleted successfully", NULL};
+  const char *m = "";
+  int i;
+  if (msg && *msg) {
+    /* DiffSync's own messages are shared, not copied per record */
+    for (i = 0; known[i] && strcmp(known[i], msg) != 0; i++) {}
+    m = known[i] ? known[i]
+      : ms_arena_strndup(&r->store->arena, msg, strlen(msg));
+  }
   r->status = (uint8_t)status;
   r->status_msg = m ? m : "";
 }

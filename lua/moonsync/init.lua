@@ -385,18 +385,7 @@ end
 -- status success "Created successfully" (fields the model does not
 -- declare are left out). The sync adds it to the adapter.
 function Adapter:create_base(model, ids, attrs)
-  local cls = self.model[modelname(model, "create_base")]
-  local fields = {}
-  for _, list in ipairs { cls.identifiers, cls.attributes, cls.extra_fields } do
-    for _, f in ipairs(list) do
-      local v = ids[f]
-      if v == nil then v = attrs and attrs[f] end
-      fields[f] = v
-    end
-  end
-  local rec = core.record(cls._c, fields)
-  rec:set_status("success", "Created successfully")
-  return rec
+  return self._store:create_base(modelname(model, "create_base"), ids, attrs)
 end
 
 --- DiffSync's update_base: assigns attrs, status "Updated successfully".
