@@ -286,9 +286,14 @@ static int element(syncer *sy, ms_delem *e, ms_record *parent) {
   if (dmidx < 0)
     return ms_err_set(sy->err, MS_ESCHEMA, "adapter '%s' has no model '%s'",
                       dst->name, e->type);
-  uid = keyuid(e, dst->models[dmidx], &b, &n);
-  dstrec = ms_store_get(dst, dmidx, uid, n);
-  ms_buf_free(&b);
+  if (e->dst != NULL && e->dst->stored && e->dst->store == dst &&
+      e->dst->midx == dmidx) {
+    dstrec = e->dst;  /* still the record its uid names: skip the lookup */
+  } else {
+    uid = keyuid(e, dst->models[dmidx], &b, &n);
+    dstrec = ms_store_get(dst, dmidx, uid, n);
+    ms_buf_free(&b);
+  }
   if (dstrec != NULL) {
     ms_record_set_status(dstrec, MS_ST_UNKNOWN, "");
     natural = (dstrec->flags & MS_MF_NATURAL_DELETION_ORDER) != 0;
