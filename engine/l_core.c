@@ -1604,7 +1604,8 @@ static void lsync_log(void *ud, const ms_delem *e, const char *result,
   lua_pushvalue(L, c->log);
   lua_createtable(L, 0, 8);
   lua_pushstring(L, e->action == MS_ACT_CREATE ? "create"
-                  : e->action == MS_ACT_UPDATE ? "update" : "delete");
+                  : e->action == MS_ACT_UPDATE ? "update"
+                  : e->action == MS_ACT_DELETE ? "delete" : "none");
   lua_setfield(L, -2, "op");
   lua_pushstring(L, e->type);
   lua_setfield(L, -2, "model");

@@ -233,6 +233,8 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
   int rc;
   *out = NULL;
   if (e->action == MS_ACT_NONE) {
+    if ((sy->flags & MS_GF_LOG_UNCHANGED_RECORDS) && ops->log)
+      ops->log(ops->ud, e, "unchanged", dstrec, NULL, 0);
     *out = dstrec;
     return MS_OK;
   }

@@ -115,7 +115,7 @@ local function op_logger(format)
   end
   -- text: failures only
   return function(op)
-    if op.result ~= "ok" then
+    if op.result ~= "ok" and op.result ~= "unchanged" then
       stderr:write(fmt("%s %s %s: %s (%s)\n", op.op, op.model, op.uid, op.status,
                        op.message or op.result))
     end

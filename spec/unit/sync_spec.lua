@@ -238,6 +238,17 @@ describe("moonsync sync", function()
     assert.is_true(log[1].duration >= 0)
   end)
 
+  it("logs unchanged records too with LOG_UNCHANGED_RECORDS", function()
+    local src, dst = pair()
+    local log = {}
+    dst:sync_from(src, { flags = { "LOG_UNCHANGED_RECORDS" },
+                         log = function(op) log[#log + 1] = op end })
+    assert.equals(7, #log)
+    assert.equals("none", log[2].op)
+    assert.equals("unchanged", log[2].result)
+    assert.equals("ams__sw1", log[2].uid)
+  end)
+
   it("keeps an ops log in the fixture format", function()
     local src, dst = pair()
     local _, res = dst:sync_from(src, { ops_log = true })
