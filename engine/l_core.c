@@ -2004,5 +2004,6 @@ int luaopen_moonsync_core(lua_State *L) {
   lua_setfield(L, -2, "Error");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
+  ms_l_http_register(L);
   return 1;
 }

@@ -8,4 +8,7 @@
 
 int luaopen_moonsync_core(lua_State *L);
 
+/* Adds core.http_client to the module table on top of the stack. */
+void ms_l_http_register(lua_State *L);
+
 #endif

@@ -1,0 +1,66 @@
+/*
+** http.h: HTTP transport on one libcurl multi handle per client: many
+** requests in flight (at most `concurrency`), connections kept alive and
+** reused across calls, retries with exponential backoff and jitter on
+** connection errors, timeouts, 429 and 5xx (honouring Retry-After), and
+** an optional requests-per-second cap. No Lua here: l_http.c binds it.
+*/
+#ifndef MS_HTTP_H
+#define MS_HTTP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+typedef struct ms_http_cfg {
+  long timeout_ms;          /* whole transfer; 0: none */
+  long connect_timeout_ms;
+  int concurrency;          /* transfers in flight, >= 1 */
+  int retries;              /* extra attempts after the first */
+  double backoff;           /* first retry delay in seconds (doubles) */
+  double backoff_max;       /* cap on one delay */
+  double rate;              /* requests started per second; 0: no cap */
+  int insecure;             /* skip TLS verification (explicit only) */
+  const char *ca_file;      /* CA bundle, or NULL for the system's */
+  const char *proxy;        /* NULL: from the environment */
+  int retry_unsafe;         /* also retry POST and PATCH */
+  const char *user_agent;
+} ms_http_cfg;
+
+typedef struct ms_http_client ms_http_client;
+
+typedef struct ms_http_req {
+  /* in: owned by the caller, valid during ms_http_run */
+  const char *method;       /* GET, POST, ... */
+  const char *url;
+  const char *const *headers;  /* "Name: value" lines, NULL-terminated */
+  const char *body;
+  size_t body_len;
+  /* out: owned by the request; free with ms_http_req_free */
+  long status;              /* HTTP status of the last attempt, 0 if none */
+  ms_buf head;              /* raw response header lines of the last attempt */
+  ms_buf resp;              /* response body of the last attempt */
+  int attempts;
+  int failed;               /* no HTTP response at all (see error) */
+  char error[256];          /* transport error of the last attempt */
+  /* private */
+  double ready_at;
+  void *easy;
+  struct curl_slist *slist;
+} ms_http_req;
+
+/* A client; NULL with err set on failure. Free with ms_http_client_free. */
+ms_http_client *ms_http_client_new(const ms_http_cfg *cfg, ms_err *err);
+void ms_http_client_free(ms_http_client *c);
+
+/* Performs n requests, concurrently up to the client's limit, retrying
+   as configured. Returns MS_OK when every request got a final answer
+   (which may be an HTTP error status or a transport failure: see each
+   request), or MS_ENOMEM / MS_EIO for a failure of the machinery. */
+int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err);
+
+/* Frees a request's outputs. */
+void ms_http_req_free(ms_http_req *r);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+** l_http.c: Lua binding of the HTTP transport (http.h), registered into
+** moonsync.core as core.http_client(cfg). The friendly API (methods,
+** JSON, pagination, errors) is lua/moonsync/http.lua.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "http.h"
+#include "l_core.h"
+
+#define MS_HTTP_MT "moonsync.HttpClient"
+#define MS_HTTPRUN_MT "moonsync.HttpRun"
+
+typedef struct lclient { ms_http_client *c; } lclient;
+
+/* The requests of one perform call, freed by __gc even if a raise cuts
+   the call short. */
+typedef struct lrun { ms_http_req *reqs; size_t n; } lrun;
+
+static ms_http_client *toclient(lua_State *L) {
+  lclient *p = luaL_checkudata(L, 1, MS_HTTP_MT);
+  if (p->c == NULL) luaL_error(L, "http client is closed");
+  return p->c;
+}
+
+static int l_client_gc(lua_State *L) {
+  lclient *p = luaL_checkudata(L, 1, MS_HTTP_MT);
+  ms_http_client_free(p->c);
+  p->c = NULL;
+  return 0;
+}
+
+static int l_run_gc(lua_State *L) {
+  lrun *r = luaL_checkudata(L, 1, MS_HTTPRUN_MT);
+  size_t i;
+  for (i = 0; i < r->n; i++) ms_http_req_free(&r->reqs[i]);
+  free(r->reqs);
+  r->reqs = NULL;
+  r->n = 0;
+  return 0;
+}
+
+static double numfield(lua_State *L, int t, const char *k, double def) {
+  double v = def;
+  if (lua_getfield(L, t, k) != LUA_TNIL) v = (double)luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *strfield(lua_State *L, int t, const char *k) {
+  const char *v = NULL;
+  if (lua_getfield(L, t, k) != LUA_TNIL) v = luaL_checkstring(L, -1);
+  lua_pop(L, 1);  /* the string stays alive in the config table */
+  return v;
+}
+
+/* core.http_client{timeout=, connect_timeout=, concurrency=, retries=,
+   backoff=, backoff_max=, rate=, insecure=, ca_file=, proxy=,
+   retry_unsafe=, user_agent=} */
+static int l_core_http_client(lua_State *L) {
+  ms_http_cfg cfg;
+  lclient *p;
+  ms_err err;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  memset(&cfg, 0, sizeof cfg);
+  cfg.timeout_ms = (long)(numfield(L, 1, "timeout", 30) * 1000);
+  cfg.connect_timeout_ms = (long)(numfield(L, 1, "connect_timeout", 10) * 1000);
+  cfg.concurrency = (int)numfield(L, 1, "concurrency", 4);
+  cfg.retries = (int)numfield(L, 1, "retries", 3);
+  cfg.backoff = numfield(L, 1, "backoff", 0.5);
+  cfg.backoff_max = numfield(L, 1, "backoff_max", 30);
+  cfg.rate = numfield(L, 1, "rate", 0);
+  lua_getfield(L, 1, "insecure");
+  cfg.insecure = lua_toboolean(L, -1);
+  lua_getfield(L, 1, "retry_unsafe");
+  cfg.retry_unsafe = lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  cfg.ca_file = strfield(L, 1, "ca_file");
+  cfg.proxy = strfield(L, 1, "proxy");
+  cfg.user_agent = strfield(L, 1, "user_agent");
+  luaL_argcheck(L, cfg.concurrency >= 1 && cfg.concurrency <= 256, 1,
+                "concurrency must be between 1 and 256");
+  luaL_argcheck(L, cfg.retries >= 0 && cfg.retries <= 100, 1,
+                "retries must be between 0 and 100");
+  luaL_argcheck(L, cfg.rate >= 0, 1, "rate must not be negative");
+  p = lua_newuserdatauv(L, sizeof *p, 0);
+  p->c = NULL;
+  luaL_setmetatable(L, MS_HTTP_MT);
+  p->c = ms_http_client_new(&cfg, &err);
+  if (p->c == NULL) return luaL_error(L, "http client: %s", err.msg);
+  return 1;
+}
+
+/* client:perform{ {method=, url=, headers={"Name: value", ...}, body=}, ...}
+   -> { {status=, head=, body=, attempts=, error=}, ... } in request order.
+   Transport failures are reported per request (error set, status 0). */
+static int l_client_perform(lua_State *L) {
+  ms_http_client *c = toclient(L);
+  lua_Integer i, n, j, nh;
+  lrun *run;
+  ms_err err;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  n = (lua_Integer)lua_rawlen(L, 2);
+  run = lua_newuserdatauv(L, sizeof *run, 1);      /* 3 */
+  run->reqs = NULL;
+  run->n = 0;
+  luaL_setmetatable(L, MS_HTTPRUN_MT);
+  lua_createtable(L, (int)n, 0);                    /* 4: header arrays */
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, 3, 1);
+  run->reqs = calloc(n ? (size_t)n : 1, sizeof *run->reqs);
+  if (run->reqs == NULL) return luaL_error(L, "out of memory");
+  run->n = (size_t)n;
+  for (i = 1; i <= n; i++) {
+    ms_http_req *r = &run->reqs[i - 1];
+    const char **hs;
+    lua_rawgeti(L, 2, i);
+    if (!lua_istable(L, -1)) return luaL_error(L, "request %d is not a table", (int)i);
+    lua_getfield(L, -1, "method");
+    r->method = luaL_optstring(L, -1, "GET");
+    lua_getfield(L, -2, "url");
+    r->url = luaL_checkstring(L, -1);
+    lua_getfield(L, -3, "body");
+    if (!lua_isnil(L, -1)) r->body = luaL_checklstring(L, -1, &r->body_len);
+    lua_pop(L, 3);  /* strings stay alive in the request tables */
+    lua_getfield(L, -1, "headers");
+    nh = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 0;
+    hs = lua_newuserdatauv(L, (size_t)(nh + 1) * sizeof *hs, 0);
+    for (j = 1; j <= nh; j++) {
+      lua_rawgeti(L, -2, j);
+      hs[j - 1] = luaL_checkstring(L, -1);
+      lua_pop(L, 1);
+    }
+    hs[nh] = NULL;
+    r->headers = hs;
+    lua_rawseti(L, 4, i);  /* anchor the array */
+    lua_pop(L, 2);
+  }
+  if (ms_http_run(c, run->reqs, run->n, &err) != MS_OK)
+    return luaL_error(L, "http: %s", err.msg);
+  lua_createtable(L, (int)n, 0);
+  for (i = 1; i <= n; i++) {
+    ms_http_req *r = &run->reqs[i - 1];
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)r->status);
+    lua_setfield(L, -2, "status");
+    lua_pushlstring(L, r->head.data ? r->head.data : "", r->head.len);
+    lua_setfield(L, -2, "head");
+    lua_pushlstring(L, r->resp.data ? r->resp.data : "", r->resp.len);
+    lua_setfield(L, -2, "body");
+    lua_pushinteger(L, r->attempts);
+    lua_setfield(L, -2, "attempts");
+    if (r->failed) {
+      lua_pushstring(L, r->error);
+      lua_setfield(L, -2, "error");
+    }
+    lua_rawseti(L, -2, i);
+  }
+  return 1;
+}
+
+static const luaL_Reg clientmeth[] = {
+  {"perform", l_client_perform},
+  {NULL, NULL}
+};
+
+void ms_l_http_register(lua_State *L) {
+  luaL_newmetatable(L, MS_HTTP_MT);
+  lua_newtable(L);
+  luaL_setfuncs(L, clientmeth, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_client_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, l_client_gc);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, MS_HTTPRUN_MT);
+  lua_pushcfunction(L, l_run_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_core_http_client);
+  lua_setfield(L, -2, "http_client");
+}

@@ -1,0 +1,499 @@
+--- HTTP client for adapters: concurrent requests over one libcurl multi
+-- handle (keep-alive), retries with backoff and jitter (429, 5xx,
+-- connection errors; Retry-After honoured), pagination of the common REST
+-- styles, and secrets kept out of every error message.
+--
+--   local http = require "moonsync.http"
+--   local c = http.client { base_url = "http://127.0.0.1:3000",
+--                           token_env = "NAUTOBOT_TOKEN", concurrency = 8 }
+--   local devices = c:get_all("/api/dcim/devices/")
+-- @module moonsync.http
+local core = require "moonsync.core"
+local ms = require "moonsync"
+
+local fmt, concat = string.format, table.concat
+local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+
+local M = {}
+
+local Client = {}
+Client.__index = Client
+
+local Response = {}
+Response.__index = Response
+
+--- The body decoded as JSON (integers stay integers, floats floats; null
+-- inside containers is ms.null). Raises a ParseError naming the URL.
+function Response:json()
+  if self._json == nil then
+    local ok, v = pcall(core.json_decode, self.body, self.method .. " " .. self.url)
+    if not ok then
+      error(ms.error("HTTPError", fmt("%s %s: malformed JSON in the response: %s",
+        self.method, self.url, ms.is_error(v) and v.message or tostring(v)),
+        { status = self.status, url = self.url }), 2)
+    end
+    self._json = v
+  end
+  return self._json
+end
+
+-- {====== URLs and secrets ======}
+
+local function urlencode(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c) return fmt("%%%02X", c:byte()) end))
+end
+
+local function querystring(q)
+  if not q then return "" end
+  local keys = {}
+  for k in pairs(q) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = q[k]
+    if type(v) == "table" then
+      for _, item in ipairs(v) do parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(item) end
+    else
+      parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(v)
+    end
+  end
+  return concat(parts, "&")
+end
+
+local function addquery(url, q)
+  local qs = querystring(q)
+  if qs == "" then return url end
+  return url .. (url:find("?", 1, true) and "&" or "?") .. qs
+end
+
+local SECRET_PARAM = { token = true, key = true, api_key = true, apikey = true,
+                       secret = true, password = true, passwd = true, auth = true,
+                       access_token = true, signature = true }
+
+--- A URL fit for messages: credentials and secret query values masked.
+function M.redact_url(url)
+  url = url:gsub("^(%a[%w+.-]*://)[^/@]+@", "%1***@")
+  return (url:gsub("([?&])([^=&#]+)=([^&#]*)", function(sep, k, v)
+    if SECRET_PARAM[k:lower()] then return sep .. k .. "=***" end
+    return sep .. k .. "=" .. v
+  end))
+end
+
+-- {====== the client ======}
+
+local client_keys = {
+  base_url = true, headers = true, concurrency = true, timeout = true,
+  connect_timeout = true, retries = true, backoff = true, backoff_max = true,
+  rate = true, insecure = true, ca_file = true, proxy = true,
+  retry_unsafe = true, user_agent = true, token = true, token_env = true,
+  token_prefix = true, token_header = true,
+}
+
+--- Creates a client.
+-- @tparam table opts `base_url`, `headers` (table), `concurrency` (4),
+-- `timeout` (seconds, 30), `connect_timeout` (10), `retries` (3),
+-- `backoff` (first delay, 0.5 s), `backoff_max` (30 s), `rate`
+-- (requests per second cap), `insecure` (skip TLS verification: must be
+-- explicit), `ca_file`, `proxy` (default: the environment's), `retry_unsafe`
+-- (also retry POST/PATCH), `user_agent`, `token` or `token_env` (name of
+-- an environment variable) with `token_header` ("Authorization") and
+-- `token_prefix` ("Token ")
+function M.client(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("http.client: expected an options table", 2) end
+  for k in pairs(opts) do
+    if not client_keys[k] then error(fmt("http.client: unknown option '%s'", tostring(k)), 2) end
+  end
+  if opts.insecure ~= nil and type(opts.insecure) ~= "boolean" then
+    error("http.client: 'insecure' must be true or false", 2)
+  end
+  local token = opts.token
+  if token == nil and opts.token_env then
+    token = os.getenv(opts.token_env)
+    if token == nil or token == "" then
+      error(fmt("http.client: environment variable %s (token_env) is not set", opts.token_env), 2)
+    end
+  end
+  local headers = {}
+  for k, v in pairs(opts.headers or {}) do headers[k] = v end
+  if token then
+    headers[opts.token_header or "Authorization"] = (opts.token_prefix or "Token ") .. token
+  end
+  local proxy = opts.proxy
+  local self = setmetatable({
+    base_url = (opts.base_url or ""):gsub("/+$", ""),
+    headers = headers,
+    secrets = token and { token } or {},
+    core = core.http_client {
+      timeout = opts.timeout, connect_timeout = opts.connect_timeout,
+      concurrency = opts.concurrency, retries = opts.retries,
+      backoff = opts.backoff, backoff_max = opts.backoff_max, rate = opts.rate,
+      insecure = opts.insecure, ca_file = opts.ca_file, proxy = proxy,
+      retry_unsafe = opts.retry_unsafe, user_agent = opts.user_agent or ("moonsync/" .. core.version),
+    },
+  }, Client)
+  for _, v in pairs(opts.headers or {}) do
+    -- header values given by the user may be credentials too
+    if type(v) == "string" and #v >= 8 then self.secrets[#self.secrets + 1] = v end
+  end
+  return self
+end
+
+function Client:_url(path)
+  if path:match("^%a[%w+.-]*://") then return path end
+  if path:sub(1, 1) ~= "/" then path = "/" .. path end
+  return self.base_url .. path
+end
+
+function Client:_scrub(s)
+  for _, secret in ipairs(self.secrets) do
+    s = s:gsub(secret:gsub("%p", "%%%0"), "***")
+  end
+  return s
+end
+
+local function parse_head(head)
+  local h = {}
+  for line in head:gmatch("[^\r\n]+") do
+    local k, v = line:match("^([^:%s]+):%s*(.-)%s*$")
+    if k then
+      k = k:lower()
+      h[k] = h[k] and (h[k] .. ", " .. v) or v
+    end
+  end
+  return h
+end
+
+local function encode_body(body, headers)
+  if body == nil or type(body) == "string" then return body end
+  headers["Content-Type"] = headers["Content-Type"] or "application/json"
+  return require("cjson").encode(body)
+end
+
+-- Builds the core request for (method, path, opts).
+function Client:_prepare(method, path, opts)
+  opts = opts or {}
+  local url = addquery(self:_url(path), opts.query)
+  local hdrs = {}
+  for k, v in pairs(self.headers) do hdrs[k] = v end
+  for k, v in pairs(opts.headers or {}) do hdrs[k] = v end
+  local body = encode_body(opts.json ~= nil and opts.json or opts.body, hdrs)
+  if hdrs.Accept == nil and hdrs.accept == nil then hdrs.Accept = "application/json" end
+  local lines = {}
+  for k, v in pairs(hdrs) do lines[#lines + 1] = k .. ": " .. tostring(v) end
+  return { method = method, url = url, headers = lines, body = body }
+end
+
+function Client:_response(req, raw)
+  return setmetatable({ status = raw.status, headers = parse_head(raw.head),
+    body = raw.body, attempts = raw.attempts, method = req.method,
+    url = M.redact_url(req.url) }, Response)
+end
+
+-- The error for a request that finally failed.
+function Client:_error(req, raw)
+  local url = M.redact_url(req.url)
+  local msg
+  if raw.error then
+    msg = fmt("%s %s: %s after %d attempt%s", req.method, url, raw.error,
+              raw.attempts, raw.attempts == 1 and "" or "s")
+  else
+    local snippet = (raw.body or ""):sub(1, 200):gsub("%s+", " ")
+    msg = fmt("%s %s: HTTP %d after %d attempt%s%s", req.method, url, raw.status,
+              raw.attempts, raw.attempts == 1 and "" or "s",
+              snippet ~= "" and (": " .. snippet) or "")
+  end
+  return ms.error("HTTPError", self:_scrub(msg), { status = raw.status, method = req.method,
+    url = url, attempts = raw.attempts })
+end
+
+local function good(raw, opts)
+  if raw.error then return false end
+  if opts and opts.ok then
+    for _, s in ipairs(opts.ok) do if s == raw.status then return true end end
+    return false
+  end
+  return raw.status >= 200 and raw.status < 400
+end
+
+--- Performs one request; returns the response, or raises HTTPError when it
+-- finally fails (transport error, or a status outside 2xx/3xx or opts.ok).
+-- opts: `query`, `headers`, `json` (a table sent as JSON), `body`, `ok`
+-- (acceptable statuses), `raise = false` (return failures as responses).
+function Client:request(method, path, opts)
+  local req = self:_prepare(method, path, opts)
+  local raw = self.core:perform({ req })[1]
+  if not good(raw, opts) and not (opts and opts.raise == false) then
+    error(self:_error(req, raw), 2)
+  end
+  local r = self:_response(req, raw)
+  r.error = raw.error and self:_scrub(raw.error) or nil
+  return r
+end
+
+function Client:get(path, opts) return self:request("GET", path, opts) end
+function Client:delete(path, opts) return self:request("DELETE", path, opts) end
+function Client:post(path, tbl, opts)
+  opts = opts or {}
+  opts.json = tbl
+  return self:request("POST", path, opts)
+end
+function Client:put(path, tbl, opts)
+  opts = opts or {}
+  opts.json = tbl
+  return self:request("PUT", path, opts)
+end
+function Client:patch(path, tbl, opts)
+  opts = opts or {}
+  opts.json = tbl
+  return self:request("PATCH", path, opts)
+end
+
+--- Performs many requests concurrently (at most `concurrency` in flight).
+-- reqs: list of {method, path, query=, headers=, json=, body=, ok=}.
+-- Returns, in request order, `{ok = true, response = r}` or
+-- `{ok = false, error = err, response = r-or-nil}`; never raises for a
+-- failed request.
+function Client:request_many(reqs)
+  local prepared = {}
+  for i, r in ipairs(reqs) do
+    prepared[i] = self:_prepare(r.method or r[1] or "GET", r.path or r[2], r)
+  end
+  local raws = self.core:perform(prepared)
+  local out = {}
+  for i, raw in ipairs(raws) do
+    if good(raw, reqs[i]) then
+      out[i] = { ok = true, response = self:_response(prepared[i], raw) }
+    else
+      out[i] = { ok = false, error = self:_error(prepared[i], raw),
+                 response = not raw.error and self:_response(prepared[i], raw) or nil }
+    end
+  end
+  return out
+end
+
+--- GETs many paths concurrently; returns the responses in order. Raises
+-- HTTPError if any request failed (naming how many), so a partial result
+-- is never passed off as complete.
+function Client:get_many(paths, opts)
+  local reqs = {}
+  for i, p in ipairs(paths) do
+    local r = { method = "GET", path = type(p) == "table" and p.path or p }
+    if type(p) == "table" then r.query = p.query end
+    if opts then r.headers, r.ok = opts.headers, opts.ok end
+    if opts and opts.query then
+      r.query = r.query or {}
+      for k, v in pairs(opts.query) do r.query[k] = r.query[k] == nil and v or r.query[k] end
+    end
+    reqs[i] = r
+  end
+  local res = self:request_many(reqs)
+  local out, failed, first = {}, 0, nil
+  for i, r in ipairs(res) do
+    if r.ok then out[i] = r.response else failed = failed + 1; first = first or r.error end
+  end
+  if failed > 0 then
+    error(ms.error("HTTPError", fmt("%d of %d requests failed; first: %s", failed, #paths,
+      first.message), { status = first.status, url = first.url }), 2)
+  end
+  return out
+end
+
+-- {====== pagination ======}
+
+local function query_of(url)
+  local q = {}
+  for k, v in (url:match("%?(.*)$") or ""):gmatch("([^=&]+)=([^&]*)") do q[k] = v end
+  return q
+end
+
+local function setparam(url, key, value)
+  local base, qs = url:match("^([^?]*)%??(.*)$")
+  local parts, found = {}, false
+  for kv in qs:gmatch("[^&]+") do
+    local k = kv:match("^([^=]*)")
+    if k == key then
+      parts[#parts + 1] = key .. "=" .. urlencode(value)
+      found = true
+    else
+      parts[#parts + 1] = kv
+    end
+  end
+  if not found then parts[#parts + 1] = key .. "=" .. urlencode(value) end
+  return base .. "?" .. concat(parts, "&")
+end
+
+local function links(header)
+  local out = {}
+  for part in (header or ""):gmatch("[^,]+") do
+    local url, rel = part:match("<([^>]*)>.-rel%s*=%s*\"?([%w%s]+)\"?")
+    if url then
+      for r in rel:gmatch("%S+") do out[r] = url end
+    end
+  end
+  return out
+end
+
+local function append(dst, src)
+  for _, v in ipairs(src) do dst[#dst + 1] = v end
+end
+
+local function records_of(r, key)
+  local j = r:json()
+  if key then
+    local v = j[key]
+    if type(v) ~= "table" then
+      error(ms.error("HTTPError", fmt("%s %s: the response has no '%s' list", r.method, r.url, key)), 0)
+    end
+    return v
+  end
+  if j[1] ~= nil or next(j) == nil then return j end
+  if type(j.results) == "table" then return j.results end
+  if type(j.data) == "table" then return j.data end
+  error(ms.error("HTTPError", fmt("%s %s: cannot find the records in the response", r.method, r.url)), 0)
+end
+
+-- Follows `next` URLs one page at a time (when the total is unknown).
+function Client:_follow(first, nextof, key)
+  local out, r, seen = {}, first, {}
+  while true do
+    append(out, records_of(r, key))
+    local nxt = nextof(r)
+    if not nxt or nxt == "" or nxt == core.null then break end
+    if seen[nxt] then
+      error(ms.error("HTTPError", "pagination loops back to " .. M.redact_url(nxt)), 0)
+    end
+    seen[nxt] = true
+    r = self:get(nxt)
+  end
+  return out
+end
+
+-- Fetches the remaining page URLs concurrently and appends their records.
+function Client:_pages(out, urls, key)
+  for _, r in ipairs(self:get_many(urls)) do append(out, records_of(r, key)) end
+  return out
+end
+
+local STYLES = { auto = true, netbox = true, link = true, page = true,
+                 ["json-server"] = true, offset = true, none = true }
+
+--- Every record across pages.
+-- @tparam string path
+-- @tparam[opt] table opts `pagination`: "auto" (default: detected from the
+-- first response), "netbox" (count/next/results, offset+limit; also
+-- Nautobot), "link" (RFC 8288 Link headers), "page" (json-server 0.17:
+-- _page/_limit with X-Total-Count), "json-server" (1.x: _page/_per_page
+-- envelopes with data/pages), "offset" (offset/limit over plain arrays),
+-- "none"; `page_size` (100); `query`; `results_key` (where the records
+-- are in an envelope)
+function Client:get_all(path, opts)
+  opts = opts or {}
+  local style = opts.pagination or "auto"
+  if not STYLES[style] then error(fmt("get_all: unknown pagination style '%s'", tostring(style)), 2) end
+  local size = opts.page_size or 100
+  local key = opts.results_key
+  local q = {}
+  for k, v in pairs(opts.query or {}) do q[k] = v end
+  if style == "netbox" then q.limit, q.offset = size, 0
+  elseif style == "page" then q._page, q._limit = 1, size
+  elseif style == "json-server" then q._page, q._per_page = 1, size
+  elseif style == "offset" then q.offset, q.limit = 0, size end
+  local first = self:get(path, { query = q, headers = opts.headers })
+  local body = first:json()
+  local out = {}
+  if style == "none" then return records_of(first, key) end
+
+  -- NetBox / Nautobot: {count, next, previous, results}
+  if (style == "netbox" or style == "auto") and type(body) == "table"
+      and type(body.results) == "table" and body.count ~= nil then
+    local results = body.results
+    append(out, results)
+    local count = tonumber(body.count) or 0
+    local nxt = body.next ~= core.null and body.next or nil
+    if not nxt or #out >= count then return out end
+    local nq = query_of(nxt)
+    local limit = tonumber(nq.limit) or #results
+    if limit < 1 or not nq.offset then
+      return self:_follow(first, function(r) return r:json().next end, "results")
+    end
+    local urls = {}
+    for off = #results, count - 1, limit do
+      urls[#urls + 1] = setparam(setparam(nxt, "offset", off), "limit", limit)
+    end
+    self:_pages(out, urls, "results")
+    if #out ~= count then
+      error(ms.error("HTTPError", fmt("GET %s: expected %d records, got %d (the data changed while paging?)",
+        first.url, count, #out)), 2)
+    end
+    return out
+  end
+
+  -- json-server 1.x: {first, prev, next, last, pages, items, data}
+  if (style == "json-server" or style == "auto") and type(body) == "table"
+      and type(body.data) == "table" and body.pages ~= nil then
+    append(out, body.data)
+    local urls = {}
+    for p = 2, tonumber(body.pages) or 1 do
+      local pq = {}
+      for k, v in pairs(q) do pq[k] = v end
+      pq._page, pq._per_page = p, q._per_page or #body.data
+      urls[#urls + 1] = addquery(self:_url(path), pq)
+    end
+    return self:_pages(out, urls, "data")
+  end
+
+  local link = links(first.headers.link)
+  local total = tonumber(first.headers["x-total-count"])
+  -- json-server 0.17: _page/_limit with X-Total-Count
+  if (style == "page" or (style == "auto" and total and link.next)) and total then
+    local recs = records_of(first, key)
+    append(out, recs)
+    local limit = tonumber(q._limit) or tonumber(query_of(link.next or "")._limit) or #recs
+    if limit < 1 then return out end
+    local urls = {}
+    for p = 2, math.ceil(total / limit) do
+      if link.next then
+        urls[#urls + 1] = setparam(setparam(link.next, "_page", p), "_limit", limit)
+      else
+        local pq = {}
+        for k, v in pairs(q) do pq[k] = v end
+        pq._page, pq._limit = p, limit
+        urls[#urls + 1] = addquery(self:_url(path), pq)
+      end
+    end
+    self:_pages(out, urls, key)
+    if #out ~= total then
+      error(ms.error("HTTPError", fmt("GET %s: expected %d records, got %d (the data changed while paging?)",
+        first.url, total, #out)), 2)
+    end
+    return out
+  end
+
+  -- RFC 8288 Link headers: follow rel="next"
+  if (style == "link" or style == "auto") and link.next then
+    return self:_follow(first, function(r) return links(r.headers.link).next end, key)
+  end
+
+  -- offset/limit over plain arrays: stop at a short page
+  if style == "offset" then
+    local recs = records_of(first, key)
+    append(out, recs)
+    local off = #recs
+    while #recs >= size do
+      local pq = {}
+      for k, v in pairs(q) do pq[k] = v end
+      pq.offset = off
+      recs = records_of(self:get(path, { query = pq, headers = opts.headers }), key)
+      append(out, recs)
+      off = off + #recs
+    end
+    return out
+  end
+
+  -- not paginated: the response holds everything
+  return records_of(first, key)
+end
+
+M.Client = Client
+return M

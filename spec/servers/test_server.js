@@ -1,0 +1,183 @@
+// Test server for moonsync's HTTP specs and benchmarks, on 127.0.0.1 with
+// a free port; prints "listening PORT PID" when ready.
+//
+//   node test_server.js [--latency MS] [--token TOKEN] [--records N]
+//
+// Routes:
+//   NetBox/Nautobot conventions under /api/dcim/devices/ (limit/offset
+//   pagination with count/next/previous/results, token auth, bulk POST,
+//   PATCH and DELETE on the list endpoint, /ID/ detail routes)
+//   /link/items?page=&per_page=   RFC 8288 Link header pagination
+//   /offset/items?offset=&limit=  plain arrays
+//   faults: /retry-after/:id, /retry-after-date/:id, /flaky/:id?fails=N&code=C,
+//   /cut/:id, /stall, /malformed, /always/:code, /echo, /hits/:id
+'use strict';
+const http = require('http');
+
+const args = process.argv.slice(2);
+function opt(name, def) {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+}
+const latency = Number(opt('--latency', '0'));
+const token = opt('--token', null);
+const nrecords = Number(opt('--records', '250'));
+
+let devices = [];
+let nextId = 1;
+for (let i = 0; i < nrecords; i++) {
+  devices.push({ id: nextId++, name: `dev${String(i).padStart(5, '0')}`,
+                 site: { id: 1 + (i % 7), name: `site${1 + (i % 7)}` },
+                 role: { slug: i % 3 ? 'leaf' : 'spine' }, serial: `SN${i}` });
+}
+
+const hits = {};
+function hit(key) { hits[key] = (hits[key] || 0) + 1; return hits[key]; }
+
+function send(res, code, body, headers) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(code, Object.assign({ 'Content-Type': 'application/json',
+                                      'Content-Length': Buffer.byteLength(text) }, headers || {}));
+  res.end(text);
+}
+
+function readBody(req) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString()));
+  });
+}
+
+function netbox(req, res, url, body) {
+  if (token && req.headers.authorization !== `Token ${token}`) {
+    return send(res, 403, { detail: 'Authentication credentials were not provided.' });
+  }
+  const base = `http://${req.headers.host}/api/dcim/devices/`;
+  const m = url.pathname.match(/^\/api\/dcim\/devices\/(?:(\d+)\/)?$/);
+  if (!m) return send(res, 404, { detail: 'Not found.' });
+  const id = m[1] ? Number(m[1]) : null;
+  let data = null;
+  if (body) {
+    try { data = JSON.parse(body); } catch (e) { return send(res, 400, { detail: 'JSON parse error' }); }
+  }
+  if (id !== null) {
+    const i = devices.findIndex((d) => d.id === id);
+    if (i < 0) return send(res, 404, { detail: 'Not found.' });
+    if (req.method === 'GET') return send(res, 200, devices[i]);
+    if (req.method === 'PATCH' || req.method === 'PUT') {
+      Object.assign(devices[i], data);
+      return send(res, 200, devices[i]);
+    }
+    if (req.method === 'DELETE') {
+      devices.splice(i, 1);
+      res.writeHead(204); return res.end();
+    }
+    return send(res, 405, { detail: 'Method not allowed.' });
+  }
+  if (req.method === 'GET') {
+    const limit = Math.min(Number(url.searchParams.get('limit') || 50), 1000);
+    const offset = Number(url.searchParams.get('offset') || 0);
+    let list = devices;
+    const name = url.searchParams.get('name');
+    if (name) list = list.filter((d) => d.name === name);
+    const page = list.slice(offset, offset + limit);
+    const next = offset + limit < list.length ? `${base}?limit=${limit}&offset=${offset + limit}` : null;
+    const prev = offset > 0 ? `${base}?limit=${limit}&offset=${Math.max(0, offset - limit)}` : null;
+    return send(res, 200, { count: list.length, next, previous: prev, results: page });
+  }
+  if (req.method === 'POST') {
+    const items = Array.isArray(data) ? data : [data];
+    for (const it of items) {
+      if (!it || !it.name) return send(res, 400, { name: ['This field is required.'] });
+      if (devices.some((d) => d.name === it.name)) {
+        return send(res, 400, { name: ['device with this name already exists.'] });
+      }
+    }
+    const created = items.map((it) => Object.assign({ id: nextId++ }, it));
+    devices.push(...created);
+    return send(res, 201, Array.isArray(data) ? created : created[0]);
+  }
+  if (req.method === 'PATCH' && Array.isArray(data)) {
+    const out = [];
+    for (const it of data) {
+      const d = devices.find((x) => x.id === it.id);
+      if (!d) return send(res, 400, { detail: `Object with id ${it.id} does not exist.` });
+      Object.assign(d, it);
+      out.push(d);
+    }
+    return send(res, 200, out);
+  }
+  if (req.method === 'DELETE' && Array.isArray(data)) {
+    const ids = new Set(data.map((x) => x.id));
+    devices = devices.filter((d) => !ids.has(d.id));
+    res.writeHead(204); return res.end();
+  }
+  return send(res, 405, { detail: 'Method not allowed.' });
+}
+
+async function handle(req, res) {
+  const url = new URL(req.url, `http://${req.headers.host}`);
+  const body = await readBody(req);
+  const p = url.pathname;
+  let m;
+  if (p.startsWith('/api/')) return netbox(req, res, url, body);
+  if (p === '/link/items') {
+    const page = Number(url.searchParams.get('page') || 1);
+    const per = Number(url.searchParams.get('per_page') || 30);
+    const last = Math.max(1, Math.ceil(devices.length / per));
+    const base = `http://${req.headers.host}/link/items?per_page=${per}`;
+    const links = [];
+    if (page < last) links.push(`<${base}&page=${page + 1}>; rel="next"`);
+    links.push(`<${base}&page=${last}>; rel="last"`);
+    return send(res, 200, devices.slice((page - 1) * per, page * per), { Link: links.join(', ') });
+  }
+  if (p === '/offset/items') {
+    const offset = Number(url.searchParams.get('offset') || 0);
+    const limit = Number(url.searchParams.get('limit') || 20);
+    return send(res, 200, devices.slice(offset, offset + limit));
+  }
+  if ((m = p.match(/^\/retry-after\/(\w+)$/))) {
+    if (hit(p) === 1) return send(res, 429, { detail: 'slow down' }, { 'Retry-After': '1' });
+    return send(res, 200, { ok: true, attempts: hits[p] });
+  }
+  if ((m = p.match(/^\/retry-after-date\/(\w+)$/))) {
+    if (hit(p) === 1) {
+      const when = new Date(Date.now() + 1500).toUTCString();
+      return send(res, 429, { detail: 'slow down' }, { 'Retry-After': when });
+    }
+    return send(res, 200, { ok: true, attempts: hits[p] });
+  }
+  if ((m = p.match(/^\/flaky\/(\w+)$/))) {
+    const fails = Number(url.searchParams.get('fails') || 2);
+    const code = Number(url.searchParams.get('code') || 503);
+    if (hit(p) <= fails) return send(res, code, { detail: 'try again' });
+    return send(res, 200, { ok: true, attempts: hits[p] });
+  }
+  if ((m = p.match(/^\/cut\/(\w+)$/))) {
+    if (hit(p) === 1) {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' });
+      res.write('{"partial": ');
+      return setTimeout(() => req.socket.destroy(), 20);
+    }
+    return send(res, 200, { ok: true, attempts: hits[p] });
+  }
+  if (p === '/stall') { hit(p); return setTimeout(() => send(res, 200, { late: true }), 5000); }
+  if (p === '/malformed') return send(res, 200, '{"a": [1, 2');
+  if ((m = p.match(/^\/always\/(\d+)$/))) { hit(p); return send(res, Number(m[1]), { detail: 'no' }); }
+  if (p === '/echo') {
+    return send(res, 200, { method: req.method, headers: req.headers, body, query: url.search });
+  }
+  if ((m = p.match(/^\/hits(\/.*)$/))) return send(res, 200, { hits: hits[m[1]] || 0 });
+  return send(res, 404, { detail: 'Not found.' });
+}
+
+const server = http.createServer((req, res) => {
+  const go = () => handle(req, res).catch((e) => send(res, 500, { detail: String(e) }));
+  if (latency > 0 && !req.url.startsWith('/hits')) setTimeout(go, latency); else go();
+});
+server.keepAliveTimeout = 30000;
+server.listen(0, '127.0.0.1', () => {
+  console.log(`listening ${server.address().port} ${process.pid}`);
+});
+process.on('SIGTERM', () => { server.closeAllConnections && server.closeAllConnections(); process.exit(0); });
