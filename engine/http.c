@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <time.h>
 
+#define MS_HTTP_MAX_RETRY_AFTER 300.0  /* seconds */
+
 struct ms_http_client {
   CURLM *multi;
   ms_http_cfg cfg;
@@ -258,7 +260,8 @@ static int finish(ms_http_client *c, ms_http_req *r, CURLcode rc) {
   wait = backoff(c, r->attempts);
   {
     double ra = retry_after(r);
-    if (ra >= 0) wait = ra > c->cfg.backoff_max * 4 ? c->cfg.backoff_max * 4 : ra;
+    /* the server knows best, within reason */
+    if (ra >= 0) wait = ra > MS_HTTP_MAX_RETRY_AFTER ? MS_HTTP_MAX_RETRY_AFTER : ra;
   }
   r->ready_at = now() + wait;
   return 1;

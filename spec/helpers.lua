@@ -57,4 +57,35 @@ function M.run(...)
   return res
 end
 
+--- Starts one of the test servers (spec/servers/NAME.js) on a free
+-- 127.0.0.1 port and waits for its "listening PORT PID" line (no sleeps).
+-- Returns {port =, pid =, url =, stop = function}.
+function M.server(name, ...)
+  local parts = { "node", quote(M.root .. "/spec/servers/" .. name .. ".js") }
+  for _, a in ipairs { ... } do parts[#parts + 1] = quote(a) end
+  local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1", "r"))
+  local line = p:read("l")
+  local port, pid = (line or ""):match("^listening (%d+) (%d+)")
+  if not port then
+    p:close()
+    error("test server " .. name .. " did not start: " .. tostring(line))
+  end
+  local srv = { port = tonumber(port), pid = tonumber(pid),
+                url = "http://127.0.0.1:" .. port }
+  function srv.stop()
+    if srv.stopped then return end
+    srv.stopped = true
+    os.execute("kill " .. srv.pid .. " 2>/dev/null")
+    p:close()
+  end
+  return srv
+end
+
+--- Is Node.js with the npm test packages there? (install-deps installs them)
+function M.have_node()
+  local f = io.open(M.root .. "/node_modules/json-server/package.json")
+  if f then f:close() end
+  return f ~= nil and os.execute("command -v node >/dev/null 2>&1") == true
+end
+
 return M

@@ -10,7 +10,8 @@
 //   /link/items?page=&per_page=   RFC 8288 Link header pagination
 //   /offset/items?offset=&limit=  plain arrays
 //   faults: /retry-after/:id, /retry-after-date/:id, /flaky/:id?fails=N&code=C,
-//   /cut/:id, /stall, /malformed, /always/:code, /echo, /hits/:id
+//   /cut/:id, /stall, /malformed, /always/:code, /echo, /hits/:id,
+//   /conns (TCP connections accepted so far)
 'use strict';
 const http = require('http');
 
@@ -169,6 +170,7 @@ async function handle(req, res) {
     return send(res, 200, { method: req.method, headers: req.headers, body, query: url.search });
   }
   if ((m = p.match(/^\/hits(\/.*)$/))) return send(res, 200, { hits: hits[m[1]] || 0 });
+  if (p === '/conns') return send(res, 200, { connections });
   return send(res, 404, { detail: 'Not found.' });
 }
 
@@ -176,6 +178,8 @@ const server = http.createServer((req, res) => {
   const go = () => handle(req, res).catch((e) => send(res, 500, { detail: String(e) }));
   if (latency > 0 && !req.url.startsWith('/hits')) setTimeout(go, latency); else go();
 });
+let connections = 0;
+server.on('connection', () => { connections++; });
 server.keepAliveTimeout = 30000;
 server.listen(0, '127.0.0.1', () => {
   console.log(`listening ${server.address().port} ${process.pid}`);
