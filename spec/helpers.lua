@@ -61,7 +61,9 @@ end
 -- 127.0.0.1 port and waits for its "listening PORT PID" line (no sleeps).
 -- Returns {port =, pid =, url =, stop = function}.
 function M.server(name, ...)
-  local parts = { "node", quote(M.root .. "/spec/servers/" .. name .. ".js") }
+  -- the sanitizer runtime preloaded under check-asan is not for node
+  local parts = { "env", "-u", "LD_PRELOAD", "node",
+                  quote(M.root .. "/spec/servers/" .. name .. ".js") }
   for _, a in ipairs { ... } do parts[#parts + 1] = quote(a) end
   local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1", "r"))
   local line = p:read("l")
