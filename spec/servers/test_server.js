@@ -8,6 +8,7 @@
 //   pagination with count/next/previous/results, token auth, bulk POST,
 //   PATCH and DELETE on the list endpoint, /ID/ detail routes)
 //   /link/items?page=&per_page=   RFC 8288 Link header pagination
+//   /v1/items?_page=&_per_page=   json-server 1.x envelopes
 //   /offset/items?offset=&limit=  plain arrays
 //   faults: /retry-after/:id, /retry-after-date/:id, /flaky/:id?fails=N&code=C,
 //   /cut/:id, /stall, /malformed, /always/:code, /echo, /hits/:id,
@@ -132,6 +133,15 @@ async function handle(req, res) {
     if (page < last) links.push(`<${base}&page=${page + 1}>; rel="next"`);
     links.push(`<${base}&page=${last}>; rel="last"`);
     return send(res, 200, devices.slice((page - 1) * per, page * per), { Link: links.join(', ') });
+  }
+  if (p === '/v1/items') {
+    // json-server 1.x envelope
+    const page = Number(url.searchParams.get('_page') || 1);
+    const per = Number(url.searchParams.get('_per_page') || 10);
+    const pages = Math.max(1, Math.ceil(devices.length / per));
+    return send(res, 200, { first: 1, prev: page > 1 ? page - 1 : null,
+      next: page < pages ? page + 1 : null, last: pages, pages, items: devices.length,
+      data: devices.slice((page - 1) * per, page * per) });
   }
   if (p === '/offset/items') {
     const offset = Number(url.searchParams.get('offset') || 0);
