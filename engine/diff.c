@@ -180,6 +180,7 @@ static int children(differ *df, ms_delem *e, ms_record *s, ms_record *d) {
     if (dc >= 0 && (rc = resolve(df, df->dst, type, &d->children[dc])) != MS_OK)
       return rc;
     dn = df->nrecs - base - sn;
+    if (sn + dn == 0) continue;  /* nothing on either side */
     rc = objlist(df, df->recs + base, sn, df->recs + base + sn, dn,
                  ms_store_model(df->dst, type), type, &e->child);
     df->nrecs = base;

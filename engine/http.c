@@ -192,9 +192,8 @@ static int idempotent(const ms_http_client *c, const char *m) {
   return strcasecmp(m, "POST") != 0 && strcasecmp(m, "PATCH") != 0;
 }
 
-/* Seconds the server asked to wait (Retry-After), or -1. */
-static double retry_after(const ms_http_req *r) {
-  const char *h = r->head.data, *end;
+double ms_http_retry_after(const char *h) {
+  const char *end;
   char val[128];
   size_t n;
   if (h == NULL) return -1;
@@ -259,7 +258,7 @@ static int finish(ms_http_client *c, ms_http_req *r, CURLcode rc) {
     return 0;
   wait = backoff(c, r->attempts);
   {
-    double ra = retry_after(r);
+    double ra = r->head.data ? ms_http_retry_after(r->head.data) : -1;
     /* the server knows best, within reason */
     if (ra >= 0) wait = ra > MS_HTTP_MAX_RETRY_AFTER ? MS_HTTP_MAX_RETRY_AFTER : ra;
   }

@@ -60,6 +60,11 @@ void ms_http_client_free(ms_http_client *c);
    request), or MS_ENOMEM / MS_EIO for a failure of the machinery. */
 int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err);
 
+/* Seconds a response's Retry-After header asks to wait (a number of
+   seconds or an HTTP date), or -1 when there is none or it is malformed.
+   head: the raw header lines, NUL-terminated. */
+double ms_http_retry_after(const char *head);
+
 /* Frees a request's outputs. */
 void ms_http_req_free(ms_http_req *r);
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,8 @@ static int parsenum(parser *ps, ms_value *out) {
     out->type = MS_FLOAT;
     out->len = 0;
     out->u.f = strtod(begin, NULL);
+    if (isinf(out->u.f))
+      return fail(ps, begin, "number out of the range of a 64-bit float");
   } else {
     if (overflow || (neg ? n > (uint64_t)INT64_MAX + 1 : n > INT64_MAX))
       return fail(ps, begin, "integer out of the 64-bit range");
@@ -305,7 +308,7 @@ static int parseval(parser *ps, ms_value *out, int depth);
 static int finish(parser *ps, size_t base, ms_value *out, int type) {
   size_t n = ps->top - base;
   ms_value *items = NULL;
-  if (type == MS_MAP && hasdupes(ps->stack + base, (uint32_t)(n / 2)))
+  if (type == MS_MAP && n > 2 && hasdupes(ps->stack + base, (uint32_t)(n / 2)))
     n = 2 * (size_t)dedupe(ps->stack + base, (uint32_t)(n / 2));
   if (n > UINT32_MAX) return fail(ps, ps->p, "container too large");
   if (n) {
