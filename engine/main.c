@@ -5,9 +5,11 @@
 ** engine, which is linked in and preloaded as moonsync.core.
 */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -57,6 +59,71 @@ static int msghandler(lua_State *L) {
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
+}
+
+/* {====== limits ======} */
+
+/* Limits for the Lua state, from the environment: MOONSYNC_TIME_LIMIT
+   (seconds of run time) and MOONSYNC_LUA_MEMORY (MiB of Lua heap). One
+   state per process, so plain statics hold them. */
+static double time_limit, started;
+static size_t mem_limit, mem_used;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Count hook: a runaway script is stopped with a Lua error. */
+static void watchdog(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  if (now() - started > time_limit) {
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "time limit of %f s exceeded (MOONSYNC_TIME_LIMIT)",
+               time_limit);
+  }
+}
+
+/* The Lua allocator, capped when MOONSYNC_LUA_MEMORY is set. */
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  if (ptr == NULL) osize = 0;
+  if (nsize == 0) {
+    free(ptr);
+    mem_used -= osize;
+    return NULL;
+  }
+  if (mem_limit && nsize > osize && mem_used + (nsize - osize) > mem_limit)
+    return NULL;  /* Lua raises "not enough memory" */
+  ptr = realloc(ptr, nsize);
+  if (ptr != NULL) mem_used = mem_used - osize + nsize;
+  return ptr;
+}
+
+static int envlimits(void) {
+  const char *t = getenv("MOONSYNC_TIME_LIMIT");
+  const char *m = getenv("MOONSYNC_LUA_MEMORY");
+  if (t && *t) {
+    char *end;
+    time_limit = strtod(t, &end);
+    if (*end || time_limit <= 0) {
+      fprintf(stderr, "moonsync: MOONSYNC_TIME_LIMIT must be a number of "
+              "seconds, got '%s'\n", t);
+      return -1;
+    }
+  }
+  if (m && *m) {
+    char *end;
+    double mib = strtod(m, &end);
+    if (*end || mib <= 0) {
+      fprintf(stderr, "moonsync: MOONSYNC_LUA_MEMORY must be a number of MiB,"
+              " got '%s'\n", m);
+      return -1;
+    }
+    mem_limit = (size_t)(mib * 1024 * 1024);
+  }
+  return 0;
 }
 
 /* Directory of the running executable, into buf. */
@@ -144,8 +211,14 @@ static int pmain(lua_State *L) {
 }
 
 static int runlua(int argc, char **argv, int cli) {
-  lua_State *L = luaL_newstate();
+  lua_State *L;
   int status, code = 0;
+  if (envlimits() != 0) return 2;
+  L = lua_newstate(capped_alloc, NULL);
+  if (L != NULL && time_limit > 0) {
+    started = now();
+    lua_sethook(L, watchdog, LUA_MASKCOUNT, 10000);
+  }
   if (L == NULL) {
     fprintf(stderr, "moonsync: cannot create a Lua state (out of memory)\n");
     return 2;
@@ -171,6 +244,8 @@ static int runlua(int argc, char **argv, int cli) {
 
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "help";
+  /* a file size limit makes writes fail (EFBIG) instead of killing us */
+  signal(SIGXFSZ, SIG_IGN);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     fputs(usage, stdout);

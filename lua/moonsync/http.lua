@@ -107,6 +107,11 @@ function M.client(opts)
   if opts.insecure ~= nil and type(opts.insecure) ~= "boolean" then
     error("http.client: 'insecure' must be true or false", 2)
   end
+  if opts.insecure then
+    -- never silent: say it every time a client is made this way
+    io.stderr:write(("moonsync: warning: TLS certificate verification is disabled for %s (insecure = true)\n")
+                    :format(M.redact_url(opts.base_url or "all requests")))
+  end
   local token = opts.token
   if token == nil and opts.token_env then
     token = os.getenv(opts.token_env)

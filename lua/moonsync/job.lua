@@ -69,12 +69,13 @@ function M.parse_budget(v, what)
     what, tostring(v)), 0)
 end
 
---- Loads a job file: runs it (with its own path and directory as `...`)
--- and checks that it returned ms.job{...}.
+--- Loads a job file: runs it in the sandbox (moonsync.sandbox) with its
+-- own path and directory as `...`, and checks that it returned ms.job{...}.
 function M.load(path)
-  local chunk, err = loadfile(path, "t")
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  local chunk, err = loadfile(path, "t", require("moonsync.sandbox").env(dir))
   if not chunk then error(ms.error("JobError", err), 0) end
-  local ok, job = pcall(chunk, path, path:match("^(.*)/[^/]*$") or ".")
+  local ok, job = pcall(chunk, path, dir)
   if not ok then
     if ms.is_error(job) then error(job, 0) end
     error(ms.error("JobError", path .. ": " .. tostring(job)), 0)

@@ -1,0 +1,151 @@
+-- Property tests over seeded random datasets: sync then diff finds
+-- nothing; diff_from and diff_to agree; with CONTINUE_ON_FAILURE and
+-- random injected failures exactly the failed records (and their
+-- subtrees) stay unsynced.
+local ms = require "moonsync"
+
+local Site = ms.model "site" { identifiers = { "name" }, attributes = { "status", "asn" },
+                               children = { device = "devices" } }
+local Device = ms.model "device" { identifiers = { "site", "name" }, shortname = { "name" },
+                                   attributes = { "role", "tags" },
+                                   children = { port = "ports" } }
+local Port = ms.model "port" { identifiers = { "device", "name" }, attributes = { "mtu", "up" } }
+
+local VALUES = { "a", "b", 1, 1.0, 2, true, false, ms.null, "", { 1, 2 }, { 2, 1 }, ms.map {} }
+
+local function value(rnd) return VALUES[rnd(#VALUES)] end
+
+-- A random dataset: `seed` fixes it, `variant` perturbs a copy.
+local function dataset(A, rnd)
+  local a = A:new()
+  for s = 1, rnd(6) do
+    local site = a:add(Site { name = "s" .. s, status = value(rnd), asn = value(rnd) })
+    for d = 1, rnd(5) - 1 do
+      if rnd(4) > 1 then
+        local dev = a:add(Device { site = "s" .. s, name = "d" .. d, role = value(rnd), tags = value(rnd) })
+        site:add_child(dev)
+        for p = 1, rnd(4) - 1 do
+          if rnd(3) > 1 then
+            dev:add_child(a:add(Port { device = "s" .. s .. "/d" .. d, name = "p" .. p,
+                                       mtu = value(rnd), up = value(rnd) }))
+          end
+        end
+      end
+    end
+  end
+  return a
+end
+
+local function gen(seed)
+  local state = seed
+  return function(n)
+    state = (state * 1103515245 + 12345) % 2147483648
+    return 1 + (state // 65536) % n
+  end
+end
+
+local function change_set(diff)
+  local set, list = {}, require("moonsync.core").json_decode(diff:json()).changes
+  for _, c in ipairs(list) do set[c.model .. " " .. c.uid .. " " .. c.action] = c end
+  return set, list
+end
+
+describe("properties #property", function()
+  local Src = ms.adapter "source" { models = { Site, Device, Port } }
+  local Dst = ms.adapter "dest" { models = { Site, Device, Port } }
+
+  for seed = 1, 40 do
+    it("sync then diff finds nothing (seed " .. seed .. ")", function()
+      local src, dst = dataset(Src, gen(seed)), dataset(Dst, gen(seed * 7919))
+      local flags = ({ {}, { "SKIP_UNMATCHED_DST" }, { "SKIP_UNMATCHED_SRC" } })[seed % 3 + 1]
+      assert.equals(dst:diff_from(src, { flags = flags }):str(), src:diff_to(dst, { flags = flags }):str())
+      dst:sync_from(src, { flags = flags })
+      local again = dst:diff_from(src, { flags = flags })
+      assert.is_false(again:has_diffs(), again:str())
+      if #flags == 0 then
+        -- a full sync makes the stores equal: the other direction agrees
+        assert.is_false(src:diff_from(dst):has_diffs())
+      end
+    end)
+  end
+
+  for seed = 1, 30 do
+    it("CONTINUE_ON_FAILURE leaves exactly the failed subtrees unsynced (seed " .. seed .. ")", function()
+      local rnd = gen(seed * 31)
+      local fail = {}
+      local D = ms.adapter "dest" {
+        models = { Site, Device, Port },
+        create = function(self, model, ids, attrs)
+          local uid = model(ids):get_unique_id()
+          if fail[model.name .. " " .. uid .. " create"] then error(ms.error("ObjectNotCreated", "injected")) end
+          return self:create_base(model, ids, attrs)
+        end,
+        update = function(self, rec, attrs)
+          if fail[rec:get_type() .. " " .. rec:get_unique_id() .. " update"] then
+            error(ms.error("ObjectNotUpdated", "injected"))
+          end
+          return self:update_base(rec, attrs)
+        end,
+        delete = function(self, rec)
+          if fail[rec:get_type() .. " " .. rec:get_unique_id() .. " delete"] then
+            error(ms.error("ObjectNotDeleted", "injected"))
+          end
+          return self:delete_base(rec)
+        end,
+      }
+      local src, dst = dataset(Src, gen(seed + 1000)), dataset(D, gen(seed + 5000))
+      local diff = dst:diff_from(src)
+      local _, changes = change_set(diff)
+      -- pick random changes to fail
+      for _, c in ipairs(changes) do
+        if rnd(4) == 1 then fail[c.model .. " " .. c.uid .. " " .. c.action] = true end
+      end
+      -- expected leftovers, walking the tree top-down as the sync does:
+      -- a failed element and everything below it stay, unless an
+      -- ancestor's delete succeeded (its subtree is then unreachable,
+      -- orphaned in the store as in DiffSync)
+      local action = {}
+      for _, c in ipairs(changes) do action[c.model .. " " .. c.uid] = c.action end
+      local function parent_of(model, uid)
+        if model == "port" then
+          local s, d = uid:match("^(s%d+)/(d%d+)__")
+          return "device", s .. "__" .. d
+        elseif model == "device" then
+          return "site", uid:match("^(s%d+)__")
+        end
+      end
+      local memo = {}
+      -- state of a (model, uid): blocked (not attempted), reachable
+      local function state(model, uid)
+        local key = model .. " " .. uid
+        if memo[key] then return table.unpack(memo[key]) end
+        local pm, pu = parent_of(model, uid)
+        local blocked, reachable = false, true
+        if pm then
+          local pb, pr, pf, pdel = state(pm, pu)
+          blocked = pb or pf
+          reachable = pr and not pdel
+        end
+        local act = action[key]
+        local failed = not blocked and act ~= nil and fail[key .. " " .. act] or false
+        local deleted = act == "delete" and not blocked and not failed
+        memo[key] = { blocked, reachable, failed, deleted }
+        return blocked, reachable, failed, deleted
+      end
+      local expected, attempted_failures = {}, 0
+      for _, c in ipairs(changes) do
+        local blocked, reachable, failed = state(c.model, c.uid)
+        if failed then attempted_failures = attempted_failures + 1 end
+        if reachable and (blocked or failed) then
+          expected[c.model .. " " .. c.uid .. " " .. c.action] = true
+        end
+      end
+      local _, res = dst:sync_from(src, { diff = diff, flags = { "CONTINUE_ON_FAILURE" } })
+      local left = change_set(dst:diff_from(src))
+      local got = {}
+      for k in pairs(left) do got[k] = true end
+      assert.same(expected, got)
+      assert.equals(attempted_failures, res.errors)
+    end)
+  end
+end)
