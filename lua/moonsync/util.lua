@@ -9,7 +9,7 @@ local M = {}
 --- Reads a whole file; returns its text or raises naming the path.
 function M.read_file(path)
   local f, err = io.open(path, "rb")
-  if not f then error(fmt("cannot read %s", tostring(err)), 2) end
+  if not f then error(fmt("cannot read %s", tostring(err)), 0) end
   local data = f:read("a")
   f:close()
   return data
@@ -20,17 +20,17 @@ end
 function M.write_atomic(path, data)
   local tmp = fmt("%s.tmp-%d-%d", path, os.time(), math.random(1 << 30))
   local f, err = io.open(tmp, "wb")
-  if not f then error(fmt("cannot write %s: %s", path, tostring(err)), 2) end
+  if not f then error(fmt("cannot write %s: %s", path, tostring(err)), 0) end
   local ok, werr = f:write(data)
   local cok, cerr = f:close()
   if not ok or not cok then
     os.remove(tmp)
-    error(fmt("cannot write %s: %s", path, tostring(werr or cerr)), 2)
+    error(fmt("cannot write %s: %s", path, tostring(werr or cerr)), 0)
   end
   local rok, rerr = os.rename(tmp, path)
   if not rok then
     os.remove(tmp)
-    error(fmt("cannot write %s: %s", path, tostring(rerr)), 2)
+    error(fmt("cannot write %s: %s", path, tostring(rerr)), 0)
   end
 end
 
@@ -43,10 +43,10 @@ function M.mkdir_p(path)
     if mode == nil then
       local ok, err = lfs.mkdir(so_far)
       if not ok and lfs.attributes(so_far, "mode") ~= "directory" then
-        error(fmt("cannot create directory %s: %s", so_far, tostring(err)), 2)
+        error(fmt("cannot create directory %s: %s", so_far, tostring(err)), 0)
       end
     elseif mode ~= "directory" then
-      error(fmt("cannot create directory %s: a file is in the way", so_far), 2)
+      error(fmt("cannot create directory %s: a file is in the way", so_far), 0)
     end
     so_far = so_far .. "/"
   end
