@@ -28,8 +28,7 @@ CORE = arena buf err value json store diff sync fixture http l_core l_http
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 BIN_OBJ = $(BUILD)/main.o $(BUILD)/cli_diff.o
 HDR = $(wildcard engine/*.h)
-FUZZ = json fixture diff headers
-FUZZ_OBJ = $(patsubst %,$(BUILD)/%.o,arena buf err value json store diff sync fixture http)
+FUZZ = json fixture diff headers lua
 CTESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*.c)) \
          $(FUZZ:%=$(BUILD)/ctest/fuzz_%)
 FUZZ_SECONDS ?= 60
@@ -55,10 +54,10 @@ $(BUILD)/ctest/%: spec/c/%.c $(CORE_OBJ) $(HDR)
 	$(CC) $(ALL_CFLAGS) -Iengine -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
 # fuzz targets as replayers of their seed and regression corpora
-$(BUILD)/ctest/fuzz_%: fuzz/fuzz_%.c fuzz/standalone.c fuzz/fuzz.h $(FUZZ_OBJ) $(HDR)
+$(BUILD)/ctest/fuzz_%: fuzz/fuzz_%.c fuzz/standalone.c fuzz/fuzz.h $(CORE_OBJ) $(HDR)
 	@mkdir -p $(BUILD)/ctest
-	$(CC) $(ALL_CFLAGS) -Iengine -Ifuzz -DFUZZ_CORPUS='"fuzz/corpus/$*"' -o $@ \
-	  $< fuzz/standalone.c $(FUZZ_OBJ) $(LDFLAGS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Iengine -Ifuzz -DFUZZ_CORPUS='"fuzz/corpus/$*"' \
+	  -DMS_ROOT='"$(CURDIR)"' -o $@ $< fuzz/standalone.c $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
 ctest: $(CTESTS)
 
@@ -67,12 +66,12 @@ fuzz:
 	@mkdir -p build-fuzz
 	for t in $(FUZZ); do \
 	  $(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all \
-	    $$($(PKG_CONFIG) --cflags libcurl libxxhash) -Iengine -Ifuzz \
+	    -fno-sanitize-recover=all -DMS_ROOT='"$(CURDIR)"' \
+	    $$($(PKG_CONFIG) --cflags $(PKGS)) -Iengine -Ifuzz \
 	    -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c engine/arena.c engine/buf.c \
 	    engine/err.c engine/value.c engine/json.c engine/store.c engine/diff.c \
-	    engine/sync.c engine/fixture.c engine/http.c \
-	    $$($(PKG_CONFIG) --libs libcurl libxxhash) -lm || exit 1; \
+	    engine/sync.c engine/fixture.c engine/http.c engine/l_core.c engine/l_http.c \
+	    $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm || exit 1; \
 	  mkdir -p build-fuzz/corpus/$$t; cp fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ 2>/dev/null; \
 	  (cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=crash-$$t- corpus/$$t) || exit 1; \

@@ -8,6 +8,7 @@ local ms = require "moonsync"
 local core = require "moonsync.core"
 local jobs = require "moonsync.job"
 local util = require "moonsync.util"
+local plans = require "moonsync.plan"
 
 local fmt, concat = string.format, table.concat
 local stdout, stderr = io.stdout, io.stderr
@@ -370,63 +371,16 @@ local function cmd_plan(o)
   return pending(diff)
 end
 
--- Builds the source an apply syncs from: a copy of the current target
--- with the planned changes whose target records have not drifted.
-local function planned_source(plan, target)
-  local d = plan.diff
-  local Copy = ms.adapter(d.source) { models = target.models, top_level = target:get_top_level() }
-  local src = Copy:new { name = d.source }
-  src:load_json(target:to_json(), { name = "target copy" })
-  local refused = {}
-  local function refuse(c, why)
-    refused[#refused + 1] = { change = c, why = why }
-  end
-  for _, c in ipairs(d.changes) do
-    local cur = target:get_or_none(c.model, c.uid)
-    local fp = cur and cur:fingerprint() or core.null
-    if fp ~= c.fingerprint then
-      refuse(c, cur and "the target record changed since the plan"
-                 or c.fingerprint ~= core.null and "the target record is gone"
-                 or "the target record exists now")
-    elseif c.action == "create" then
-      local parent = c.parent ~= core.null and src:get_or_none(c.parent.model, c.parent.uid)
-      if c.parent ~= core.null and not parent then
-        refuse(c, "its parent is not there")
-      else
-        local fields = {}
-        for k, v in pairs(c.keys) do fields[k] = v end
-        for k, v in pairs(c.attrs) do fields[k] = v end
-        local rec = src:new_record(c.model, fields)
-        if parent then parent:add_child(rec) end
-      end
-    elseif c.action == "update" then
-      local rec = src:get_or_none(c.model, c.uid)
-      if rec then rec:set(c.attrs) end
-    elseif c.action == "delete" then
-      local rec = src:get_or_none(c.model, c.uid)
-      if rec then
-        local parent = c.parent ~= core.null and src:get_or_none(c.parent.model, c.parent.uid)
-        if parent then pcall(parent.remove_child, parent, rec) end
-        src:remove(rec, true)
-      end
-    end
-  end
-  return src, refused
-end
-
 local function cmd_apply(o)
   if #o.args ~= 1 then fail(USAGE.apply) end
-  local plan = core.json_decode(util.read_file(o.args[1]), o.args[1])
-  if type(plan) ~= "table" or plan.format ~= "moonsync-plan/1" or type(plan.diff) ~= "table" then
-    fail(o.args[1] .. ": not a moonsync plan (format moonsync-plan/1)")
-  end
+  local plan = plans.decode(util.read_file(o.args[1]), o.args[1])
   local job = jobs.load(o.job or plan.job)
   local timings = {}
   local t0 = core.now()
   local target = job:get_target()
   apply_policy(job, target)
   timings.load = core.now() - t0
-  local src, refused = planned_source(plan, target)
+  local src, refused = plans.source(plan, target)
   t0 = core.now()
   local diff = target:diff_from(src, { flags = plan.flags })
   timings.diff = core.now() - t0

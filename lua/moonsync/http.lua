@@ -306,6 +306,8 @@ end
 
 -- {====== pagination ======}
 
+local MAX_PAGES = 200000
+
 local function query_of(url)
   local q = {}
   for k, v in (url:match("%?(.*)$") or ""):gmatch("([^=&]+)=([^&]*)") do q[k] = v end
@@ -345,6 +347,9 @@ end
 
 local function records_of(r, key)
   local j = r:json()
+  if type(j) ~= "table" then
+    error(ms.error("HTTPError", fmt("%s %s: expected a JSON list or object of records", r.method, r.url)), 0)
+  end
   if key then
     local v = j[key]
     if type(v) ~= "table" then
@@ -360,9 +365,13 @@ end
 
 -- Follows `next` URLs one page at a time (when the total is unknown).
 function Client:_follow(first, nextof, key)
-  local out, r, seen = {}, first, {}
+  local out, r, seen, pages = {}, first, {}, 0
   while true do
     append(out, records_of(r, key))
+    pages = pages + 1
+    if pages > MAX_PAGES then
+      error(ms.error("HTTPError", fmt("%s: more than %d pages", first.url, MAX_PAGES)), 0)
+    end
     local nxt = nextof(r)
     if not nxt or nxt == "" or nxt == core.null then break end
     if seen[nxt] then
@@ -372,6 +381,24 @@ function Client:_follow(first, nextof, key)
     r = self:get(nxt)
   end
   return out
+end
+
+-- A record count announced by a server, checked before it sizes anything.
+local function announced(v, what, url)
+  local n = tonumber(v)
+  if not n or n ~= n or n < 0 or n > 2^53 or math.floor(n) ~= n then
+    error(ms.error("HTTPError", fmt("GET %s: the server announced %s %s", url, what, tostring(v))), 0)
+  end
+  return math.tointeger(n)
+end
+
+local function pagecount(total, size, url)
+  local pages = math.ceil(total / size)
+  if pages > MAX_PAGES then
+    error(ms.error("HTTPError", fmt("GET %s: %d records in pages of %d is more than %d pages",
+      url, total, size, MAX_PAGES)), 0)
+  end
+  return pages
 end
 
 -- Fetches the remaining page URLs concurrently and appends their records.
@@ -414,14 +441,19 @@ function Client:get_all(path, opts)
       and type(body.results) == "table" and body.count ~= nil then
     local results = body.results
     append(out, results)
-    local count = tonumber(body.count) or 0
+    local count = announced(body.count, "a count of", first.url)
     local nxt = body.next ~= core.null and body.next or nil
-    if not nxt or #out >= count then return out end
+    if type(nxt) ~= "string" or #out >= count then return out end
     local nq = query_of(nxt)
-    local limit = tonumber(nq.limit) or #results
+    local limit = math.tointeger(tonumber(nq.limit)) or #results
     if limit < 1 or not nq.offset then
-      return self:_follow(first, function(r) return r:json().next end, "results")
+      out = {}
+      return self:_follow(first, function(r)
+        local n = r:json().next
+        return type(n) == "string" and n or nil
+      end, "results")
     end
+    pagecount(count, limit, first.url)
     local urls = {}
     for off = #results, count - 1, limit do
       urls[#urls + 1] = setparam(setparam(nxt, "offset", off), "limit", limit)
@@ -439,7 +471,9 @@ function Client:get_all(path, opts)
       and type(body.data) == "table" and body.pages ~= nil then
     append(out, body.data)
     local urls = {}
-    for p = 2, tonumber(body.pages) or 1 do
+    local pages = announced(body.pages, "a page count of", first.url)
+    if pages > MAX_PAGES then pagecount(pages, 1, first.url) end
+    for p = 2, pages do
       local pq = {}
       for k, v in pairs(q) do pq[k] = v end
       pq._page, pq._per_page = p, q._per_page or #body.data
@@ -449,15 +483,17 @@ function Client:get_all(path, opts)
   end
 
   local link = links(first.headers.link)
-  local total = tonumber(first.headers["x-total-count"])
+  local total = first.headers["x-total-count"]
+  total = total and announced(total, "X-Total-Count", first.url)
   -- json-server 0.17: _page/_limit with X-Total-Count
   if (style == "page" or (style == "auto" and total and link.next)) and total then
     local recs = records_of(first, key)
     append(out, recs)
-    local limit = tonumber(q._limit) or tonumber(query_of(link.next or "")._limit) or #recs
+    local limit = math.tointeger(tonumber(q._limit) or tonumber(query_of(link.next or "")._limit))
+                  or #recs
     if limit < 1 then return out end
     local urls = {}
-    for p = 2, math.ceil(total / limit) do
+    for p = 2, pagecount(total, limit, first.url) do
       if link.next then
         urls[#urls + 1] = setparam(setparam(link.next, "_page", p), "_limit", limit)
       else
@@ -484,8 +520,12 @@ function Client:get_all(path, opts)
   if style == "offset" then
     local recs = records_of(first, key)
     append(out, recs)
-    local off = #recs
+    local off, pages = #recs, 1
     while #recs >= size do
+      pages = pages + 1
+      if pages > MAX_PAGES then
+        error(ms.error("HTTPError", fmt("%s: more than %d pages", first.url, MAX_PAGES)), 0)
+      end
       local pq = {}
       for k, v in pairs(q) do pq[k] = v end
       pq.offset = off
