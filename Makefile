@@ -88,6 +88,23 @@ check-asan:
 	  $(patsubst $(BUILD)/%,build-asan/%,$(CTESTS))
 	$(MAKE) clean-bin all
 
+# valgrind (memcheck) over the C unit tests and representative runs of the
+# command: a diff, the conformance suite through Lua, a job sync, a plan
+VALGRIND = valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+           --error-exitcode=9
+check-valgrind: all ctest
+	@set -e; for t in $(CTESTS); do echo "valgrind $$t"; $(VALGRIND) $$t >/dev/null; done
+	$(VALGRIND) bin/moonsync diff --schema examples/demo/schema.json \
+	  examples/demo/inventory.json examples/demo/nautobot.json >/dev/null
+	$(VALGRIND) bin/moonsync run scripts/conformance.lua --out $(BUILD)/vg-conformance \
+	  spec/fixtures/conformance/*/ >/dev/null
+	cp examples/demo/nautobot.json $(BUILD)/vg-target.json
+	MOONSYNC_DEMO_TARGET=$(BUILD)/vg-target.json $(VALGRIND) bin/moonsync sync \
+	  examples/demo/job.lua >/dev/null
+	MOONSYNC_DEMO_TARGET=$(BUILD)/vg-target.json $(VALGRIND) bin/moonsync plan \
+	  examples/demo/job.lua -o $(BUILD)/vg-plan.json >/dev/null
+	@echo "valgrind: clean"
+
 bench: all
 	sh scripts/bench
 
@@ -114,4 +131,4 @@ clean-bin:
 clean: clean-bin
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all ctest test check-asan fuzz bench demo conformance install clean clean-bin
+.PHONY: all ctest test check-asan check-valgrind fuzz bench demo conformance install clean clean-bin
