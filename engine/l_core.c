@@ -763,6 +763,42 @@ static int l_core_store(lua_State *L) {
   return 1;
 }
 
+ms_store *ms_l_checkstore(lua_State *L, int idx) { return tostore(L, idx); }
+
+ms_store *ms_l_scratch_store(lua_State *L) {
+  lstore *p = lua_newuserdatauv(L, sizeof *p, 0);
+  p->s = NULL;
+  luaL_setmetatable(L, MS_STORE_MT);
+  p->s = ms_store_new_small("scratch", "scratch");
+  if (p->s == NULL) luaL_error(L, "out of memory");
+  return p->s;
+}
+
+void ms_l_pushvalue(lua_State *L, const ms_value *v) { pushvalue(L, v, 0); }
+
+int ms_l_raise(lua_State *L, const ms_err *err) { return raiseerr(L, err); }
+
+typedef struct tvargs { ms_store *s; ms_value *out; const char *what; } tvargs;
+
+static int tv_protected(lua_State *L) {
+  tvargs *a = lua_touserdata(L, 2);
+  tovalue(L, 1, a->s, a->out, a->what, 0);
+  return 0;
+}
+
+int ms_l_tovalue(lua_State *L, int idx, ms_store *s, ms_value *out,
+                 const char *what) {
+  tvargs a;
+  a.s = s;
+  a.out = out;
+  a.what = what;
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, tv_protected);
+  lua_pushvalue(L, idx);
+  lua_pushlightuserdata(L, &a);
+  return lua_pcall(L, 2, 0, 0) == LUA_OK ? MS_OK : MS_EINPUT;
+}
+
 static int l_arena_gc(lua_State *L) {
   ms_arena_free(luaL_checkudata(L, 1, MS_ARENA_MT));
   return 0;
@@ -2005,5 +2041,6 @@ int luaopen_moonsync_core(lua_State *L) {
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
   ms_l_http_register(L);
+  ms_l_mapping_register(L);
   return 1;
 }

@@ -259,6 +259,69 @@ uint64_t ms_fields_fingerprint(const ms_model *m, const ms_value *fields) {
   return h;
 }
 
+/* A source-id index entry, in the store's arena. */
+typedef struct refcell {
+  ms_record *rec;
+  ms_value id;
+  int midx;
+} refcell;
+
+static uint64_t refhash(int midx, const ms_value *id) {
+  return ms_value_hash(id, (uint64_t)midx * 0x9e3779b97f4a7c15ULL + 7) | 1;
+}
+
+static size_t reffind(const ms_store *s, uint64_t h, int midx, const ms_value *id) {
+  size_t mask = s->caprefs - 1, i = (size_t)h & mask;
+  for (;;) {
+    const ms_refslot *sl = &s->refs[i];
+    const refcell *c = sl->cell;
+    if (c == NULL) return i;
+    if (sl->hash == h && c->midx == midx && ms_value_eq(&c->id, id)) return i;
+    i = (i + 1) & mask;
+  }
+}
+
+int ms_store_ref_put(ms_store *s, int midx, const ms_value *id, ms_record *r) {
+  uint64_t h = refhash(midx, id);
+  size_t i;
+  refcell *c;
+  if ((s->nrefs + 1) * 4 > s->caprefs * 3) {
+    size_t cap = s->caprefs ? s->caprefs * 2 : 1024, k;
+    ms_refslot *n = calloc(cap, sizeof *n);
+    if (n == NULL) return MS_ENOMEM;
+    for (k = 0; k < s->caprefs; k++) {
+      if (s->refs[k].cell != NULL) {
+        size_t j = (size_t)s->refs[k].hash & (cap - 1);
+        while (n[j].cell != NULL) j = (j + 1) & (cap - 1);
+        n[j] = s->refs[k];
+      }
+    }
+    free(s->refs);
+    s->refs = n;
+    s->caprefs = cap;
+  }
+  i = reffind(s, h, midx, id);
+  if (s->refs[i].cell != NULL) {
+    ((refcell *)s->refs[i].cell)->rec = r;
+    return MS_OK;
+  }
+  c = ms_arena_alloc(&s->arena, sizeof *c);
+  if (c == NULL || ms_store_copy_value(s, id, &c->id) != MS_OK) return MS_ENOMEM;
+  c->rec = r;
+  c->midx = midx;
+  s->refs[i].hash = h;
+  s->refs[i].cell = c;
+  s->nrefs++;
+  return MS_OK;
+}
+
+ms_record *ms_store_ref_get(const ms_store *s, int midx, const ms_value *id) {
+  size_t i;
+  if (s->caprefs == 0) return NULL;
+  i = reffind(s, refhash(midx, id), midx, id);
+  return s->refs[i].cell ? ((refcell *)s->refs[i].cell)->rec : NULL;
+}
+
 void ms_store_or_flags(ms_store *s, int midx, uint32_t flags) {
   ms_recvec *v = &s->bymodel[midx];
   size_t i;
@@ -307,6 +370,7 @@ void ms_store_free(ms_store *s) {
   free(s->models);
   free(s->bymodel);
   free(s->slots);
+  free(s->refs);
   free(s->name);
   free(s->type);
   ms_arena_free(&s->arena);

@@ -117,6 +117,11 @@ typedef struct ms_recvec {
   size_t n, cap, live;
 } ms_recvec;
 
+typedef struct ms_refslot {
+  uint64_t hash;
+  void *cell;             /* (record, id, model) cell in the store's arena */
+} ms_refslot;
+
 typedef struct ms_slot {
   uint64_t hash;
   ms_record *rec;
@@ -134,6 +139,8 @@ struct ms_store {
   uint32_t ntop;
   char **top_level;
   uint32_t epoch;         /* last mark used by a diff against this store */
+  struct ms_refslot *refs;  /* source-id index of mapped records (lazy) */
+  size_t nrefs, caprefs;
 };
 
 /* New empty store; NULL when out of memory. Free with ms_store_free. */
@@ -219,6 +226,12 @@ void ms_fields_repr(ms_buf *b, const ms_model *m, const ms_value *fields,
 /* A hash of a record's attribute names and values (Python equality:
    equal values hash equal), identifying the state a plan assumed. */
 uint64_t ms_fields_fingerprint(const ms_model *m, const ms_value *fields);
+
+/* Source-id index: records built by mappings, by (model, source id) with
+   Python equality on the id. put returns MS_OK or MS_ENOMEM (the latest
+   record wins); get returns NULL when absent. */
+int ms_store_ref_put(ms_store *s, int midx, const ms_value *id, ms_record *r);
+ms_record *ms_store_ref_get(const ms_store *s, int midx, const ms_value *id);
 
 /* ORs flags into the instance flags of every record of model midx. */
 void ms_store_or_flags(ms_store *s, int midx, uint32_t flags);

@@ -335,6 +335,12 @@ function Adapter:load_file(path, opts)
   return self
 end
 
+--- Builds records through a mapping (ms.mapping) from Lua tables, JSON
+-- text or {file = path}; returns {seen =, added =, filtered =}.
+function Adapter:load_mapped(mapping, source, name)
+  return mapping:apply(self, source, name)
+end
+
 --- Same as load_file, from JSON text.
 function Adapter:load_json(text, opts)
   self._store:load_json(text, opts and opts.name or "<json>", opts and opts.skip_duplicates)
@@ -485,6 +491,17 @@ function Adapter:sync_to(target, opts)
 end
 
 M.Adapter = Adapter
+
+--- Declares a mapping (see moonsync.mapping).
+function M.mapping(spec)
+  return require("moonsync.mapping").mapping(spec)
+end
+
+--- Applies a built-in normalizer ("lower", "upper", "trim", "ip",
+-- "prefix", "mac", "set") to a value, as mappings do.
+function M.normalize(kind, value, key)
+  return core.normalize(kind, value, key)
+end
 
 --- Declares a job (see moonsync.job): `return ms.job { source = ..., target = ... }`.
 function M.job(spec)

@@ -1,0 +1,319 @@
+/*
+** l_mapping.c: Lua binding of mappings (mapping.h): core.mapping(spec)
+** compiles a normalized spec (lua/moonsync/mapping.lua builds it) and
+** store:map(mapping, source) runs it over JSON text, a JSON file or Lua
+** tables. Lua transforms and filters are kept in the mapping's user
+** value and called only where the mapping asks for them.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "fixture.h"
+#include "json.h"
+#include "l_core.h"
+#include "mapping.h"
+
+#define MS_MAPPING_MT "moonsync.Mapping"
+
+typedef struct lmapping { ms_mapping m; int ready; } lmapping;
+
+static char *dupfield(lua_State *L, int t, const char *k) {
+  const char *v;
+  char *c;
+  if (lua_getfield(L, t, k) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  v = luaL_checkstring(L, -1);
+  c = malloc(strlen(v) + 1);
+  if (c == NULL) luaL_error(L, "out of memory");
+  strcpy(c, v);
+  lua_pop(L, 1);
+  return c;
+}
+
+static int l_mapping_gc(lua_State *L) {
+  lmapping *p = luaL_checkudata(L, 1, MS_MAPPING_MT);
+  if (p->ready) ms_mapping_clear(&p->m);
+  p->ready = 0;
+  return 0;
+}
+
+static const char *const normnames[] = {"", "lower", "upper", "trim", "ip",
+                                        "prefix", "mac", "set", NULL};
+
+/* A constant or default: scalars, strings and containers (via JSON text
+   made by the Lua side, so no Lua-table walking is needed here). */
+static void constval(lua_State *L, int idx, ms_mapping *m, ms_value *out) {
+  ms_err err;
+  size_t n;
+  const char *text;
+  switch (lua_type(L, idx)) {
+    case LUA_TBOOLEAN: out->type = MS_BOOL; out->u.b = lua_toboolean(L, idx); return;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) { out->type = MS_INT; out->u.i = lua_tointeger(L, idx); }
+      else { out->type = MS_FLOAT; out->u.f = lua_tonumber(L, idx); }
+      return;
+    case LUA_TSTRING: {
+      const char *s = lua_tolstring(L, idx, &n);
+      char *c = ms_arena_strndup(&m->arena, s, n);
+      if (c == NULL) luaL_error(L, "out of memory");
+      *out = ms_value_str(c, n);
+      return;
+    }
+    case LUA_TTABLE:
+      /* {json = "..."}: a container constant encoded by the Lua side */
+      lua_getfield(L, idx, "json");
+      text = luaL_checklstring(L, -1, &n);
+      {
+        char *c = ms_arena_strndup(&m->arena, text, n);
+        if (c == NULL) luaL_error(L, "out of memory");
+        if (ms_json_parse(&m->arena, c, n, "constant", out, &err) != MS_OK)
+          luaL_error(L, "%s", err.msg);
+      }
+      lua_pop(L, 1);
+      return;
+    default:
+      *out = ms_nil;
+  }
+}
+
+/* core.mapping(spec) -> compiled mapping */
+static int l_core_mapping(lua_State *L) {
+  lmapping *p;
+  ms_mapping *m;
+  lua_Integer i, n, k;
+  int fns;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  p = lua_newuserdatauv(L, sizeof *p, 1);           /* 2 */
+  memset(p, 0, sizeof *p);
+  m = &p->m;
+  m->lua_filter = -1;
+  ms_arena_init(&m->arena);
+  p->ready = 1;
+  luaL_setmetatable(L, MS_MAPPING_MT);
+  lua_newtable(L);                                  /* 3: Lua functions */
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, 2, 1);
+  fns = 0;
+  m->name = dupfield(L, 1, "name");
+  m->model = dupfield(L, 1, "model");
+  m->from = dupfield(L, 1, "from");
+  m->id = dupfield(L, 1, "id");
+  if (m->name == NULL || m->model == NULL) return luaL_error(L, "mapping needs name and model");
+  if (lua_getfield(L, 1, "filter") == LUA_TFUNCTION) {
+    lua_rawseti(L, 3, ++fns);
+    m->lua_filter = fns;
+  } else {
+    lua_pop(L, 1);
+  }
+  lua_getfield(L, 1, "fields");
+  n = (lua_Integer)lua_rawlen(L, -1);
+  m->fields = calloc((size_t)n + 1, sizeof *m->fields);
+  if (m->fields == NULL) return luaL_error(L, "out of memory");
+  for (i = 1; i <= n; i++) {
+    ms_mapfield *f = &m->fields[i - 1];
+    int t;
+    lua_rawgeti(L, -1, i);
+    t = lua_gettop(L);
+    m->nfields = (uint32_t)i;
+    f->field = dupfield(L, t, "field");
+    f->path = dupfield(L, t, "path");
+    f->ref_model = dupfield(L, t, "ref_model");
+    f->ref_field = dupfield(L, t, "ref_field");
+    lua_getfield(L, t, "has_const");
+    f->has_const = lua_toboolean(L, -1);
+    lua_getfield(L, t, "const");
+    if (f->has_const) constval(L, -1, m, &f->konst);
+    lua_getfield(L, t, "has_default");
+    f->has_default = lua_toboolean(L, -1);
+    lua_getfield(L, t, "default");
+    if (f->has_default) constval(L, -1, m, &f->dflt);
+    lua_pop(L, 4);
+    lua_getfield(L, t, "steps");
+    for (k = 1; k <= (lua_Integer)lua_rawlen(L, -1) && k <= MS_MAP_MAXSTEPS; k++) {
+      ms_mapstep *st = &f->steps[k - 1];
+      lua_rawgeti(L, -1, k);
+      if (lua_getfield(L, -1, "fn") == LUA_TFUNCTION) {
+        lua_rawseti(L, 3, ++fns);
+        st->kind = MS_NORM_LUA;
+        st->lua = fns;
+      } else {
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "kind");
+        st->kind = luaL_checkoption(L, -1, NULL, normnames);
+        lua_pop(L, 1);
+        st->key = dupfield(L, lua_gettop(L), "key");
+      }
+      f->nsteps = (int)k;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    if (f->field == NULL) return luaL_error(L, "mapping field without a name");
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "where") == LUA_TTABLE) {
+    n = (lua_Integer)lua_rawlen(L, -1);
+    m->where = calloc((size_t)n + 1, sizeof *m->where);
+    if (m->where == NULL) return luaL_error(L, "out of memory");
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      m->where[i - 1].path = dupfield(L, lua_gettop(L), "path");
+      m->nwhere = (uint32_t)i;
+      lua_getfield(L, -1, "value");
+      constval(L, -1, m, &m->where[i - 1].value);
+      lua_pop(L, 2);
+    }
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "parent") == LUA_TTABLE) {
+    int t = lua_gettop(L);
+    m->parent_model = dupfield(L, t, "model");
+    lua_getfield(L, t, "ids");
+    n = (lua_Integer)lua_rawlen(L, -1);
+    m->parent_ids = calloc((size_t)n + 1, sizeof *m->parent_ids);
+    if (m->parent_ids == NULL) return luaL_error(L, "out of memory");
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      m->parent_ids[i - 1] = malloc(lua_rawlen(L, -1) + 1);
+      if (m->parent_ids[i - 1] == NULL) return luaL_error(L, "out of memory");
+      strcpy(m->parent_ids[i - 1], luaL_checkstring(L, -1));
+      m->nparent = (uint32_t)i;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* {====== running ======} */
+
+typedef struct lrun {
+  lua_State *L;
+  int fns;       /* stack index of the function table */
+} lrun;
+
+static int hook_transform(void *ud, int idx, ms_store *s, const ms_value *in,
+                          ms_value *out, ms_err *err) {
+  lrun *r = ud;
+  lua_State *L = r->L;
+  lua_rawgeti(L, r->fns, idx);
+  ms_l_pushvalue(L, in);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    ms_err_set(err, MS_EINPUT, "transform failed: %s",
+               lua_isstring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return MS_EINPUT;
+  }
+  if (ms_l_tovalue(L, -1, s, out, "transform result") != MS_OK) {
+    ms_err_set(err, MS_EINPUT, "transform returned %s, which cannot be stored: %s",
+               luaL_typename(L, -2), lua_tostring(L, -1));
+    lua_pop(L, 2);
+    return MS_EINPUT;
+  }
+  lua_pop(L, 1);
+  return MS_OK;
+}
+
+static int hook_filter(void *ud, int idx, const ms_value *rec, int *keep,
+                       ms_err *err) {
+  lrun *r = ud;
+  lua_State *L = r->L;
+  lua_rawgeti(L, r->fns, idx);
+  ms_l_pushvalue(L, rec);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    ms_err_set(err, MS_EINPUT, "filter failed: %s",
+               lua_isstring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return MS_EINPUT;
+  }
+  *keep = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return MS_OK;
+}
+
+/* store:map(mapping, source[, name]) -> {seen =, added =, filtered =}.
+   source: JSON text, {file = path}, or Lua tables. */
+static int l_store_map(lua_State *L) {
+  ms_store *s = ms_l_checkstore(L, 1);
+  lmapping *p = luaL_checkudata(L, 2, MS_MAPPING_MT);
+  const char *name = luaL_optstring(L, 4, "<source>");
+  ms_value doc;
+  ms_maphooks hooks;
+  ms_mapstats stats;
+  ms_err err;
+  lrun run;
+  int rc;
+  lua_settop(L, 4);
+  lua_getiuservalue(L, 2, 1);   /* 5: functions */
+  if (lua_type(L, 3) == LUA_TSTRING) {
+    size_t n;
+    const char *text = lua_tolstring(L, 3, &n);
+    char *copy = ms_arena_strndup(&s->arena, text, n);
+    if (copy == NULL) return luaL_error(L, "out of memory");
+    if (ms_json_parse(&s->arena, copy, n, name, &doc, &err) != MS_OK)
+      return ms_l_raise(L, &err);
+  } else if (lua_istable(L, 3) && lua_getfield(L, 3, "file") == LUA_TSTRING) {
+    if (ms_json_load(&s->arena, lua_tostring(L, -1), &doc, &err) != MS_OK)
+      return ms_l_raise(L, &err);
+    lua_pop(L, 1);
+  } else {
+    lua_settop(L, 5);
+    if (ms_l_tovalue(L, 3, s, &doc, "source") != MS_OK) return lua_error(L);
+  }
+  run.L = L;
+  run.fns = 5;
+  hooks.ud = &run;
+  hooks.transform = hook_transform;
+  hooks.filter = hook_filter;
+  rc = ms_mapping_run(&p->m, s, &doc, &hooks, &stats, &err);
+  if (rc != MS_OK) return ms_l_raise(L, &err);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)stats.seen);
+  lua_setfield(L, -2, "seen");
+  lua_pushinteger(L, (lua_Integer)stats.added);
+  lua_setfield(L, -2, "added");
+  lua_pushinteger(L, (lua_Integer)stats.filtered);
+  lua_setfield(L, -2, "filtered");
+  return 1;
+}
+
+/* core.normalize(kind, value[, key]) -> the normalized value */
+static int l_core_normalize(lua_State *L) {
+  int kind = luaL_checkoption(L, 1, NULL, normnames);
+  ms_store *tmp;
+  ms_value in, out;
+  ms_err err;
+  int rc;
+  lua_settop(L, 3);
+  /* a scratch store owned by a userdata: freed even if something raises */
+  tmp = ms_l_scratch_store(L);
+  if (ms_l_tovalue(L, 2, tmp, &in, "value") != MS_OK) return lua_error(L);
+  rc = ms_normalize(kind, lua_tostring(L, 3), tmp, &in, &out, &err);
+  if (rc != MS_OK) return ms_l_raise(L, &err);
+  ms_l_pushvalue(L, &out);
+  return 1;
+}
+
+void ms_l_mapping_register(lua_State *L) {
+  luaL_newmetatable(L, MS_MAPPING_MT);
+  lua_pushcfunction(L, l_mapping_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_core_mapping);
+  lua_setfield(L, -2, "mapping");
+  lua_pushcfunction(L, l_core_normalize);
+  lua_setfield(L, -2, "normalize");
+  /* store:map */
+  luaL_getmetatable(L, "moonsync.Store");
+  lua_getfield(L, -1, "__index");
+  lua_pushcfunction(L, l_store_map);
+  lua_setfield(L, -2, "map");
+  lua_pop(L, 2);
+}

@@ -1,0 +1,447 @@
+/*
+** mapping.c: declarative mappings from source documents to records
+** (mapping.h). Everything but Lua transforms and filters runs here, so a
+** mapping without them costs a path walk per field and no Lua call.
+*/
+#include "mapping.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ms_mapping_clear(ms_mapping *m) {
+  uint32_t i;
+  int k;
+  for (i = 0; i < m->nfields; i++) {
+    ms_mapfield *f = &m->fields[i];
+    free(f->field);
+    free(f->path);
+    free(f->ref_model);
+    free(f->ref_field);
+    for (k = 0; k < f->nsteps; k++) free(f->steps[k].key);
+  }
+  for (i = 0; i < m->nwhere; i++) free(m->where[i].path);
+  for (i = 0; i < m->nparent; i++) free(m->parent_ids[i]);
+  free(m->fields);
+  free(m->where);
+  free(m->parent_ids);
+  free(m->name);
+  free(m->model);
+  free(m->from);
+  free(m->id);
+  free(m->parent_model);
+  ms_arena_free(&m->arena);
+  memset(m, 0, sizeof *m);
+  m->lua_filter = -1;
+}
+
+/* Walks a dotted path: map keys, or list indices (0-based). NULL when
+   any step is missing. */
+static const ms_value *getpath(const ms_value *v, const char *path) {
+  const char *p = path;
+  while (v != NULL && *p) {
+    const char *dot = strchr(p, '.');
+    size_t n = dot ? (size_t)(dot - p) : strlen(p);
+    if (v->type == MS_MAP) {
+      v = ms_map_get(v, p, n);
+    } else if (v->type == MS_LIST && n > 0 && strspn(p, "0123456789") >= n) {
+      unsigned long i = strtoul(p, NULL, 10);
+      v = i < v->len ? &v->u.items[i] : NULL;
+    } else {
+      return NULL;
+    }
+    p += n;
+    if (*p == '.') p++;
+  }
+  return v;
+}
+
+static const char *tname(const ms_value *v) {
+  static const char *names[] = {"null", "a boolean", "an integer", "a float",
+                                "a string", "a list", "an object"};
+  return names[v->type];
+}
+
+int ms_mapping_check(const ms_mapping *m, const ms_store *s, ms_err *err) {
+  int mi = ms_store_model(s, m->model);
+  const ms_model *model;
+  uint32_t i, k;
+  if (mi < 0)
+    return ms_err_set(err, MS_ESCHEMA, "mapping '%s': adapter '%s' has no model "
+                      "'%s'", m->name, s->name, m->model);
+  model = s->models[mi];
+  for (i = 0; i < m->nfields; i++) {
+    const ms_mapfield *f = &m->fields[i];
+    if (ms_model_field(model, f->field, strlen(f->field)) < 0)
+      return ms_err_set(err, MS_ESCHEMA, "mapping '%s': model '%s' has no field "
+                        "'%s'", m->name, m->model, f->field);
+    if (f->ref_model) {
+      int rm = ms_store_model(s, f->ref_model);
+      if (rm < 0 || ms_model_field(s->models[rm], f->ref_field,
+                                   strlen(f->ref_field)) < 0)
+        return ms_err_set(err, MS_ESCHEMA, "mapping '%s': field '%s' refers to "
+                          "%s.%s, which the adapter does not have", m->name,
+                          f->field, f->ref_model, f->ref_field);
+    }
+  }
+  for (k = 0; k < model->nids; k++) {
+    for (i = 0; i < m->nfields; i++)
+      if (strcmp(m->fields[i].field, model->fields[k]) == 0) break;
+    if (i == m->nfields)
+      return ms_err_set(err, MS_ESCHEMA, "mapping '%s': identifier '%s' of model "
+                        "'%s' is not mapped", m->name, model->fields[k], m->model);
+  }
+  if (m->parent_model) {
+    int pm = ms_store_model(s, m->parent_model);
+    if (pm < 0)
+      return ms_err_set(err, MS_ESCHEMA, "mapping '%s': parent model '%s' is not "
+                        "a model of adapter '%s'", m->name, m->parent_model, s->name);
+    if (m->nparent != s->models[pm]->nids)
+      return ms_err_set(err, MS_ESCHEMA, "mapping '%s': parent '%s' has %u "
+                        "identifiers, the mapping gives %u", m->name,
+                        m->parent_model, s->models[pm]->nids, m->nparent);
+    if (ms_model_child(s->models[pm], m->model) < 0)
+      return ms_err_set(err, MS_ESCHEMA, "mapping '%s': model '%s' is not a child "
+                        "of '%s'", m->name, m->model, m->parent_model);
+    for (k = 0; k < m->nparent; k++)
+      if (ms_model_field(model, m->parent_ids[k], strlen(m->parent_ids[k])) < 0)
+        return ms_err_set(err, MS_ESCHEMA, "mapping '%s': parent identifier comes "
+                          "from '%s', which model '%s' does not have", m->name,
+                          m->parent_ids[k], m->model);
+  }
+  return MS_OK;
+}
+
+/* {====== normalizers ======} */
+
+static int needstr(const ms_value *in, const char *what, ms_err *err) {
+  if (in->type == MS_STR) return MS_OK;
+  return ms_err_set(err, MS_EINPUT, "%s: expected a string, got %s", what,
+                    tname(in));
+}
+
+static int strout(ms_store *s, const char *p, size_t n, ms_value *out,
+                  ms_err *err) {
+  char *c = ms_arena_strndup(&s->arena, p, n);
+  if (c == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  *out = ms_value_str(c, n);
+  return MS_OK;
+}
+
+static int quoted(ms_err *err, const char *what, const ms_value *in) {
+  ms_buf b = MS_BUF_INIT;
+  int rc;
+  ms_value_pyrepr(&b, in);
+  rc = ms_err_set(err, MS_EINPUT, "%.200s is not %s", b.data ? b.data : "", what);
+  ms_buf_free(&b);
+  return rc;
+}
+
+static int norm_ip(ms_store *s, const ms_value *in, ms_value *out, int prefix,
+                   ms_err *err) {
+  char buf[128], txt[INET6_ADDRSTRLEN + 8];
+  unsigned char addr[16];
+  int fam, bits = -1, maxbits, i;
+  char *slash;
+  if (in->len >= sizeof buf) return quoted(err, prefix ? "an IP prefix" : "an IP address", in);
+  memcpy(buf, in->u.s, in->len);
+  buf[in->len] = '\0';
+  slash = strchr(buf, '/');
+  if (prefix != (slash != NULL))
+    return quoted(err, prefix ? "an IP prefix (address/length)" : "an IP address", in);
+  if (slash) {
+    char *end;
+    *slash = '\0';
+    bits = (int)strtol(slash + 1, &end, 10);
+    if (*end || slash[1] == '\0') return quoted(err, "an IP prefix", in);
+  }
+  fam = strchr(buf, ':') ? AF_INET6 : AF_INET;
+  if (inet_pton(fam, buf, addr) != 1)
+    return quoted(err, prefix ? "an IP prefix" : "an IP address", in);
+  maxbits = fam == AF_INET ? 32 : 128;
+  if (prefix) {
+    if (bits < 0 || bits > maxbits) return quoted(err, "an IP prefix", in);
+    for (i = 0; i < maxbits / 8; i++) {
+      int keep = bits - i * 8;
+      if (keep >= 8) continue;
+      addr[i] &= keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+    }
+  }
+  if (inet_ntop(fam, addr, txt, INET6_ADDRSTRLEN) == NULL)
+    return quoted(err, "an IP address", in);
+  if (prefix) snprintf(txt + strlen(txt), 8, "/%d", bits);
+  return strout(s, txt, strlen(txt), out, err);
+}
+
+static int norm_mac(ms_store *s, const ms_value *in, ms_value *out, ms_err *err) {
+  char hex[12], txt[18];
+  size_t i, n = 0;
+  for (i = 0; i < in->len; i++) {
+    char c = in->u.s[i];
+    if (c == ':' || c == '-' || c == '.' || c == ' ') continue;
+    if (!isxdigit((unsigned char)c) || n == 12) return quoted(err, "a MAC address", in);
+    hex[n++] = (char)tolower((unsigned char)c);
+  }
+  if (n != 12) return quoted(err, "a MAC address", in);
+  for (i = 0; i < 6; i++) {
+    txt[i * 3] = hex[i * 2];
+    txt[i * 3 + 1] = hex[i * 2 + 1];
+    txt[i * 3 + 2] = ':';
+  }
+  return strout(s, txt, 17, out, err);
+}
+
+/* Order for list-as-set: numbers by value, strings bytewise, other types
+   by type; maps by the value under key. */
+static int vcmp(const ms_value *a, const ms_value *b) {
+  int ta = a->type == MS_BOOL || a->type == MS_INT || a->type == MS_FLOAT ? 1
+         : a->type == MS_STR ? 2 : 3 + a->type;
+  int tb = b->type == MS_BOOL || b->type == MS_INT || b->type == MS_FLOAT ? 1
+         : b->type == MS_STR ? 2 : 3 + b->type;
+  if (ta != tb) return ta - tb;
+  if (ta == 1) {
+    double x = a->type == MS_FLOAT ? a->u.f : a->type == MS_INT ? (double)a->u.i : a->u.b;
+    double y = b->type == MS_FLOAT ? b->u.f : b->type == MS_INT ? (double)b->u.i : b->u.b;
+    return (x > y) - (x < y);
+  }
+  if (ta == 2) {
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->u.s, b->u.s, n);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+  }
+  return 0;
+}
+
+static int itemcmp(const void *x, const void *y, void *ctx) {
+  const ms_value *a = x, *b = y;
+  const char *setkey = ctx;
+  if (setkey) {
+    const ms_value *ka = a->type == MS_MAP ? getpath(a, setkey) : NULL;
+    const ms_value *kb = b->type == MS_MAP ? getpath(b, setkey) : NULL;
+    if (ka && kb) return vcmp(ka, kb);
+    return (ka != NULL) - (kb != NULL);
+  }
+  return vcmp(a, b);
+}
+
+static int norm_set(ms_store *s, const char *key, const ms_value *in,
+                    ms_value *out, ms_err *err) {
+  ms_value *items;
+  uint32_t i, w = 0;
+  if (in->type != MS_LIST)
+    return ms_err_set(err, MS_EINPUT, "set: expected a list, got %s", tname(in));
+  *out = *in;
+  if (in->len == 0) return MS_OK;
+  items = ms_arena_alloc(&s->arena, in->len * sizeof *items);
+  if (items == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  memcpy(items, in->u.items, in->len * sizeof *items);
+  qsort_r(items, in->len, sizeof *items, itemcmp, (void *)key);
+  for (i = 0; i < in->len; i++)
+    if (w == 0 || !ms_value_eq(&items[w - 1], &items[i])) items[w++] = items[i];
+  out->u.items = items;
+  out->len = w;
+  return MS_OK;
+}
+
+int ms_normalize(int kind, const char *key, ms_store *s, const ms_value *in,
+                 ms_value *out, ms_err *err) {
+  size_t i, a, b;
+  char *c;
+  if (in->type == MS_NIL) {
+    *out = *in;
+    return MS_OK;
+  }
+  switch (kind) {
+    case MS_NORM_LOWER: case MS_NORM_UPPER:
+      if (needstr(in, kind == MS_NORM_LOWER ? "lower" : "upper", err)) return err->code;
+      c = ms_arena_strndup(&s->arena, in->u.s, in->len);
+      if (c == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+      for (i = 0; i < in->len; i++)
+        if (!((unsigned char)c[i] & 0x80))
+          c[i] = (char)(kind == MS_NORM_LOWER ? tolower((unsigned char)c[i])
+                                              : toupper((unsigned char)c[i]));
+      *out = ms_value_str(c, in->len);
+      return MS_OK;
+    case MS_NORM_TRIM:
+      if (needstr(in, "trim", err)) return err->code;
+      for (a = 0; a < in->len && isspace((unsigned char)in->u.s[a]); a++) {}
+      for (b = in->len; b > a && isspace((unsigned char)in->u.s[b - 1]); b--) {}
+      *out = ms_value_str(in->u.s + a, b - a);  /* a view: no copy */
+      return MS_OK;
+    case MS_NORM_IP: case MS_NORM_PREFIX:
+      if (needstr(in, kind == MS_NORM_IP ? "ip" : "prefix", err)) return err->code;
+      return norm_ip(s, in, out, kind == MS_NORM_PREFIX, err);
+    case MS_NORM_MAC:
+      if (needstr(in, "mac", err)) return err->code;
+      return norm_mac(s, in, out, err);
+    case MS_NORM_SET:
+      return norm_set(s, key, in, out, err);
+    default:
+      return ms_err_set(err, MS_ESCHEMA, "unknown normalizer %d", kind);
+  }
+}
+
+/* {====== running ======} */
+
+static const char *stepname(const ms_mapstep *st) {
+  static const char *names[] = {"?", "lower", "upper", "trim", "ip", "prefix",
+                                "mac", "set", "transform"};
+  return st->kind >= 1 && st->kind <= MS_NORM_LUA ? names[st->kind] : "?";
+}
+
+/* "mapping 'x': record 12 (results[12]): " + the message already in err */
+static int where(const ms_mapping *m, size_t i, const char *field, ms_err *err) {
+  char old[MS_ERR_MSG];
+  int code = err->code;
+  memcpy(old, err->msg, sizeof old);
+  if (field)
+    return ms_err_set(err, code, "mapping '%s': record %zu (%s[%zu]): field '%s': %s",
+                      m->name, i, m->from ? m->from : "", i, field, old);
+  return ms_err_set(err, code, "mapping '%s': record %zu (%s[%zu]): %s", m->name,
+                    i, m->from ? m->from : "", i, old);
+}
+
+int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
+                   const ms_maphooks *hooks, ms_mapstats *stats, ms_err *err) {
+  int mi = ms_store_model(s, m->model), pm = -1, rc;
+  const ms_value *list = m->from ? getpath(doc, m->from) : doc;
+  const ms_model *model;
+  ms_value *konst, *dflt, *pfields = NULL;
+  int *fidx, *refmi, *reffi;
+  uint32_t i, k;
+  size_t n;
+  memset(stats, 0, sizeof *stats);
+  if ((rc = ms_mapping_check(m, s, err)) != MS_OK) return rc;
+  if (list == NULL || list->type != MS_LIST)
+    return ms_err_set(err, MS_EINPUT, "mapping '%s': %s%s%s is not a list of records "
+                      "(got %s)", m->name, m->from ? "'from' path '" : "the document",
+                      m->from ? m->from : "", m->from ? "'" : "",
+                      list ? tname(list) : "nothing");
+  model = s->models[mi];
+  if (m->parent_model) pm = ms_store_model(s, m->parent_model);
+  /* per-run tables: field indices, references, and constants copied into
+     the store (the mapping may go before the store does) */
+  konst = ms_arena_alloc(&s->arena, (m->nfields + 1) * 2 * sizeof *konst);
+  fidx = ms_arena_alloc(&s->arena, (m->nfields + 1) * 3 * sizeof *fidx);
+  if (pm >= 0) pfields = ms_arena_alloc(&s->arena, s->models[pm]->nfields * sizeof *pfields);
+  if (konst == NULL || fidx == NULL || (pm >= 0 && pfields == NULL))
+    return ms_err_set(err, MS_ENOMEM, "out of memory");
+  dflt = konst + m->nfields + 1;
+  refmi = fidx + m->nfields + 1;
+  reffi = refmi + m->nfields + 1;
+  for (k = 0; k < m->nfields; k++) {
+    const ms_mapfield *f = &m->fields[k];
+    fidx[k] = ms_model_field(model, f->field, strlen(f->field));
+    refmi[k] = f->ref_model ? ms_store_model(s, f->ref_model) : -1;
+    reffi[k] = f->ref_model ? ms_model_field(s->models[refmi[k]], f->ref_field,
+                                             strlen(f->ref_field)) : -1;
+    if (ms_store_copy_value(s, &f->konst, &konst[k]) != MS_OK ||
+        ms_store_copy_value(s, &f->dflt, &dflt[k]) != MS_OK)
+      return ms_err_set(err, MS_ENOMEM, "out of memory");
+  }
+  for (n = 0; n < list->len; n++) {
+    const ms_value *item = &list->u.items[n];
+    ms_record *r;
+    int keep = 1;
+    stats->seen++;
+    if (item->type != MS_MAP) {
+      ms_err_set(err, MS_EINPUT, "expected an object, got %s", tname(item));
+      return where(m, n, NULL, err);
+    }
+    for (i = 0; i < m->nwhere && keep; i++) {
+      const ms_value *v = getpath(item, m->where[i].path);
+      keep = ms_value_eq(v ? v : &ms_nil, &m->where[i].value);
+    }
+    if (keep && m->lua_filter >= 0 && hooks && hooks->filter &&
+        hooks->filter(hooks->ud, m->lua_filter, item, &keep, err) != MS_OK)
+      return where(m, n, NULL, err);
+    if (!keep) {
+      stats->filtered++;
+      continue;
+    }
+    r = ms_store_new_record(s, mi);
+    if (r == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+    for (k = 0; k < m->nfields; k++) {
+      const ms_mapfield *f = &m->fields[k];
+      const ms_value *v = NULL;
+      ms_value cur;
+      int st;
+      if (f->has_const) {
+        v = &konst[k];
+      } else if (f->ref_model) {
+        const ms_value *id = getpath(item, f->path);
+        if (id != NULL && id->type != MS_NIL) {
+          ms_record *target = ms_store_ref_get(s, refmi[k], id);
+          if (target == NULL) {
+            ms_buf b = MS_BUF_INIT;
+            ms_value_pyrepr(&b, id);
+            ms_err_set(err, MS_EINPUT, "no %s with source id %.100s (path '%s')",
+                       f->ref_model, b.data ? b.data : "", f->path);
+            ms_buf_free(&b);
+            return where(m, n, f->field, err);
+          }
+          v = &target->fields[reffi[k]];
+        }
+      } else {
+        v = getpath(item, f->path);
+      }
+      if ((v == NULL || v->type == MS_NIL) && f->has_default) v = &dflt[k];
+      cur = v ? *v : ms_nil;
+      for (st = 0; st < f->nsteps; st++) {
+        const ms_mapstep *step = &f->steps[st];
+        ms_value out;
+        if (step->kind == MS_NORM_LUA) {
+          if (!hooks || !hooks->transform)
+            return ms_err_set(err, MS_ESCHEMA, "mapping '%s': no transform hook",
+                              m->name);
+          rc = hooks->transform(hooks->ud, step->lua, s, &cur, &out, err);
+        } else {
+          rc = ms_normalize(step->kind, step->key, s, &cur, &out, err);
+        }
+        if (rc != MS_OK) {
+          if (rc != MS_ENOMEM && rc != MS_EHANDLER) ms_err_prefix(err, "%s", stepname(step));
+          return rc == MS_EHANDLER ? rc : where(m, n, f->field, err);
+        }
+        cur = out;
+      }
+      r->fields[fidx[k]] = cur;
+    }
+    for (k = 0; k < model->nids; k++) {
+      if (r->fields[k].type == MS_NIL) {
+        ms_err_set(err, MS_EINPUT, "identifier '%s' is missing or null",
+                   model->fields[k]);
+        return where(m, n, NULL, err);
+      }
+    }
+    if ((rc = ms_store_insert(s, r, err)) != MS_OK) return where(m, n, NULL, err);
+    stats->added++;
+    if (m->id) {
+      const ms_value *id = getpath(item, m->id);
+      if (id != NULL && id->type != MS_NIL &&
+          ms_store_ref_put(s, mi, id, r) != MS_OK)
+        return ms_err_set(err, MS_ENOMEM, "out of memory");
+    }
+    if (pm >= 0) {
+      const ms_model *pmodel = s->models[pm];
+      ms_buf b = MS_BUF_INIT;
+      ms_record *parent;
+      for (k = 0; k < m->nparent; k++)
+        pfields[k] = r->fields[ms_model_field(model, m->parent_ids[k],
+                                              strlen(m->parent_ids[k]))];
+      ms_uid_build(&b, pmodel, pfields);
+      parent = ms_store_get(s, pm, b.data ? b.data : "", b.len);
+      if (parent == NULL) {
+        ms_err_set(err, MS_ENOTFOUND, "parent %s %s not present in %s",
+                   pmodel->name, b.data ? b.data : "", s->name);
+        ms_buf_free(&b);
+        return where(m, n, NULL, err);
+      }
+      ms_buf_free(&b);
+      if ((rc = ms_record_add_child(parent, r, err)) != MS_OK)
+        return where(m, n, NULL, err);
+    }
+  }
+  return MS_OK;
+}
