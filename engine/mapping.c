@@ -384,7 +384,7 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
           }
           v = &target->fields[reffi[k]];
         }
-      } else {
+      } else if (f->path != NULL) {
         v = getpath(item, f->path);
       }
       if ((v == NULL || v->type == MS_NIL) && f->has_default) v = &dflt[k];

@@ -1,0 +1,131 @@
+local ms = require "moonsync"
+
+local Site = ms.model "site" { identifiers = { "name" }, attributes = { "asn", "region" },
+                               children = { device = "devices" } }
+local Device = ms.model "device" {
+  identifiers = { "site_name", "name" },
+  attributes = { "role", "serial", "mac", "ip", "net", "tags", "kind", "label" },
+}
+local Api = ms.adapter "api" { models = { Site, Device } }
+
+local SITES = '[{"id": 7, "name": " AMS ", "asn": 65000}, {"id": 8, "name": "ber", "asn": 1.0}]'
+
+local function sites_mapping()
+  return ms.mapping { model = Site, id = "id",
+    fields = { name = { path = "name", transform = { "trim", "lower" } }, asn = "asn",
+               region = { default = "eu" } } }
+end
+
+describe("moonsync.mapping", function()
+  local a
+  before_each(function()
+    a = Api:new()
+    a:load_mapped(sites_mapping(), SITES, "sites.json")
+  end)
+
+  it("maps dotted paths, defaults and built-in transforms in C", function()
+    assert.equals("eu", a:get("site", "ams").region)
+    assert.equals(65000, a:get("site", "ams").asn)
+    assert.equals("float", math.type(a:get("site", "ber").asn))
+  end)
+
+  it("resolves references, links parents and filters", function()
+    local m = ms.mapping { model = Device, from = "results",
+      fields = { name = "name", site_name = { ref = Site, path = "site_id", field = "name" },
+                 role = { path = "role.slug", default = "unknown" } },
+      where = { status = "active" },
+      parent = { model = Site, ids = { name = "site_name" } } }
+    local st = a:load_mapped(m, { results = {
+      { name = "sw1", site_id = 7, role = { slug = "leaf" }, status = "active" },
+      { name = "sw2", site_id = 8, status = "active" },
+      { name = "old", site_id = 8, status = "retired" } } })
+    assert.same({ seen = 3, added = 2, filtered = 1 }, st)
+    assert.equals("leaf", a:get("device", "ams__sw1").role)
+    assert.equals("unknown", a:get("device", "ber__sw2").role)
+    assert.same({ "ams__sw1" }, a:get("site", "ams").devices)
+  end)
+
+  it("normalizes IP addresses, prefixes, MAC addresses and sets", function()
+    assert.equals("2001:db8::1", ms.normalize("ip", "2001:DB8:0::1"))
+    assert.equals("10.0.0.1", ms.normalize("ip", "10.0.0.1"))
+    assert.equals("10.1.2.0/24", ms.normalize("prefix", "10.1.2.3/24"))
+    assert.equals("2001:db8::/32", ms.normalize("prefix", "2001:db8:ff::1/32"))
+    assert.equals("aa:bb:cc:00:11:22", ms.normalize("mac", "AA-BB-CC-00-11-22"))
+    assert.equals("aa:bb:cc:00:11:22", ms.normalize("mac", "aabb.cc00.1122"))
+    assert.same({ 1, 2, 3 }, ms.normalize("set", { 3, 1, 2, 1 }))
+    assert.same({ { n = "a" }, { n = "b" } }, ms.normalize("set", { { n = "b" }, { n = "a" }, { n = "b" } }, "n"))
+    assert.equals("abc", ms.normalize("lower", "AbC"))
+    assert.equals("x y", ms.normalize("trim", "  x y \t"))
+  end)
+
+  it("names the mapping, record, field and value in errors", function()
+    local m = ms.mapping { name = "devices", model = Device, from = "results",
+      fields = { name = "name", site_name = { const = "ams" }, ip = { path = "ip", transform = "ip" } } }
+    local ok, err = pcall(a.load_mapped, a, m, { results = { { name = "a", ip = "10.0.0.1" },
+                                                            { name = "b", ip = "10.0.0.300" } } })
+    assert.is_false(ok)
+    assert.equals("InputError", err.type)
+    assert.equals("mapping 'devices': record 1 (results[1]): field 'ip': ip: '10.0.0.300' is not an IP address",
+                  err.message)
+    ok, err = pcall(a.load_mapped, a, m, { results = { { ip = "10.0.0.1" } } })
+    assert.equals("mapping 'devices': record 0 (results[0]): identifier 'name' is missing or null", err.message)
+    ok, err = pcall(a.load_mapped, a, m, { items = {} })
+    assert.matches("'from' path 'results' is not a list of records", err.message)
+    local r = ms.mapping { model = Device, fields = { name = "n", site_name = { ref = Site, path = "s", field = "name" } } }
+    ok, err = pcall(a.load_mapped, a, r, { { n = "x", s = 99 } })
+    assert.matches("field 'site_name': no site with source id 99 %(path 's'%)", err.message)
+  end)
+
+  it("runs Lua transforms and filters where asked", function()
+    local m = ms.mapping { model = Device,
+      fields = { name = "name", site_name = { const = "ams" },
+                 label = { path = "name", transform = function(v) return v:upper() .. "!" end },
+                 serial = { path = "serial", transform = { "trim", function(v) return v and #v end } } },
+      filter = function(r) return r.name ~= "skip" end }
+    local st = a:load_mapped(m, { { name = "sw9", serial = " abc " }, { name = "skip" } })
+    assert.same({ seen = 2, added = 1, filtered = 1 }, st)
+    assert.equals("SW9!", a:get("device", "ams__sw9").label)
+    assert.equals(3, a:get("device", "ams__sw9").serial)
+    local bad = ms.mapping { model = Device, fields = { name = "name", site_name = { const = "ams" },
+      label = { path = "name", transform = function() error("nope") end } } }
+    local ok, err = pcall(a.load_mapped, a, bad, { { name = "z" } })
+    assert.is_false(ok)
+    assert.matches("field 'label': transform: transform failed: .*nope", err.message)
+  end)
+
+  it("keeps constants' types, including containers", function()
+    local m = ms.mapping { model = Device, fields = { name = "name", site_name = { const = "ams" },
+      kind = { const = { a = 1, b = { 1.0, 2 } } } } }
+    a:load_mapped(m, { { name = "k" } })
+    local kind = a:get("device", "ams__k").kind
+    assert.equals("float", math.type(kind.b[1]))
+    assert.equals("integer", math.type(kind.a))
+  end)
+
+  it("rejects declaration mistakes with the mapping's name", function()
+    local ok, err = pcall(ms.mapping, { model = Device, fields = { name = { pth = "x" } } })
+    assert.is_false(ok)
+    assert.matches("mapping 'device': field 'name': unknown key 'pth'", err)
+    ok, err = pcall(ms.mapping, { model = Device, fields = { name = { path = "x", transform = "rot13" } } })
+    assert.matches("transform 1 must be a function or one of lower", err)
+    local m = ms.mapping { model = Device, fields = { name = "n" } }
+    ok, err = pcall(a.load_mapped, a, m, {})
+    assert.matches("identifier 'site_name' of model 'device' is not mapped", err.message)
+    m = ms.mapping { model = Device, fields = { name = "n", site_name = "s", colour = "c" } }
+    ok, err = pcall(a.load_mapped, a, m, {})
+    assert.matches("model 'device' has no field 'colour'", err.message)
+  end)
+
+  it("maps a JSON file without building Lua tables", function()
+    local f = os.tmpname()
+    local h = io.open(f, "w")
+    h:write('{"results": [{"name": "f1", "site": {"name": "ams"}}]}')
+    h:close()
+    local m = ms.mapping { model = Device, from = "results",
+      fields = { name = "name", site_name = "site.name" },
+      parent = { model = Site, ids = { name = "site_name" } } }
+    assert.same({ seen = 1, added = 1, filtered = 0 }, a:load_mapped(m, { file = f }))
+    os.remove(f)
+    assert.same({ "ams__f1" }, a:get("site", "ams").devices)
+  end)
+end)
