@@ -44,7 +44,8 @@ local resource_keys = { path = true, fields = true, parent = true, refs = true,
 
 local adapter_keys = { models = true, top_level = true, resources = true,
                        pagination = true, page_size = true, bulk = true, type = true,
-                       batch_size = true, client = true }
+                       batch_size = true, client = true, validate = true,
+                       sync_complete = true }
 
 -- {====== loading ======}
 
@@ -283,7 +284,8 @@ end
 -- {...}}}, `id` ("id"), `pagination`, `page_size`, `query`, `detail`
 -- ("{path}{id}/"-style template), `bulk`, `results_key`, `to_api(fields,
 -- adapter)`, `from_api(api_record)`), `pagination`, `page_size`, `bulk`,
--- `batch_size` (100), `client` (default http.client options).
+-- `batch_size` (100), `client` (default http.client options), and the
+-- adapter hooks `validate` and `sync_complete`.
 -- Instances: `Class:new { client = {...} or http.client(...), name = }`.
 function M.adapter(name)
   return function(spec)
@@ -306,6 +308,7 @@ function M.adapter(name)
     local cls = ms.adapter(name) {
       models = spec.models, top_level = spec.top_level, type = spec.type or "rest",
       load = load, create = create, update = update, delete = delete,
+      validate = spec.validate, sync_complete = spec.sync_complete,
       methods = { flush = flush, commit = flush },
     }
     local base_new = cls.new

@@ -13,6 +13,7 @@
 --       kind = { const = "switch" },
 --       site_name = { ref = "site", path = "site_id", field = "name" },
 --       label = { path = "label", transform = function(v) return v and v:sub(1, 8) end },
+--       cidr = { compute = function(r) return r.network .. "/" .. r.len end },
 --     },
 --     where = { status = "active" },                        -- equality, in C
 --     filter = function(r) return r.status ~= "decommissioned" end,  -- Lua
@@ -34,7 +35,7 @@ local BUILTIN = { lower = true, upper = true, trim = true, ip = true, prefix = t
                   mac = true, set = true }
 
 local field_keys = { path = true, default = true, const = true, transform = true,
-                     set = true, ref = true, field = true }
+                     set = true, ref = true, field = true, compute = true }
 local mapping_keys = { name = true, model = true, from = true, id = true, fields = true,
                        where = true, filter = true, parent = true }
 
@@ -136,7 +137,16 @@ function M.mapping(spec)
     end
     local ok, steps = pcall(steps_of, f, s)
     if not ok then error(fmt("mapping '%s': %s", name, steps), 2) end
-    local entry = { field = f, path = s.path, steps = steps }
+    local path = s.path
+    if s.compute ~= nil then
+      -- compute(record): a Lua function of the whole source record
+      if type(s.compute) ~= "function" then
+        error(fmt("mapping '%s': field '%s': compute must be a function", name, f), 2)
+      end
+      table.insert(steps, 1, { fn = s.compute })
+      path = ""
+    end
+    local entry = { field = f, path = path, steps = steps }
     if s.const ~= nil then entry.has_const, entry.const = true, constant(s.const) end
     if s.default ~= nil then entry.has_default, entry.default = true, constant(s.default) end
     if s.ref ~= nil then

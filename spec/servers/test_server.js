@@ -1,7 +1,7 @@
 // Test server for moonsync's HTTP specs and benchmarks, on 127.0.0.1 with
 // a free port; prints "listening PORT PID" when ready.
 //
-//   node test_server.js [--latency MS] [--token TOKEN] [--records N]
+//   node test_server.js [--latency MS] [--token TOKEN] [--records N] [--variant 0|1]
 //
 // Routes:
 //   NetBox/Nautobot conventions under /api/dcim/devices/ (limit/offset
@@ -24,13 +24,24 @@ function opt(name, def) {
 const latency = Number(opt('--latency', '0'));
 const token = opt('--token', null);
 const nrecords = Number(opt('--records', '250'));
+const variant = Number(opt('--variant', '0'));
 
 let devices = [];
 let nextId = 1;
 for (let i = 0; i < nrecords; i++) {
+  // variant 1 is another system's view: some devices missing, some
+  // serials different, a few devices of its own
+  if (variant === 1 && i % 20 === 19) continue;
   devices.push({ id: nextId++, name: `dev${String(i).padStart(5, '0')}`,
                  site: { id: 1 + (i % 7), name: `site${1 + (i % 7)}` },
-                 role: { slug: i % 3 ? 'leaf' : 'spine' }, serial: `SN${i}` });
+                 role: { slug: i % 3 ? 'leaf' : 'spine' },
+                 serial: variant === 1 && i % 10 === 0 ? `SN${i}-v2` : `SN${i}` });
+}
+if (variant === 1) {
+  for (let i = 0; i < 5; i++) {
+    devices.push({ id: nextId++, name: `ext${i}`, site: { id: 1, name: 'site1' },
+                   role: { slug: 'leaf' }, serial: `EXT${i}` });
+  }
 }
 
 const hits = {};
