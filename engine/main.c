@@ -256,6 +256,14 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "run") == 0) {
+    if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+      fputs("usage: moonsync run SCRIPT.lua [ARGS...]\n"
+            "Runs a Lua script with moonsync loaded (require \"moonsync\"); ARGS\n"
+            "reach it as ... and in arg. A script may return an exit status.\n"
+            "Environment: MOONSYNC_TIME_LIMIT (seconds), MOONSYNC_LUA_MEMORY (MiB).\n",
+            stdout);
+      return 0;
+    }
     if (argc < 3) {
       fputs("usage: moonsync run SCRIPT.lua [ARGS...]\n", stderr);
       return 2;

@@ -14,7 +14,10 @@ describe("examples #examples", function()
   after_each(h.cleanup)
 
   it("demo: the README's first command", function()
-    assert.matches("2 to create, 3 to update, 2 to delete, 4 unchanged", example("demo/demo.lua"))
+    local out = example("demo/demo.lua")
+    assert.matches("2 to create, 3 to update, 2 to delete, 4 unchanged", out)
+    assert.matches("sync complete: 2 created, 3 updated, 2 deleted", out)
+    assert.matches("%$ moonsync diff job%.lua\n%(no diffs%)", out)
   end)
 
   it("demo job: diff, dry run, plan and apply (the README tour)", function()

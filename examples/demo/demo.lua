@@ -21,3 +21,25 @@ print(diff:str())
 local s = diff:summary()
 print(("\n%d to create, %d to update, %d to delete, %d unchanged"):format(
   s.create, s.update, s.delete, s["no-change"]))
+
+-- The tour: the same comparison as a job (job.lua), on a copy of the
+-- target: diff, dry run, plan, apply.
+local util = require "moonsync.util"
+local dir = here:sub(1, 1) == "/" and here or (os.getenv("PWD") or ".") .. "/" .. here
+local copy = os.tmpname()
+util.write_atomic(copy, util.read_file(here .. "/nautobot.json"))
+local plan = copy .. ".plan.json"
+for _, step in ipairs {
+  "diff job.lua --format summary",
+  "sync job.lua --dry-run",
+  "plan job.lua -o " .. plan,
+  "apply " .. plan .. " --no-progress",
+  "diff job.lua",
+} do
+  print("\n$ moonsync " .. step:gsub(plan, "plan.json"))
+  io.stdout:flush()
+  os.execute(("cd %q && MOONSYNC_DEMO_TARGET=%q %q %s"):format(
+    dir, copy, dir .. "/../../bin/moonsync", step))
+end
+os.remove(copy)
+os.remove(plan)

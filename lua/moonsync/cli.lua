@@ -20,13 +20,19 @@ local EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_INTERRUPTED = 0, 1, 2, 130
 local USAGE = {
   diff = "usage: moonsync diff JOB.lua [--format str|dict|summary|json] [--flag NAME]...\n"
       .. "         [--target MODEL:UID]... [--exclude MODEL:UID]...\n"
-      .. "       moonsync diff --schema SCHEMA.json SOURCE.json DEST.json [...]  (see docs/cli.md)\n",
+      .. "       exit: 0 no changes, 1 error, 2 changes pending\n"
+      .. "       moonsync diff --schema SCHEMA.json SOURCE.json DEST.json\n"
+      .. "         [--format str|dict|summary|json] [--flag NAME]... [--source-name NAME]\n"
+      .. "         [--dest-name NAME] [--skip-duplicates] [--exit-code] [--timings]\n"
+      .. "       exit: 0 done, 1 differences with --exit-code, 2 error\n",
   sync = "usage: moonsync sync JOB.lua [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
       .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--log-format text|json]\n"
       .. "         [--no-progress]\n"
       .. "       moonsync sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
       .. "         [--ops-log OPS.json] [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
-      .. "         [--source-name NAME] [--dest-name NAME] [--log-format text|json]\n",
+      .. "         [--source-name NAME] [--dest-name NAME] [--log-format text|json]\n"
+      .. "exit: 0 done or nothing to do, 1 error or refused, 2 changes pending (--dry-run),\n"
+      .. "130 interrupted\n",
   plan = "usage: moonsync plan JOB.lua -o PLAN.json [--flag NAME]... [--target MODEL:UID]...\n"
       .. "         [--exclude MODEL:UID]... [--max-deletes N|P%]\n",
   apply = "usage: moonsync apply PLAN.json [--job JOB.lua] [--refresh] [--max-deletes N|P%]\n"

@@ -1,0 +1,59 @@
+-- LuaRocks build of the moonsync Lua module (moonsync.core in C, the Lua
+-- API, the bundled adapters). The `moonsync` command is built with make.
+rockspec_format = "3.0"
+package = "moonsync"
+version = "0.1.0-1"
+source = {
+  url = "git+https://example.invalid/moonsync.git",
+  tag = "v0.1.0",
+}
+description = {
+  summary = "A Lua-scriptable sync engine written in C (DiffSync semantics)",
+  detailed = [[
+    moonsync compares two datasets, shows the difference and makes the
+    target match the source, with the semantics of Python's DiffSync, at
+    native speed: records live in a C store, models, adapters and
+    mappings are Lua.
+  ]],
+  license = "MIT",
+}
+dependencies = {
+  "lua == 5.4",
+  "lua-cjson",
+  "luafilesystem",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+  XXHASH = { header = "xxhash.h" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["moonsync.core"] = {
+      sources = {
+        "engine/arena.c", "engine/buf.c", "engine/err.c", "engine/value.c",
+        "engine/json.c", "engine/store.c", "engine/diff.c", "engine/sync.c",
+        "engine/fixture.c", "engine/http.c", "engine/mapping.c",
+        "engine/l_core.c", "engine/l_http.c", "engine/l_mapping.c",
+      },
+      defines = { "_GNU_SOURCE" },
+      incdirs = { "engine", "$(CURL_INCDIR)", "$(XXHASH_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "pthread", "m" },
+    },
+    moonsync = "lua/moonsync/init.lua",
+    ["moonsync.cli"] = "lua/moonsync/cli.lua",
+    ["moonsync.http"] = "lua/moonsync/http.lua",
+    ["moonsync.job"] = "lua/moonsync/job.lua",
+    ["moonsync.mapping"] = "lua/moonsync/mapping.lua",
+    ["moonsync.plan"] = "lua/moonsync/plan.lua",
+    ["moonsync.sandbox"] = "lua/moonsync/sandbox.lua",
+    ["moonsync.util"] = "lua/moonsync/util.lua",
+    json_file = "adapters/json_file.lua",
+    csv_file = "adapters/csv_file.lua",
+    rest = "adapters/rest.lua",
+    nautobot = "adapters/nautobot.lua",
+    netbox = "adapters/netbox.lua",
+  },
+  copy_directories = { "docs", "examples" },
+}

@@ -1,0 +1,74 @@
+-- Packaging: make install, the man page, the LuaRocks rockspec, --help.
+local h = require "helpers"
+
+local function sh(cmd)
+  local out = os.tmpname()
+  local _, how, code = os.execute(cmd .. " >" .. out .. " 2>&1")
+  local text = h.read(out)
+  os.remove(out)
+  return how == "exit" and code or 128 + code, text
+end
+
+local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
+
+describe("packaging #packaging", function()
+  after_each(h.cleanup)
+
+  it("make install puts the command, modules, adapters, core module and man page in place", function()
+    local dest = h.tmpdir()
+    local code, text = sh(("make -s -C %s install DESTDIR=%s PREFIX=/usr/local"):format(h.quote(h.root), h.quote(dest)))
+    assert.equals(0, code, text)
+    local root = dest .. "/usr/local"
+    for _, f in ipairs { "/bin/moonsync", "/share/moonsync/lua/moonsync/init.lua",
+                         "/share/moonsync/adapters/rest.lua", "/share/lua/5.4/moonsync/init.lua",
+                         "/lib/lua/5.4/moonsync/core.so", "/share/man/man1/moonsync.1" } do
+      assert.is_not_nil(h.read(root .. f), f)
+    end
+    -- the installed command finds its modules without the source tree
+    code, text = sh(("cd / && %s run %s"):format(h.quote(root .. "/bin/moonsync"),
+      h.quote(h.write(dest .. "/t.lua", 'print(require("moonsync")._VERSION, require("rest") ~= nil)'))))
+    assert.equals(0, code, text)
+    assert.equals("0.1.0\ttrue\n", text)
+    -- stock lua5.4 loads the installed module
+    code, text = sh(("LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s"):format(
+      h.quote(root .. "/share/lua/5.4/?.lua;" .. root .. "/share/lua/5.4/?/init.lua;;"),
+      h.quote(root .. "/lib/lua/5.4/?.so;;"),
+      h.quote('print(require("moonsync").model "m" { identifiers = { "id" } } { id = 7 }:get_unique_id())')))
+    assert.equals("7\n", text)
+  end)
+
+  local it_man = have("man") and it or pending
+  it_man("the man page renders", function()
+    local code, text = sh("man -l " .. h.quote(h.root .. "/docs/moonsync.1"))
+    assert.equals(0, code)
+    assert.matches("moonsync %- Lua%-scriptable data synchronization engine", text)
+  end)
+
+  local it_rocks = have("luarocks") and it or pending
+  it_rocks("the rockspec builds the Lua module", function()
+    local tree = h.tmpdir()
+    local code, text = sh(("cd %s && luarocks --lua-version 5.4 make --deps-mode none --tree %s "
+      .. "moonsync-0.1.0-1.rockspec CURL_INCDIR=/usr/include/x86_64-linux-gnu "
+      .. "CURL_LIBDIR=/usr/lib/x86_64-linux-gnu"):format(h.quote(h.root), h.quote(tree)))
+    assert.equals(0, code, text)
+    code, text = sh(("LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s"):format(
+      h.quote(tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua;;"),
+      h.quote(tree .. "/lib/lua/5.4/?.so;;"),
+      h.quote('local ms = require "moonsync"; print(ms._VERSION, require("moonsync.http") ~= nil)')))
+    assert.equals("0.1.0\ttrue\n", text)
+  end)
+
+  it("every command has --help, and --version answers", function()
+    for _, cmd in ipairs { "run", "diff", "sync", "plan", "apply" } do
+      local r = h.run(cmd, "--help")
+      assert.equals(0, r.code, cmd)
+      assert.matches("^usage: moonsync " .. cmd, r.stdout)
+    end
+    assert.equals("moonsync 0.1.0\n", h.run("--version").stdout)
+    local r = h.run("--help")
+    assert.matches("commands:", r.stdout)
+    r = h.run("frobnicate")
+    assert.equals(2, r.code)
+    assert.matches("unknown command 'frobnicate'", r.stderr)
+  end)
+end)
