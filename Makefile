@@ -84,9 +84,10 @@ check-asan:
 	$(MAKE) BUILD=build-asan \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DLUA_USE_APICHECK" \
 	  LDFLAGS="-fsanitize=address,undefined" clean-bin all ctest
+	@# the normal binaries come back whatever the outcome
 	ASAN_OPTIONS=detect_leaks=1 MOONSYNC_ASAN=1 sh scripts/run-tests \
-	  $(patsubst $(BUILD)/%,build-asan/%,$(CTESTS))
-	$(MAKE) clean-bin all
+	  $(patsubst $(BUILD)/%,build-asan/%,$(CTESTS)); status=$$?; \
+	  $(MAKE) clean-bin all >/dev/null; exit $$status
 
 # valgrind (memcheck) over the C unit tests and representative runs of the
 # command: a diff, the conformance suite through Lua, a job sync, a plan
