@@ -57,6 +57,62 @@ function M.run(...)
   return res
 end
 
+--- Writes dir/job.lua: a job syncing dir/src.json into dir/dst.json
+-- (json_file adapters over dir/schema.json). opts: `prelude` (Lua before
+-- the job), `target` (Lua run on the target adapter `t` before it is
+-- returned), `flags`, `policy` (Lua expressions).
+function M.json_job(dir, opts)
+  opts = opts or {}
+  return M.write(dir .. "/job.lua", ([[
+local ms = require "moonsync"
+local json_file = require "json_file"
+local core = require "moonsync.core"
+local dir = %q
+%s
+return ms.job {
+  source = function()
+    return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json", name = "src" }
+  end,
+  target = function()
+    local t = json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json",
+                               name = "dst", side = "dest" }
+    %s
+    return t
+  end,
+  flags = %s,
+  policy = %s,
+}
+]]):format(dir, opts.prelude or "", opts.target or "", opts.flags or "{}", opts.policy or "{}"))
+end
+
+--- Lua for a target whose creates each take ~30 ms and touch `marker`
+-- first (so a test knows the sync is under way).
+function M.slow_creates(marker)
+  return ([[
+    t.spec.create = function(self, model, ids, attrs)
+      local f = io.open(%q, "w"); f:write("x"); f:close()
+      local t0 = core.now()
+      while core.now() - t0 < 0.03 do end
+      return self:create_base(model, ids, attrs)
+    end]]):format(marker)
+end
+
+--- Runs `moonsync sync job` in the background, sends `signal` once
+-- `marker` exists, and returns the exit code and stderr.
+function M.interrupt_sync(dir, job, marker, signal)
+  local script = M.write(dir .. "/run.sh", ([[
+%s sync %s >%s/out 2>%s/err &
+pid=$!
+n=0
+while [ ! -f %s ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
+kill -%s $pid
+wait $pid
+echo $? >%s/code
+]]):format(quote(M.bin), quote(job), dir, dir, quote(marker), signal, dir))
+  os.execute("sh " .. quote(script))
+  return tonumber((M.read(dir .. "/code") or ""):match("%d+")), M.read(dir .. "/err")
+end
+
 --- Starts one of the test servers (spec/servers/NAME.js) on a free
 -- 127.0.0.1 port and waits for its "listening PORT PID" line (no sleeps).
 -- Returns {port =, pid =, url =, stop = function}.

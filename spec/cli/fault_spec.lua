@@ -67,18 +67,7 @@ describe("fault matrix #faults", function()
   end)
 
   it("a runaway handler stops the sync cleanly, target untouched", function()
-    local j = h.write(dir .. "/job.lua", ([[
-      local ms = require "moonsync"
-      local json_file = require "json_file"
-      local dir = %q
-      return ms.job {
-        source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json" } end,
-        target = function()
-          local t = json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json", side = "dest" }
-          t.spec.update = function() while true do end end
-          return t
-        end,
-      }]]):format(dir))
+    local j = h.json_job(dir, { target = "t.spec.update = function() while true do end end" })
     local r = run_env({ MOONSYNC_TIME_LIMIT = "0.5" }, "sync", j)
     assert.equals(1, r.code)
     assert.matches("time limit of 0%.5 s exceeded", r.stderr)
@@ -146,36 +135,9 @@ describe("fault matrix #faults", function()
     many[#many + 1] = "]}"
     h.write(dir .. "/src.json", table.concat(many))
     local marker = dir .. "/started"
-    local j = h.write(dir .. "/job.lua", ([[
-      local ms = require "moonsync"
-      local json_file = require "json_file"
-      local core = require "moonsync.core"
-      local dir = %q
-      return ms.job {
-        source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json" } end,
-        target = function()
-          local t = json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json", side = "dest" }
-          t.spec.create = function(self, model, ids, attrs)
-            local f = io.open(%q, "w"); f:write("x"); f:close()
-            local t0 = core.now()
-            while core.now() - t0 < 0.03 do end
-            return self:create_base(model, ids, attrs)
-          end
-          return t
-        end,
-        policy = { max_deletes = 5 },
-      }]]):format(dir, marker))
-    local script = h.write(dir .. "/run.sh", ([[
-%s sync %s >%s/out 2>%s/err &
-pid=$!
-n=0
-while [ ! -f %s ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
-kill -TERM $pid
-wait $pid
-echo $? >%s/code
-]]):format(h.quote(h.bin), h.quote(j), dir, dir, h.quote(marker), dir))
-    os.execute("sh " .. h.quote(script))
-    assert.equals("130", (h.read(dir .. "/code") or ""):match("%d+"))
+    local j = h.json_job(dir, { target = h.slow_creates(marker), policy = "{ max_deletes = 5 }" })
+    local code = h.interrupt_sync(dir, j, marker, "TERM")
+    assert.equals(130, code)
     assert.matches("interrupted: %d+ created", h.read(dir .. "/err"))
     assert.equals(DST, h.read(dir .. "/dst.json"))
   end)
@@ -229,17 +191,7 @@ describe("security #security", function()
   end)
   after_each(h.cleanup)
 
-  local function job(body)
-    return h.write(dir .. "/job.lua", ([[
-      local ms = require "moonsync"
-      local json_file = require "json_file"
-      local dir = %q
-      %s
-      return ms.job {
-        source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json" } end,
-        target = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json", side = "dest" } end,
-      }]]):format(dir, body))
-  end
+  local function job(body) return h.json_job(dir, { prelude = body }) end
 
   it("job files cannot start a shell", function()
     local r = h.run("diff", job('os.execute("touch ' .. dir .. '/pwned")'))

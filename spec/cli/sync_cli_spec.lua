@@ -28,29 +28,7 @@ local function files(dir)
   return out
 end
 
--- A job over json_file adapters in dir; extra is Lua inserted in the
--- target's declaration (handlers, validate, policy...).
-local function job(dir, opts)
-  opts = opts or {}
-  return h.write(dir .. "/job.lua", ([[
-local ms = require "moonsync"
-local json_file = require "json_file"
-local dir = %q
-return ms.job {
-  source = function()
-    return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json", name = "src" }
-  end,
-  target = function()
-    local t = json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json",
-                               name = "dst", side = "dest" }
-    %s
-    return t
-  end,
-  flags = %s,
-  policy = %s,
-}
-]]):format(dir, opts.target or "", opts.flags or "{}", opts.policy or "{}"))
-end
+local job = h.json_job
 
 describe("moonsync sync --schema", function()
   local dir
@@ -283,25 +261,9 @@ describe("moonsync jobs", function()
     h.write(dir .. "/src.json", table.concat(many))
     h.write(dir .. "/dst.json", '{"site": []}')
     local marker = dir .. "/started"
-    local j = job(dir, { target = ([[
-      t.spec.create = function(self, model, ids, attrs)
-        local f = io.open(%q, "w"); f:write("x"); f:close()
-        local core = require "moonsync.core"
-        local t0 = core.now()
-        while core.now() - t0 < 0.03 do end
-        return self:create_base(model, ids, attrs)
-      end]]):format(marker) })
-    local script = h.write(dir .. "/run.sh", ([[
-%s sync %s >%s/out 2>%s/err &
-pid=$!
-n=0
-while [ ! -f %s ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
-kill -INT $pid
-wait $pid
-echo $? >%s/code
-]]):format(h.quote(h.bin), h.quote(j), dir, dir, h.quote(marker), dir))
-    os.execute("sh " .. h.quote(script))
-    assert.equals("130", (h.read(dir .. "/code") or ""):match("%d+"))
+    local j = job(dir, { target = h.slow_creates(marker) })
+    local code = h.interrupt_sync(dir, j, marker, "INT")
+    assert.equals(130, code)
     local err = h.read(dir .. "/err")
     assert.matches("interrupted: %d+ created, 0 updated, 0 deleted, 0 failed; %d+ of 40 changes not done", err)
     -- the target file was not written
