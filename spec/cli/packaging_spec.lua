@@ -17,7 +17,11 @@ local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 
 describe("packaging #packaging", function()
   after_each(h.cleanup)
 
-  it("make install puts the command, modules, adapters, core module and man page in place", function()
+  -- under check-asan, `make install` would rebuild the in-tree binaries
+  -- without the sanitizers in the middle of the suite
+  local it_noasan = os.getenv("MOONSYNC_ASAN") == "1" and pending or it
+
+  it_noasan("make install puts the command, modules, adapters, core module and man page in place", function()
     local dest = h.tmpdir()
     local code, text = sh(("make -s -C %s install DESTDIR=%s PREFIX=/usr/local"):format(h.quote(h.root), h.quote(dest)))
     assert.equals(0, code, text)
@@ -50,10 +54,13 @@ describe("packaging #packaging", function()
 
   local it_rocks = have("luarocks") and it or pending
   it_rocks("the rockspec builds the Lua module", function()
-    local tree = h.tmpdir()
-    local code, text = sh(("cd %s && luarocks --lua-version 5.4 make --deps-mode none --tree %s "
+    local tree, src = h.tmpdir(), h.tmpdir()
+    -- build from a copy: luarocks compiles next to the sources
+    local code, text = sh(("cp -r %s/engine %s/lua %s/adapters %s/docs %s/examples %s/moonsync-0.1.0-1.rockspec %s/"
+      .. " && cd %s && luarocks --lua-version 5.4 make --deps-mode none --tree %s "
       .. "moonsync-0.1.0-1.rockspec CURL_INCDIR=/usr/include/x86_64-linux-gnu "
-      .. "CURL_LIBDIR=/usr/lib/x86_64-linux-gnu"):format(h.quote(h.root), h.quote(tree)))
+      .. "CURL_LIBDIR=/usr/lib/x86_64-linux-gnu"):format(h.root, h.root, h.root, h.root, h.root, h.root,
+      h.quote(src), h.quote(src), h.quote(tree)))
     assert.equals(0, code, text)
     code, text = sh(("LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s"):format(
       h.quote(tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua;;"),
