@@ -45,18 +45,6 @@ int ms_flag_parse(const char *name, int model, uint32_t *flags) {
   return -1;
 }
 
-void ms_flag_names(ms_buf *b, uint32_t flags, int model) {
-  int i, first = 1;
-  for (i = 0; (model ? mflags : gflags)[i].name != NULL; i++) {
-    uint32_t bit = (model ? mflags : gflags)[i].bit;
-    /* single bits only: combined names are aliases */
-    if (bit == 0 || (bit & (bit - 1)) != 0 || !(flags & bit)) continue;
-    if (!first) ms_buf_putc(b, '|');
-    ms_buf_puts(b, (model ? mflags : gflags)[i].name);
-    first = 0;
-  }
-}
-
 /* {====== models ======} */
 
 static char *xstrdup(const char *s) {
@@ -326,11 +314,6 @@ void ms_store_or_flags(ms_store *s, int midx, uint32_t flags) {
   ms_recvec *v = &s->bymodel[midx];
   size_t i;
   for (i = 0; i < v->n; i++) v->items[i]->flags |= flags;
-}
-
-void ms_store_label(ms_buf *b, const ms_store *s) {
-  if (strcmp(s->type, s->name) == 0) ms_buf_puts(b, s->type);
-  else ms_buf_printf(b, "%s \"%s\"", s->type, s->name);
 }
 
 /* {====== store ======} */

@@ -45,9 +45,6 @@ enum { MS_ST_UNKNOWN = 0, MS_ST_SUCCESS, MS_ST_FAILURE, MS_ST_ERROR };
    or -1 for an unknown name. */
 int ms_flag_parse(const char *name, int model, uint32_t *flags);
 
-/* Writes the names of the set flags, "|"-separated, into b. */
-void ms_flag_names(ms_buf *b, uint32_t flags, int model);
-
 typedef struct ms_child_decl {
   char *model;   /* child model name */
   char *field;   /* field holding the child uids */
@@ -235,9 +232,6 @@ ms_record *ms_store_ref_get(const ms_store *s, int midx, const ms_value *id);
 
 /* ORs flags into the instance flags of every record of model midx. */
 void ms_store_or_flags(ms_store *s, int midx, uint32_t flags);
-
-/* DiffSync's str(adapter): type, or type "name" when they differ. */
-void ms_store_label(ms_buf *b, const ms_store *s);
 
 /* DiffSync's adapter.str() text, appended to b. */
 void ms_store_str(ms_buf *b, const ms_store *s);
