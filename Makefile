@@ -24,7 +24,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_SHAREDIR='"$(SHAREDIR)"' 
              $$($(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
-CORE = arena buf err value json store diff sync fixture http mapping l_core l_http l_mapping
+CORE = arena buf err value json store diff sync fixture http mapping l_core l_http l_sync l_mapping
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 BIN_OBJ = $(BUILD)/main.o $(BUILD)/cli_diff.o
 HDR = $(wildcard engine/*.h)
@@ -70,7 +70,8 @@ fuzz:
 	    $$($(PKG_CONFIG) --cflags $(PKGS)) -Iengine -Ifuzz \
 	    -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c engine/arena.c engine/buf.c \
 	    engine/err.c engine/value.c engine/json.c engine/store.c engine/diff.c \
-	    engine/sync.c engine/fixture.c engine/http.c engine/l_core.c engine/l_http.c \
+	    engine/sync.c engine/fixture.c engine/http.c engine/mapping.c \
+	    engine/l_core.c engine/l_http.c engine/l_sync.c engine/l_mapping.c \
 	    $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm || exit 1; \
 	  mkdir -p build-fuzz/corpus/$$t; cp fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ 2>/dev/null; \
 	  (cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \

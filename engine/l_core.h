@@ -11,6 +11,10 @@ int luaopen_moonsync_core(lua_State *L);
 /* Adds core.http_client to the module table on top of the stack. */
 void ms_l_http_register(lua_State *L);
 
+/* Adds core.sync, core.interrupt, core.interrupted and core.trap_signals
+   (l_sync.c). */
+void ms_l_sync_register(lua_State *L);
+
 /* Adds core.mapping, core.normalize and store:map (l_mapping.c). */
 void ms_l_mapping_register(lua_State *L);
 
@@ -23,6 +27,8 @@ struct ms_store *ms_l_checkstore(lua_State *L, int idx);
 struct ms_store *ms_l_scratch_store(lua_State *L);
 /* Pushes a value (nil for a top-level null). */
 void ms_l_pushvalue(lua_State *L, const struct ms_value *v);
+/* Pushes a value inside a container (null as core.null). */
+void ms_l_pushvalue_inner(lua_State *L, const struct ms_value *v);
 /* Converts the Lua value at idx into the store's arena without raising:
    MS_OK, or an error code with the message pushed on the stack. */
 int ms_l_tovalue(lua_State *L, int idx, struct ms_store *s,

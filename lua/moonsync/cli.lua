@@ -209,7 +209,7 @@ local function run_sync(target, source, diff, flags, o, timings)
   if not ok then
     local err = d
     local r = type(err) == "table" and err.result
-    if r and core.interrupted and (err.type == "Interrupted") then
+    if r and err.type == "Interrupted" then
       local s = diff:summary()
       local done = r.created + r.updated + r.deleted
       stderr:write(fmt("\ninterrupted: %d created, %d updated, %d deleted, %d failed; "
