@@ -171,7 +171,7 @@ local Adapter = {}   -- methods of every adapter instance
 local adapter_keys = {
   models = true, top_level = true, type = true, load = true, create = true,
   update = true, delete = true, validate = true, sync_complete = true,
-  options = true, methods = true,
+  methods = true,
 }
 
 --- Declares an adapter class: `ms.adapter "nautobot" { models = {...}, ... }`.
