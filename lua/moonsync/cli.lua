@@ -19,7 +19,7 @@ local EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 local USAGE = {
   diff = "usage: moonsync diff JOB.lua [--format str|dict|summary|json] [--flag NAME]...\n"
-      .. "         [--target MODEL:UID]... [--exclude MODEL:UID]...\n"
+      .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--no-progress]\n"
       .. "       exit: 0 no changes, 1 error, 2 changes pending\n"
       .. "       moonsync diff --schema SCHEMA.json SOURCE.json DEST.json\n"
       .. "         [--format str|dict|summary|json] [--flag NAME]... [--source-name NAME]\n"
@@ -255,7 +255,12 @@ end
 local function job_diff(job, o, show)
   local timings = {}
   local t0 = core.now()
+  if show then stderr:write("load  source and target...") end
   local source, target = job:get_source(), job:get_target()
+  if show then
+    stderr:write(fmt("\rload  %d + %d records in %.2f s        \n", source:count(), target:count(),
+                     core.now() - t0))
+  end
   apply_policy(job, target)
   timings.load = core.now() - t0
   local flags = job_flags(job, o)
@@ -276,7 +281,7 @@ end
 local function cmd_diff(o)
   if #o.args ~= 1 then fail(USAGE.diff) end
   local job = jobs.load(o.args[1])
-  local _, _, diff = job_diff(job, o, false)
+  local _, _, diff = job_diff(job, o, not o["no-progress"] and core.isatty(2))
   print_diff(diff, o.format)
   return pending(diff)
 end
