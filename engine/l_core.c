@@ -494,6 +494,31 @@ static void setfields(lua_State *L, ms_record *r, int tidx, int creating) {
   }
 }
 
+/* Raises unless every identifier of r is set. */
+static void checkids(lua_State *L, const ms_record *r) {
+  uint32_t i;
+  for (i = 0; i < r->model->nids; i++)
+    if (r->fields[i].type == MS_NIL)
+      luaL_error(L, "%s: identifier '%s' is required", r->model->name,
+                 r->model->fields[i]);
+}
+
+/* A new record of model mi in store s (not inserted) from the fields
+   table at tidx, identifiers checked, model flags from flagsidx when
+   given there, and its uid computed unless an insert will do it. May
+   raise. */
+static ms_record *buildrecord(lua_State *L, ms_store *s, int mi, int tidx,
+                              int flagsidx, int uid) {
+  ms_record *r = ms_store_new_record(s, mi);
+  if (r == NULL) luaL_error(L, "out of memory");
+  luaL_checktype(L, tidx, LUA_TTABLE);
+  setfields(L, r, tidx, 1);
+  checkids(L, r);
+  if (!lua_isnoneornil(L, flagsidx)) r->flags = checkflags(L, flagsidx, 1);
+  if (uid && ms_record_uid(r) != MS_OK) luaL_error(L, "out of memory");
+  return r;
+}
+
 static int l_record_gc(lua_State *L) {
   lrecord *h = torecord(L, 1);
   if (h->own) ms_store_free(h->own);
@@ -507,7 +532,6 @@ static int l_core_record(lua_State *L) {
   lmodel *mp = tomodel(L, 1);
   lrecord *h;
   ms_err err;
-  uint32_t i;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 3);
   h = lua_newuserdatauv(L, sizeof *h, 1);
@@ -519,15 +543,7 @@ static int l_core_record(lua_State *L) {
   h->own = ms_store_new_small(mp->m->name, "record");
   if (h->own == NULL) return luaL_error(L, "out of memory");
   if (ms_store_add_model(h->own, mp->m, &err) < 0) return raiseerr(L, &err);
-  h->r = ms_store_new_record(h->own, 0);
-  if (h->r == NULL) return luaL_error(L, "out of memory");
-  setfields(L, h->r, 2, 1);
-  for (i = 0; i < mp->m->nids; i++)
-    if (h->r->fields[i].type == MS_NIL)
-      return luaL_error(L, "%s: identifier '%s' is required", mp->m->name,
-                        mp->m->fields[i]);
-  if (!lua_isnoneornil(L, 3)) h->r->flags = checkflags(L, 3, 1);
-  if (ms_record_uid(h->r) != MS_OK) return luaL_error(L, "out of memory");
+  h->r = buildrecord(L, h->own, 0, 2, 3, 1);
   return 1;
 }
 
@@ -913,18 +929,8 @@ static int l_store_add(lua_State *L) {
 /* store:new(model, fields[, flags]) -> a new stored record. */
 static int l_store_new(lua_State *L) {
   ms_store *s = tostore(L, 1);
-  int mi = checkmodel(L, s, 2);
-  ms_record *r = ms_store_new_record(s, mi);
+  ms_record *r = buildrecord(L, s, checkmodel(L, s, 2), 3, 4, 0);
   ms_err err;
-  uint32_t i;
-  if (r == NULL) return luaL_error(L, "out of memory");
-  luaL_checktype(L, 3, LUA_TTABLE);
-  setfields(L, r, 3, 1);
-  for (i = 0; i < r->model->nids; i++)
-    if (r->fields[i].type == MS_NIL)
-      return luaL_error(L, "%s: identifier '%s' is required", r->model->name,
-                        r->model->fields[i]);
-  if (!lua_isnoneornil(L, 4)) r->flags = checkflags(L, 4, 1);
   if (ms_store_insert(s, r, &err) != MS_OK)
     return raisectx(L, &err, s, r->model->name, r->uid, r->uid_len);
   pushrecord(L, r, 1);
@@ -970,16 +976,12 @@ static int l_store_create_base(lua_State *L) {
   ms_store *s = tostore(L, 1);
   int mi = checkmodel(L, s, 2);
   ms_record *r;
-  uint32_t i;
   luaL_checktype(L, 3, LUA_TTABLE);
   r = ms_store_new_record(s, mi);
   if (r == NULL) return luaL_error(L, "out of memory");
   setfields(L, r, 3, 2);
   if (lua_istable(L, 4)) setfields(L, r, 4, 2);
-  for (i = 0; i < r->model->nids; i++)
-    if (r->fields[i].type == MS_NIL)
-      return luaL_error(L, "%s: identifier '%s' is required", r->model->name,
-                        r->model->fields[i]);
+  checkids(L, r);
   if (ms_record_uid(r) != MS_OK) return luaL_error(L, "out of memory");
   r->status = MS_ST_SUCCESS;
   r->status_msg = "Created successfully";
@@ -991,19 +993,7 @@ static int l_store_create_base(lua_State *L) {
    is not stored yet (a sync inserts what a create handler returns). */
 static int l_store_record(lua_State *L) {
   ms_store *s = tostore(L, 1);
-  int mi = checkmodel(L, s, 2);
-  ms_record *r = ms_store_new_record(s, mi);
-  uint32_t i;
-  if (r == NULL) return luaL_error(L, "out of memory");
-  luaL_checktype(L, 3, LUA_TTABLE);
-  setfields(L, r, 3, 1);
-  for (i = 0; i < r->model->nids; i++)
-    if (r->fields[i].type == MS_NIL)
-      return luaL_error(L, "%s: identifier '%s' is required", r->model->name,
-                        r->model->fields[i]);
-  if (!lua_isnoneornil(L, 4)) r->flags = checkflags(L, 4, 1);
-  if (ms_record_uid(r) != MS_OK) return luaL_error(L, "out of memory");
-  pushrecord(L, r, 1);
+  pushrecord(L, buildrecord(L, s, checkmodel(L, s, 2), 3, 4, 1), 1);
   return 1;
 }
 
