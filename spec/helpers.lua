@@ -57,6 +57,16 @@ function M.run(...)
   return res
 end
 
+--- A fresh directory holding schema.json, src.json and dst.json: the
+-- layout M.json_job expects.
+function M.sync_dir(schema, src, dst)
+  local dir = M.tmpdir()
+  M.write(dir .. "/schema.json", schema)
+  M.write(dir .. "/src.json", src)
+  M.write(dir .. "/dst.json", dst)
+  return dir
+end
+
 --- Writes dir/job.lua: a job syncing dir/src.json into dir/dst.json
 -- (json_file adapters over dir/schema.json). opts: `prelude` (Lua before
 -- the job), `target` (Lua run on the target adapter `t` before it is

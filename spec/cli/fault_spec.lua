@@ -40,12 +40,7 @@ end
 
 describe("fault matrix #faults", function()
   local dir
-  before_each(function()
-    dir = h.tmpdir()
-    h.write(dir .. "/schema.json", SCHEMA)
-    h.write(dir .. "/src.json", SRC)
-    h.write(dir .. "/dst.json", DST)
-  end)
+  before_each(function() dir = h.sync_dir(SCHEMA, SRC, DST) end)
   after_each(h.cleanup)
 
   it("a Lua script with a syntax error names file and line", function()
@@ -183,12 +178,7 @@ end)
 
 describe("security #security", function()
   local dir
-  before_each(function()
-    dir = h.tmpdir()
-    h.write(dir .. "/schema.json", SCHEMA)
-    h.write(dir .. "/src.json", SRC)
-    h.write(dir .. "/dst.json", DST)
-  end)
+  before_each(function() dir = h.sync_dir(SCHEMA, SRC, DST) end)
   after_each(h.cleanup)
 
   local function job(body) return h.json_job(dir, { prelude = body }) end
