@@ -251,6 +251,18 @@ local function pending(diff)
   return diff:has_diffs() and EXIT_PENDING or EXIT_OK
 end
 
+-- Applies --target/--exclude to a diff; a --target that matches nothing
+-- is an error rather than a silent empty sync. Returns the diff.
+local function narrow(diff, o)
+  if #o.target > 0 or #o.exclude > 0 then
+    local hits = diff:scope(scopes(o.target, "target"), scopes(o.exclude, "exclude"))
+    if #o.target > 0 and hits == 0 then
+      fail("no change matches --target " .. concat(o.target, ", "))
+    end
+  end
+  return diff
+end
+
 -- Loads the job's adapters and computes the (scoped) diff.
 local function job_diff(job, o, show)
   local timings = {}
@@ -265,13 +277,7 @@ local function job_diff(job, o, show)
   timings.load = core.now() - t0
   local flags = job_flags(job, o)
   t0 = core.now()
-  local diff = target:diff_from(source, { flags = flags, callback = progress_bar(show) })
-  if #o.target > 0 or #o.exclude > 0 then
-    local hits = diff:scope(scopes(o.target, "target"), scopes(o.exclude, "exclude"))
-    if #o.target > 0 and hits == 0 then
-      fail("no change matches --target " .. concat(o.target, ", "))
-    end
-  end
+  local diff = narrow(target:diff_from(source, { flags = flags, callback = progress_bar(show) }), o)
   timings.diff = core.now() - t0
   return source, target, diff, flags, timings
 end
@@ -336,10 +342,7 @@ local function cmd_sync_files(o)
   timings.load = core.now() - t0
   local flags = schema.flags | ms.flag_value(o.flag)
   t0 = core.now()
-  local diff = target:diff_from(source, { flags = flags })
-  if #o.target > 0 or #o.exclude > 0 then
-    diff:scope(scopes(o.target, "target"), scopes(o.exclude, "exclude"))
-  end
+  local diff = narrow(target:diff_from(source, { flags = flags }), o)
   timings.diff = core.now() - t0
   if o["dry-run"] then return dry_run(target, diff) end
   budget_check(diff, target, o["max-deletes"], nil)

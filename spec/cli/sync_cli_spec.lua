@@ -32,12 +32,7 @@ local job = h.json_job
 
 describe("moonsync sync --schema", function()
   local dir
-  before_each(function()
-    dir = h.tmpdir()
-    h.write(dir .. "/schema.json", SCHEMA)
-    h.write(dir .. "/src.json", SRC)
-    h.write(dir .. "/dst.json", DST)
-  end)
+  before_each(function() dir = h.sync_dir(SCHEMA, SRC, DST) end)
   after_each(h.cleanup)
 
   it("writes the synced target and the ops log", function()
@@ -106,6 +101,11 @@ describe("moonsync sync --schema", function()
               "--out", dir .. "/after2.json", "--exclude", "site:old")
     after = cjson.decode(h.read(dir .. "/after2.json"))
     assert.equals(3, #after.site)
+    r = h.run("sync", "--schema", dir .. "/schema.json", dir .. "/src.json", dir .. "/dst.json",
+              "--out", dir .. "/after3.json", "--target", "site:nowhere")
+    assert.equals(1, r.code)
+    assert.matches("no change matches %-%-target site:nowhere", r.stderr)
+    assert.is_nil(h.read(dir .. "/after3.json"))
   end)
 
   it("logs each operation as JSON with --log-format json", function()
@@ -124,12 +124,7 @@ end)
 
 describe("moonsync jobs", function()
   local dir
-  before_each(function()
-    dir = h.tmpdir()
-    h.write(dir .. "/schema.json", SCHEMA)
-    h.write(dir .. "/src.json", SRC)
-    h.write(dir .. "/dst.json", DST)
-  end)
+  before_each(function() dir = h.sync_dir(SCHEMA, SRC, DST) end)
   after_each(h.cleanup)
 
   it("diff exits 2 with pending changes and 0 without", function()
