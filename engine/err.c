@@ -51,6 +51,7 @@ const char *ms_err_type(int code) {
     case MS_ECRUD: return "ObjectCrudException";
     case MS_EHANDLER: return "HandlerError";
     case MS_EINTR: return "Interrupted";
+    case MS_EPERM: return "PermissionError";
     default: return "Error";
   }
 }

@@ -22,7 +22,8 @@ enum {
   MS_ECALLBACK = -10,    /* a callback asked to stop */
   MS_ECRUD = -11,        /* ObjectCrudException from create/update/delete */
   MS_EHANDLER = -12,     /* a handler failed otherwise (error kept by caller) */
-  MS_EINTR = -13         /* interrupted (SIGINT/SIGTERM) */
+  MS_EINTR = -13,        /* interrupted (SIGINT/SIGTERM) */
+  MS_EPERM = -14         /* refused by the job's permissions */
 };
 
 #define MS_ERR_MSG 1024
