@@ -24,7 +24,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_SHAREDIR='"$(SHAREDIR)"' 
              $$($(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
-CORE = arena buf err value json store diff sync fixture http mapping l_core l_http l_sync l_mapping
+CORE = arena buf err value json store diff sync fixture http mapping perm fsafe proc \
+       l_core l_http l_sync l_mapping l_perm
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 BIN_OBJ = $(BUILD)/main.o $(BUILD)/cli_diff.o
 HDR = $(wildcard engine/*.h)
@@ -71,7 +72,9 @@ fuzz:
 	    -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c engine/arena.c engine/buf.c \
 	    engine/err.c engine/value.c engine/json.c engine/store.c engine/diff.c \
 	    engine/sync.c engine/fixture.c engine/http.c engine/mapping.c \
+	    engine/perm.c engine/fsafe.c engine/proc.c \
 	    engine/l_core.c engine/l_http.c engine/l_sync.c engine/l_mapping.c \
+	    engine/l_perm.c \
 	    $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm || exit 1; \
 	  mkdir -p build-fuzz/corpus/$$t; cp fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ 2>/dev/null; \
 	  (cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
@@ -91,7 +94,8 @@ check-asan:
 	  $(MAKE) clean-bin all >/dev/null; exit $$status
 
 # valgrind (memcheck) over the C unit tests and representative runs of the
-# command: a diff, the conformance suite through Lua, a job sync, a plan
+# command: a diff, the conformance suite through Lua, a job sync, a plan,
+# and the finalizer scenarios of the sandbox
 VALGRIND = valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
            --error-exitcode=9
 check-valgrind: all ctest
@@ -105,6 +109,7 @@ check-valgrind: all ctest
 	  examples/demo/job.lua >/dev/null
 	MOONSYNC_DEMO_TARGET=$(BUILD)/vg-target.json $(VALGRIND) bin/moonsync plan \
 	  examples/demo/job.lua -o $(BUILD)/vg-plan.json >/dev/null
+	$(VALGRIND) bin/moonsync run spec/fixtures/finalizers.lua >/dev/null
 	@echo "valgrind: clean"
 
 bench: all

@@ -33,8 +33,10 @@ build = {
       sources = {
         "engine/arena.c", "engine/buf.c", "engine/err.c", "engine/value.c",
         "engine/json.c", "engine/store.c", "engine/diff.c", "engine/sync.c",
-        "engine/fixture.c", "engine/http.c", "engine/mapping.c",
+        "engine/fixture.c", "engine/http.c", "engine/mapping.c", "engine/perm.c",
+        "engine/fsafe.c", "engine/proc.c",
         "engine/l_core.c", "engine/l_http.c", "engine/l_sync.c", "engine/l_mapping.c",
+        "engine/l_perm.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "engine", "$(CURL_INCDIR)", "$(XXHASH_INCDIR)" },

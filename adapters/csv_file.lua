@@ -9,7 +9,9 @@
 --                                   mapping = { name = "hostname", site_name = "site" } }
 -- @module csv_file
 local ms = require "moonsync"
+local core = require "moonsync.core"
 local util = require "moonsync.util"
+local json_file = require "json_file"
 
 local fmt, concat = string.format, table.concat
 
@@ -71,7 +73,8 @@ end
 --- Opens a CSV file as an adapter of one model.
 -- @tparam table opts `model` (a model class), `path`, `name`, `mapping`
 -- (model field -> column name, or a full ms.mapping field spec; default:
--- every model field from the column of the same name), `create_missing`
+-- every model field from the column of the same name), `create_missing`,
+-- `lock` (as json_file.open)
 -- @treturn table the loaded adapter; `adapter:commit()` saves it
 function M.open(opts)
   local model = opts.model
@@ -103,11 +106,13 @@ function M.open(opts)
           for i, c in ipairs(columns) do row[i] = quote(rec[c.field]) end
           out[#out + 1] = concat(row, ",")
         end
-        util.write_atomic(self.options.path, concat(out, "\n") .. "\n")
+        return util.write_atomic(self.options.path, concat(out, "\n") .. "\n", self._lock)
       end,
+      identity = function(self) return "csv_file " .. core.realpath(self.options.path) end,
     },
   }
   local a = Class:new { name = name, path = opts.path }
+  a._lock = json_file.lock_for(opts.path, opts.lock)
   if not util.exists(opts.path) then
     if opts.create_missing then return a end
     error(ms.error("IOError", opts.path .. ": cannot open: No such file or directory"), 2)

@@ -309,7 +309,8 @@ function M.adapter(name)
       models = spec.models, top_level = spec.top_level, type = spec.type or "rest",
       load = load, create = create, update = update, delete = delete,
       validate = spec.validate, sync_complete = spec.sync_complete,
-      methods = { flush = flush, commit = flush },
+      methods = { flush = flush, commit = flush,
+                  identity = function(self) return fmt("rest %s %s", self.name, self.client.base_url) end },
     }
     local base_new = cls.new
     function cls.new(c, options)

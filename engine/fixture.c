@@ -335,9 +335,11 @@ static int loadrec(loader *ld, int midx, const ms_value *v, ms_record *parent,
   for (i = 0; i < m->nfields; i++) {
     const ms_value *f = ms_map_get(v, m->fields[i], strlen(m->fields[i]));
     if (f != NULL) r->fields[i] = *f;
-    else if (i < m->nids)
-      return recfail(ld, at, MS_EINPUT, "%s record is missing identifier '%s'",
-                     m->name, m->fields[i]);
+  }
+  if (ms_record_check_ids(r, ld->err) != MS_OK) {
+    char msg[MS_ERR_MSG];
+    memcpy(msg, ld->err->msg, sizeof msg);
+    return recfail(ld, at, MS_EINPUT, "%s", msg, NULL);
   }
   fl = ms_map_get(v, "_flags", 6);
   if (fl != NULL && fl->type != MS_NIL) {
@@ -383,6 +385,25 @@ static int loadrec(loader *ld, int midx, const ms_value *v, ms_record *parent,
   return MS_OK;
 }
 
+/* Is model `name` one of the store's top-level models? */
+static int toplevel(const ms_store *st, const char *name) {
+  uint32_t i;
+  for (i = 0; i < st->ntop; i++)
+    if (strcmp(st->top_level[i], name) == 0) return 1;
+  return 0;
+}
+
+/* The top-level model names, comma-separated, into buf (n bytes). */
+static const char *toplist(const ms_store *st, char *buf, size_t n) {
+  size_t k = 0;
+  uint32_t i;
+  buf[0] = '\0';
+  for (i = 0; i < st->ntop && k < n; i++)
+    k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? ", " : "",
+                          st->top_level[i]);
+  return buf[0] ? buf : "none";
+}
+
 int ms_load_records(ms_store *st, const ms_value *doc, const char *docname,
                     int skip_dups, ms_err *err) {
   loader ld;
@@ -418,6 +439,16 @@ int ms_load_records(ms_store *st, const ms_value *doc, const char *docname,
     if (l->type != MS_LIST) {
       rc = ms_err_set(err, MS_EINPUT, "%s: %s: expected a list of records, got"
                       " %s", docname, name, tname(l));
+      free(name);
+      return rc;
+    }
+    if (l->len > 0 && !toplevel(st, name)) {
+      /* it would be stored, never diffed, and lost on the next write */
+      char tops[256];
+      rc = ms_err_set(err, MS_EINPUT, "%s: %s[0]: %s is not a top-level model "
+                      "of this adapter (top level: %s): nest its records under "
+                      "their parent", docname, name, name,
+                      toplist(st, tops, sizeof tops));
       free(name);
       return rc;
     }

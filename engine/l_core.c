@@ -4,7 +4,7 @@
 ** handles. Core errors reach Lua as moonsync.Error tables
 ** {type=, message=} whose tostring is "Type: message".
 */
-#include <signal.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -13,18 +13,26 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "diff.h"
 #include "fixture.h"
 #include "sync.h"
 #include "json.h"
 #include "l_core.h"
+#include "perm.h"
 
 #include "l_internal.h"
 
 
-#define tomodel(L, i) ((lmodel *)luaL_checkudata(L, i, MS_MODEL_MT))
 #define torecord(L, i) ((lrecord *)luaL_checkudata(L, i, MS_RECORD_MT))
+
+static lmodel *tomodel(lua_State *L, int i) {
+  lmodel *p = luaL_checkudata(L, i, MS_MODEL_MT);
+  if (p->m == NULL) luaL_error(L, "model is closed");
+  return p;
+}
 
 static ms_store *tostore(lua_State *L, int i) {
   lstore *p = luaL_checkudata(L, i, MS_STORE_MT);
@@ -75,34 +83,88 @@ static int raisectx(lua_State *L, const ms_err *err, const ms_store *s,
   return lua_error(L);
 }
 
+/* A string field of the error at idx, read raw (no metamethod of a value
+   made elsewhere runs here), or def. */
+static const char *rawstr(lua_State *L, int idx, const char *k,
+                          const char *def, size_t *n) {
+  const char *v;
+  lua_pushstring(L, k);
+  if (lua_rawget(L, idx) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushstring(L, def);
+  }
+  v = lua_tolstring(L, -1, n);  /* stays on the stack: the caller pops */
+  return v;
+}
+
+/* "Type: message (adapter 'a', model 'm', uid 'u')". Every piece is
+   fetched before the buffer starts, so the buffer owns the stack top. */
 static int l_error_tostring(lua_State *L) {
+  static const char *const ctx[] = {"adapter", "model", "uid"};
+  const char *type, *msg, *c[3];
+  size_t tn, mn, cn[3];
   luaL_Buffer b;
-  int first = 1;
-  const char *const ctx[] = {"adapter", "model", "uid", NULL};
-  int i;
+  int i, first = 1;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  type = rawstr(L, 1, "type", "Error", &tn);
+  msg = rawstr(L, 1, "message", "?", &mn);
+  for (i = 0; i < 3; i++) c[i] = rawstr(L, 1, ctx[i], "", &cn[i]);
   luaL_buffinit(L, &b);
-  lua_getfield(L, 1, "type");
-  luaL_addstring(&b, luaL_optstring(L, -1, "Error"));
-  lua_pop(L, 1);
+  luaL_addlstring(&b, type, tn);
   luaL_addstring(&b, ": ");
-  lua_getfield(L, 1, "message");
-  luaL_addstring(&b, luaL_optstring(L, -1, "?"));
-  lua_pop(L, 1);
-  for (i = 0; ctx[i] != NULL; i++) {
-    if (lua_getfield(L, 1, ctx[i]) == LUA_TSTRING) {
-      luaL_addstring(&b, first ? " (" : ", ");
-      luaL_addstring(&b, ctx[i]);
-      luaL_addstring(&b, " '");
-      luaL_addvalue(&b);
-      luaL_addchar(&b, '\'');
-      first = 0;
-    } else {
-      lua_pop(L, 1);
-    }
+  luaL_addlstring(&b, msg, mn);
+  for (i = 0; i < 3; i++) {
+    if (cn[i] == 0) continue;
+    luaL_addstring(&b, first ? " (" : ", ");
+    luaL_addstring(&b, ctx[i]);
+    luaL_addstring(&b, " '");
+    luaL_addlstring(&b, c[i], cn[i]);
+    luaL_addchar(&b, '\'');
+    first = 0;
   }
   if (!first) luaL_addchar(&b, ')');
   luaL_pushresult(&b);
   return 1;
+}
+
+/* Is the value at idx a moonsync.Error (by its real metatable)? */
+static int iserror(lua_State *L, int idx) {
+  int is = 0;
+  if (lua_type(L, idx) == LUA_TTABLE && lua_getmetatable(L, idx)) {
+    luaL_getmetatable(L, MS_ERROR_MT);
+    is = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+  }
+  return is;
+}
+
+int ms_l_iserror(lua_State *L, int idx) { return iserror(L, idx); }
+
+/* core.is_error(v) -> is v a moonsync.Error? (a job cannot fake one) */
+static int l_core_is_error(lua_State *L) {
+  lua_pushboolean(L, iserror(L, 1));
+  return 1;
+}
+
+/* core.error_text(v) -> a message for any error value, without running
+   code the value carries: strings and numbers as they are, moonsync
+   errors as their tostring, anything else as its type. */
+static int l_core_error_text(lua_State *L) {
+  lua_settop(L, 1);
+  switch (lua_type(L, 1)) {
+    case LUA_TSTRING:
+      return 1;
+    case LUA_TNUMBER:
+      lua_pushstring(L, lua_tostring(L, 1));
+      return 1;
+    case LUA_TTABLE:
+      if (iserror(L, 1)) return l_error_tostring(L);
+      /* fall through */
+    default:
+      lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+      return 1;
+  }
 }
 
 /* Message handler for handler calls: string errors get a traceback;
@@ -159,7 +221,8 @@ static void pushvalue(lua_State *L, const ms_value *v, int inner) {
 static int marker(lua_State *L, int idx) {
   int kind = 0;
   if (lua_getmetatable(L, idx)) {
-    if (lua_getfield(L, -1, "__moonsync") == LUA_TSTRING)
+    lua_pushliteral(L, "__moonsync");
+    if (lua_rawget(L, -2) == LUA_TSTRING)
       kind = lua_tostring(L, -1)[0];
     lua_pop(L, 2);
   }
@@ -287,7 +350,17 @@ static uint32_t checkflags(lua_State *L, int idx, int model) {
   uint32_t flags = 0;
   lua_Integer i, n;
   if (lua_isnoneornil(L, idx)) return 0;
-  if (lua_isinteger(L, idx)) return (uint32_t)lua_tointeger(L, idx);
+  if (lua_isinteger(L, idx)) {
+    /* a number must be made of known bits: -1 or 2^62 would set flags
+       nobody asked for */
+    lua_Integer v = lua_tointeger(L, idx);
+    lua_Integer all = model ? MS_MF_ALL : MS_GF_ALL;
+    if (v < 0 || (v & ~all) != 0)
+      luaL_error(L, "%s flags: %I is not a valid value (0 to %I, a "
+                 "combination of the known flags)", model ? "model" : "global",
+                 v, all);
+    return (uint32_t)v;
+  }
   luaL_checktype(L, idx, LUA_TTABLE);
   n = (lua_Integer)lua_rawlen(L, idx);
   for (i = 1; i <= n; i++) {
@@ -384,7 +457,7 @@ static int l_core_model(lua_State *L) {
 }
 
 static int l_model_gc(lua_State *L) {
-  lmodel *p = tomodel(L, 1);
+  lmodel *p = luaL_checkudata(L, 1, MS_MODEL_MT);
   if (p->m) ms_model_unref(p->m);
   p->m = NULL;
   return 0;
@@ -440,16 +513,14 @@ static int l_model_name(lua_State *L) {
 
 /* {====== record handles ======} */
 
-/* Pushes a handle for a stored record; store_idx is its store userdata. */
-static void pushrecord(lua_State *L, ms_record *r, int store_idx) {
-  lrecord *h;
-  store_idx = lua_absindex(L, store_idx);
-  h = lua_newuserdatauv(L, sizeof *h, 1);
-  h->r = r;
-  h->own = NULL;
+/* Pushes a handle for a record of a store; the handle takes a reference
+   on the store. */
+static void pushrecord(lua_State *L, ms_record *r) {
+  lrecord *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->r = NULL;
   luaL_setmetatable(L, MS_RECORD_MT);
-  lua_pushvalue(L, store_idx);
-  lua_setiuservalue(L, -2, 1);
+  ms_store_ref(r->store);
+  h->r = r;
 }
 
 static ms_record *checkrec(lua_State *L, int i) {
@@ -496,54 +567,66 @@ static void setfields(lua_State *L, ms_record *r, int tidx, int creating) {
 
 /* Raises unless every identifier of r is set. */
 static void checkids(lua_State *L, const ms_record *r) {
-  uint32_t i;
-  for (i = 0; i < r->model->nids; i++)
-    if (r->fields[i].type == MS_NIL)
-      luaL_error(L, "%s: identifier '%s' is required", r->model->name,
-                 r->model->fields[i]);
+  ms_err err;
+  if (ms_record_check_ids(r, &err) != MS_OK) luaL_error(L, "%s", err.msg);
 }
 
-/* A new record of model mi in store s (not inserted) from the fields
-   table at tidx, identifiers checked, model flags from flagsidx when
-   given there, and its uid computed unless an insert will do it. May
-   raise. */
-static ms_record *buildrecord(lua_State *L, ms_store *s, int mi, int tidx,
-                              int flagsidx, int uid) {
-  ms_record *r = ms_store_new_record(s, mi);
-  if (r == NULL) luaL_error(L, "out of memory");
+/* Fills the new record r from the fields table at tidx, identifiers
+   checked, model flags from flagsidx when given there, and its uid
+   computed unless an insert will do it. May raise. */
+static void fillrecord(lua_State *L, ms_record *r, int tidx, int flagsidx,
+                       int uid) {
   luaL_checktype(L, tidx, LUA_TTABLE);
   setfields(L, r, tidx, 1);
   checkids(L, r);
   if (!lua_isnoneornil(L, flagsidx)) r->flags = checkflags(L, flagsidx, 1);
   if (uid && ms_record_uid(r) != MS_OK) luaL_error(L, "out of memory");
+}
+
+/* A new record of model mi in store s (not inserted): see fillrecord. */
+static ms_record *buildrecord(lua_State *L, ms_store *s, int mi, int tidx,
+                              int flagsidx, int uid) {
+  ms_record *r = ms_store_new_record(s, mi);
+  if (r == NULL) luaL_error(L, "out of memory");
+  fillrecord(L, r, tidx, flagsidx, uid);
   return r;
 }
 
 static int l_record_gc(lua_State *L) {
   lrecord *h = torecord(L, 1);
-  if (h->own) ms_store_free(h->own);
-  h->own = NULL;
+  if (h->r) ms_store_free(h->r->store);
   h->r = NULL;
   return 0;
 }
 
-/* core.record(model, fields[, flags]) -> a detached record */
+void ms_l_rebind(lrecord *h, ms_record *r) {
+  ms_store_ref(r->store);
+  ms_store_free(h->r->store);
+  h->r = r;
+}
+
+/* core.record(model, fields[, flags]) -> a detached record: the only
+   record of a private store the handle owns */
 static int l_core_record(lua_State *L) {
   lmodel *mp = tomodel(L, 1);
   lrecord *h;
+  ms_store *own;
+  ms_record *r;
   ms_err err;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 3);
-  h = lua_newuserdatauv(L, sizeof *h, 1);
+  h = lua_newuserdatauv(L, sizeof *h, 0);
   h->r = NULL;
-  h->own = NULL;
   luaL_setmetatable(L, MS_RECORD_MT);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 1);  /* keeps the model alive */
-  h->own = ms_store_new_small(mp->m->name, "record");
-  if (h->own == NULL) return luaL_error(L, "out of memory");
-  if (ms_store_add_model(h->own, mp->m, &err) < 0) return raiseerr(L, &err);
-  h->r = buildrecord(L, h->own, 0, 2, 3, 1);
+  own = ms_store_new_small(mp->m->name, "record");
+  if (own == NULL) return luaL_error(L, "out of memory");
+  if (ms_store_add_model(own, mp->m, &err) < 0 ||
+      (r = ms_store_new_record(own, 0)) == NULL) {
+    ms_store_free(own);
+    return luaL_error(L, "out of memory");
+  }
+  h->r = r;  /* the handle owns the store from here on */
+  fillrecord(L, r, 2, 3, 1);
   return 1;
 }
 
@@ -598,6 +681,8 @@ static int l_record_type(lua_State *L) {
   lua_pushstring(L, checkrec(L, 1)->model->name);
   return 1;
 }
+
+ms_record *ms_l_checkrec(lua_State *L, int idx) { return checkrec(L, idx); }
 
 static int l_record_add_child(lua_State *L) {
   ms_record *p = checkrec(L, 1), *c = checkrec(L, 2);
@@ -766,9 +851,7 @@ static int l_core_store(lua_State *L) {
 
 ms_store *ms_l_checkstore(lua_State *L, int idx) { return tostore(L, idx); }
 
-void ms_l_pushrecord(lua_State *L, ms_record *r, int store_idx) {
-  pushrecord(L, r, store_idx);
-}
+void ms_l_pushrecord(lua_State *L, ms_record *r) { pushrecord(L, r); }
 
 void ms_l_pusherror(lua_State *L, const char *type, const char *msg) {
   pusherror(L, type, msg);
@@ -917,11 +1000,7 @@ static int l_store_add(lua_State *L) {
   mi = checkmodel(L, s, 2);
   if (ms_store_adopt(s, mi, h->r, &r, &err) != MS_OK)
     return raisectx(L, &err, s, h->r->model->name, h->r->uid, h->r->uid_len);
-  if (h->own) ms_store_free(h->own);
-  h->own = NULL;
-  h->r = r;
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 2, 1);
+  ms_l_rebind(h, r);
   lua_settop(L, 2);
   return 1;
 }
@@ -933,7 +1012,7 @@ static int l_store_new(lua_State *L) {
   ms_err err;
   if (ms_store_insert(s, r, &err) != MS_OK)
     return raisectx(L, &err, s, r->model->name, r->uid, r->uid_len);
-  pushrecord(L, r, 1);
+  pushrecord(L, r);
   return 1;
 }
 
@@ -985,7 +1064,7 @@ static int l_store_create_base(lua_State *L) {
   if (ms_record_uid(r) != MS_OK) return luaL_error(L, "out of memory");
   r->status = MS_ST_SUCCESS;
   r->status_msg = "Created successfully";
-  pushrecord(L, r, 1);
+  pushrecord(L, r);
   return 1;
 }
 
@@ -993,7 +1072,7 @@ static int l_store_create_base(lua_State *L) {
    is not stored yet (a sync inserts what a create handler returns). */
 static int l_store_record(lua_State *L) {
   ms_store *s = tostore(L, 1);
-  pushrecord(L, buildrecord(L, s, checkmodel(L, s, 2), 3, 4, 1), 1);
+  pushrecord(L, buildrecord(L, s, checkmodel(L, s, 2), 3, 4, 1));
   return 1;
 }
 
@@ -1035,7 +1114,7 @@ static int getrec(lua_State *L, int must) {
                     lua_rawlen(L, -1));
   }
   ms_buf_free(&b);
-  pushrecord(L, r, 1);
+  pushrecord(L, r);
   return 1;
 }
 
@@ -1051,7 +1130,7 @@ static int l_store_get_all(lua_State *L) {
   lua_createtable(L, (int)v->live, 0);
   for (i = 0; i < v->n; i++) {
     if (!v->items[i]->stored) continue;
-    pushrecord(L, v->items[i], 1);
+    pushrecord(L, v->items[i]);
     lua_rawseti(L, -2, ++k);
   }
   return 1;
@@ -1078,7 +1157,7 @@ static int l_store_get_by_uids(lua_State *L) {
       return raisectx(L, &err, s, s->models[mi]->name, uid, len);
     }
     lua_pop(L, 1);
-    pushrecord(L, r, 1);
+    pushrecord(L, r);
     lua_rawseti(L, -2, i);
   }
   return 1;
@@ -1102,9 +1181,11 @@ static int l_store_remove(lua_State *L) {
 
 static int l_store_load_file(lua_State *L) {
   ms_store *s = tostore(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  char buf[PATH_MAX];
   ms_err err;
-  if (ms_load_file(s, luaL_checkstring(L, 2), lua_toboolean(L, 3), &err)
-      != MS_OK)
+  ms_l_permit_path(L, MS_PERM_READ, path, buf);
+  if (ms_load_file(s, path, lua_toboolean(L, 3), &err) != MS_OK)
     return raisectx(L, &err, s, NULL, NULL, 0);
   return 0;
 }
@@ -1194,6 +1275,16 @@ static int l_store_or_flags(lua_State *L) {
   return 0;
 }
 
+/* store:orphans() -> count, "model 'uid', ..." (at most 5 named): the
+   records a nested document of the store would leave out */
+static int l_store_orphans(lua_State *L) {
+  ms_buf b = MS_BUF_INIT;
+  size_t n = ms_store_orphans(tostore(L, 1), &b, 5);
+  lua_pushinteger(L, (lua_Integer)n);
+  pushbuf(L, &b);
+  return 2;
+}
+
 static int l_store_len(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ms_store_count(tostore(L, 1), -1));
   return 1;
@@ -1234,6 +1325,7 @@ static int l_core_diff(lua_State *L) {
   lua_settop(L, 4);
   h = lua_newuserdatauv(L, sizeof *h, 2);
   h->d = NULL;
+  h->src = h->dst = NULL;
   luaL_setmetatable(L, MS_DIFF_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -1244,6 +1336,13 @@ static int l_core_diff(lua_State *L) {
   p.failed = 0;
   rc = ms_diff_compute(src, dst, flags, lua_isnil(L, 4) ? NULL : onprogress,
                        &p, &h->d, &err);
+  if (rc == MS_OK) {
+    /* the diff points into both stores: it owns a reference on each */
+    ms_store_ref(src);
+    ms_store_ref(dst);
+    h->src = src;
+    h->dst = dst;
+  }
   if (p.failed) return lua_error(L);
   if (rc != MS_OK) return raisectx(L, &err, dst, NULL, NULL, 0);
   return 1;
@@ -1252,7 +1351,10 @@ static int l_core_diff(lua_State *L) {
 static int l_diff_gc(lua_State *L) {
   ldiff *h = luaL_checkudata(L, 1, MS_DIFF_MT);
   ms_diff_free(h->d);
+  ms_store_free(h->src);
+  ms_store_free(h->dst);
   h->d = NULL;
+  h->src = h->dst = NULL;
   return 0;
 }
 
@@ -1431,10 +1533,12 @@ static int l_core_schema(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   static const char *const keys[3] = {"top_level", "source_top_level",
                                       "dest_top_level"};
+  char buf[PATH_MAX];
   ms_schema sc;
   ms_err err;
   uint32_t i;
   int k;
+  ms_l_permit_path(L, MS_PERM_READ, path, buf);
   if (ms_schema_load(path, &sc, &err) != MS_OK) return raiseerr(L, &err);
   /* from here on nothing may raise before the schema is freed, except
      allocation failures inside Lua, which lose only these references */
@@ -1484,15 +1588,31 @@ static int l_core_json_decode(lua_State *L) {
 
 /* core.read_json_file(path) -> true, or raises with file:line:col */
 static int l_core_check_json(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char buf[PATH_MAX];
   ms_arena a;
   ms_value v;
   ms_err err;
   int rc;
+  ms_l_permit_path(L, MS_PERM_READ, path, buf);
   ms_arena_init(&a);
-  rc = ms_json_load(&a, luaL_checkstring(L, 1), &v, &err);
+  rc = ms_json_load(&a, path, &v, &err);
   ms_arena_free(&a);
   if (rc != MS_OK) return raiseerr(L, &err);
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.hash(text) -> 32 hex digits of XXH3-128: identifies content (a
+   change, not tampering: it is no cryptographic hash) */
+static int l_core_hash(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  XXH128_hash_t h = XXH3_128bits(text, n);
+  char hex[33];
+  snprintf(hex, sizeof hex, "%016llx%016llx", (unsigned long long)h.high64,
+           (unsigned long long)h.low64);
+  lua_pushstring(L, hex);
   return 1;
 }
 
@@ -1522,7 +1642,10 @@ static const luaL_Reg corefuncs[] = {
   {"check_json", l_core_check_json},
   {"diff",       l_core_diff},
   {"error",      l_core_error},
+  {"error_text", l_core_error_text},
+  {"is_error",   l_core_is_error},
   {"flags",      l_core_flags},
+  {"hash",       l_core_hash},
   {"list",       l_core_list},
   {"map",        l_core_map},
   {"model",      l_core_model},
@@ -1562,7 +1685,6 @@ static const luaL_Reg recordmeth[] = {
 };
 
 static const luaL_Reg recordmeta[] = {
-  {"__close",    l_record_gc},
   {"__eq",       l_record_eq},
   {"__gc",       l_record_gc},
   {"__index",    l_record_index},
@@ -1588,6 +1710,7 @@ static const luaL_Reg storemeth[] = {
   {"name",            l_store_name},
   {"nested_json",     l_store_nested_json},
   {"or_flags",        l_store_or_flags},
+  {"orphans",         l_store_orphans},
   {"new",             l_store_new},
   {"record",          l_store_record},
   {"remove",          l_store_remove},
@@ -1613,9 +1736,13 @@ static const luaL_Reg diffmeth[] = {
   {NULL, NULL}
 };
 
-/* Creates a metatable with __gc/__close = gc and methods as __index. */
-static void createmeta(lua_State *L, const char *name, const luaL_Reg *meth,
-                       lua_CFunction gc) {
+void ms_l_protect(lua_State *L, const char *name) {
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "__metatable");
+}
+
+void ms_l_createmeta(lua_State *L, const char *name, const luaL_Reg *meth,
+                     lua_CFunction gc, int closable) {
   luaL_newmetatable(L, name);
   lua_newtable(L);
   luaL_setfuncs(L, meth, 0);
@@ -1623,20 +1750,36 @@ static void createmeta(lua_State *L, const char *name, const luaL_Reg *meth,
   if (gc) {
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__close");
+    if (closable) {
+      lua_pushcfunction(L, gc);
+      lua_setfield(L, -2, "__close");
+    }
   }
+  ms_l_protect(L, name);
+  lua_pop(L, 1);
+}
+
+/* A protected metatable holding only `field` = value (marks, errors). */
+static void markmeta(lua_State *L, const char *name, const char *field,
+                     const char *value, lua_CFunction fn) {
+  luaL_newmetatable(L, name);
+  if (fn) lua_pushcfunction(L, fn);
+  else lua_pushstring(L, value);
+  lua_setfield(L, -2, field);
+  ms_l_protect(L, name);
   lua_pop(L, 1);
 }
 
 int luaopen_moonsync_core(lua_State *L) {
-  createmeta(L, MS_MODEL_MT, modelmeth, l_model_gc);
-  createmeta(L, MS_STORE_MT, storemeth, l_store_gc);
+  /* stores, records and diffs are memory: only the collector frees them
+     (no __close), and only once nothing points into them */
+  ms_l_createmeta(L, MS_MODEL_MT, modelmeth, l_model_gc, 0);
+  ms_l_createmeta(L, MS_STORE_MT, storemeth, l_store_gc, 0);
   luaL_getmetatable(L, MS_STORE_MT);
   lua_pushcfunction(L, l_store_len);
   lua_setfield(L, -2, "__len");
   lua_pop(L, 1);
-  createmeta(L, MS_DIFF_MT, diffmeth, l_diff_gc);
+  ms_l_createmeta(L, MS_DIFF_MT, diffmeth, l_diff_gc, 0);
   luaL_getmetatable(L, MS_DIFF_MT);
   lua_pushcfunction(L, l_diff_len);
   lua_setfield(L, -2, "__len");
@@ -1645,32 +1788,20 @@ int luaopen_moonsync_core(lua_State *L) {
   luaL_setfuncs(L, recordmeta, 0);
   luaL_newlib(L, recordmeth);
   lua_setfield(L, -2, "methods");
+  ms_l_protect(L, MS_RECORD_MT);
   lua_pop(L, 1);
-  luaL_newmetatable(L, MS_ARENA_MT);
-  lua_pushcfunction(L, l_arena_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, MS_MAPMARK_MT);
-  lua_pushliteral(L, "map");
-  lua_setfield(L, -2, "__moonsync");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, MS_LISTMARK_MT);
-  lua_pushliteral(L, "list");
-  lua_setfield(L, -2, "__moonsync");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, MS_ERROR_MT);
-  lua_pushcfunction(L, l_error_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
+  markmeta(L, MS_ARENA_MT, "__gc", NULL, l_arena_gc);
+  markmeta(L, MS_MAPMARK_MT, "__moonsync", "map", NULL);
+  markmeta(L, MS_LISTMARK_MT, "__moonsync", "list", NULL);
+  markmeta(L, MS_ERROR_MT, "__tostring", NULL, l_error_tostring);
   luaL_newlib(L, corefuncs);
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");
-  luaL_getmetatable(L, MS_ERROR_MT);
-  lua_setfield(L, -2, "Error");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
   ms_l_http_register(L);
   ms_l_sync_register(L);
   ms_l_mapping_register(L);
+  ms_l_perm_register(L);
   return 1;
 }

@@ -18,6 +18,10 @@ void ms_l_sync_register(lua_State *L);
 /* Adds core.mapping, core.normalize and store:map (l_mapping.c). */
 void ms_l_mapping_register(lua_State *L);
 
+/* Adds core.sandbox, core.permit, core.getenv, core.write_atomic,
+   core.lock, core.realpath and core.url_origin (l_perm.c). */
+void ms_l_perm_register(lua_State *L);
+
 /* Shared with the other binding files. */
 struct ms_store;
 struct ms_value;

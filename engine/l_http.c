@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "l_core.h"
+#include "l_internal.h"
 
 #define MS_HTTP_MT "moonsync.HttpClient"
 #define MS_HTTPRUN_MT "moonsync.HttpRun"
@@ -125,6 +126,7 @@ static int l_client_perform(lua_State *L) {
     r->method = luaL_optstring(L, -1, "GET");
     lua_getfield(L, -2, "url");
     r->url = luaL_checkstring(L, -1);
+    ms_l_permit_url(L, r->url);  /* every request, whoever built it */
     lua_getfield(L, -3, "body");
     if (!lua_isnil(L, -1)) r->body = luaL_checklstring(L, -1, &r->body_len);
     lua_pop(L, 3);  /* strings stay alive in the request tables */
@@ -170,18 +172,11 @@ static const luaL_Reg clientmeth[] = {
 };
 
 void ms_l_http_register(lua_State *L) {
-  luaL_newmetatable(L, MS_HTTP_MT);
-  lua_newtable(L);
-  luaL_setfuncs(L, clientmeth, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, l_client_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_client_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
+  ms_l_createmeta(L, MS_HTTP_MT, clientmeth, l_client_gc, 1);
   luaL_newmetatable(L, MS_HTTPRUN_MT);
   lua_pushcfunction(L, l_run_gc);
   lua_setfield(L, -2, "__gc");
+  ms_l_protect(L, MS_HTTPRUN_MT);
   lua_pop(L, 1);
   lua_pushcfunction(L, l_core_http_client);
   lua_setfield(L, -2, "http_client");

@@ -5,6 +5,7 @@
 ** tables. Lua transforms and filters are kept in the mapping's user
 ** value and called only where the mapping asks for them.
 */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,9 @@
 #include "fixture.h"
 #include "json.h"
 #include "l_core.h"
+#include "l_internal.h"
 #include "mapping.h"
+#include "perm.h"
 
 #define MS_MAPPING_MT "moonsync.Mapping"
 
@@ -244,12 +247,14 @@ static int l_store_map(lua_State *L) {
   ms_store *s = ms_l_checkstore(L, 1);
   lmapping *p = luaL_checkudata(L, 2, MS_MAPPING_MT);
   const char *name = luaL_optstring(L, 4, "<source>");
+  char buf[PATH_MAX];
   ms_value doc;
   ms_maphooks hooks;
   ms_mapstats stats;
   ms_err err;
   lrun run;
   int rc;
+  if (!p->ready) return luaL_error(L, "mapping is closed");
   lua_settop(L, 4);
   lua_getiuservalue(L, 2, 1);   /* 5: functions */
   if (lua_type(L, 3) == LUA_TSTRING) {
@@ -260,6 +265,7 @@ static int l_store_map(lua_State *L) {
     if (ms_json_parse(&s->arena, copy, n, name, &doc, &err) != MS_OK)
       return ms_l_raise(L, &err);
   } else if (lua_istable(L, 3) && lua_getfield(L, 3, "file") == LUA_TSTRING) {
+    ms_l_permit_path(L, MS_PERM_READ, lua_tostring(L, -1), buf);
     if (ms_json_load(&s->arena, lua_tostring(L, -1), &doc, &err) != MS_OK)
       return ms_l_raise(L, &err);
     lua_pop(L, 1);
@@ -305,6 +311,7 @@ void ms_l_mapping_register(lua_State *L) {
   luaL_newmetatable(L, MS_MAPPING_MT);
   lua_pushcfunction(L, l_mapping_gc);
   lua_setfield(L, -2, "__gc");
+  ms_l_protect(L, MS_MAPPING_MT);
   lua_pop(L, 1);
   lua_pushcfunction(L, l_core_mapping);
   lua_setfield(L, -2, "mapping");

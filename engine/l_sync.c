@@ -11,6 +11,7 @@
 
 #include "l_core.h"
 #include "l_internal.h"
+#include "proc.h"
 #include "sync.h"
 
 
@@ -29,41 +30,29 @@ typedef struct lsync {
   const ms_value **values;
 } lsync;
 
-/* Set by SIGINT/SIGTERM (see core.trap_signals) or core.interrupt():
-   a running sync stops after the current operation. A process has one
-   set of signal handlers, so this flag is process-wide by nature. */
-static volatile sig_atomic_t interrupt_requested;
-
-static void onsignal(int sig) {
-  interrupt_requested = sig;
-  signal(sig, SIG_DFL);  /* a second signal ends the process */
-}
-
 /* core.interrupt([on]): asks a running sync to stop (or clears the ask). */
 static int l_core_interrupt(lua_State *L) {
-  interrupt_requested = lua_isnoneornil(L, 1) || lua_toboolean(L, 1);
+  ms_proc_interrupt(lua_isnoneornil(L, 1) || lua_toboolean(L, 1));
   return 0;
 }
 
 /* core.trap_signals(on): SIGINT and SIGTERM request an interrupt instead
-   of killing the process (on), or act as by default again (off).
+   of ending the process (on); a second signal, or any signal when off,
+   ends it after removing the temporary files of writes in progress.
    core.interrupted() tells which signal arrived (0 if none). */
 static int l_core_trap_signals(lua_State *L) {
-  int on = lua_toboolean(L, 1);
-  interrupt_requested = 0;
-  signal(SIGINT, on ? onsignal : SIG_DFL);
-  signal(SIGTERM, on ? onsignal : SIG_DFL);
+  ms_proc_signals(lua_toboolean(L, 1));
   return 0;
 }
 
 static int l_core_interrupted(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)interrupt_requested);
+  lua_pushinteger(L, (lua_Integer)ms_proc_interrupted());
   return 1;
 }
 
 static int lsync_interrupted(void *ud) {
   (void)ud;
-  return interrupt_requested;
+  return ms_proc_interrupted();
 }
 
 static void pushids(lua_State *L, const ms_delem *e) {
@@ -126,12 +115,22 @@ static int callhandler(lsync *c, int op, const ms_delem *e, int nargs,
       lua_replace(L, c->errslot);  /* re-raised if the sync stops */
       return MS_ECRUD;
     }
-    if (lua_type(L, -1) == LUA_TSTRING) {
+    if (lua_type(L, -1) == LUA_TSTRING || !ms_l_iserror(L, -1)) {
+      /* a string gets the operation and record; an object of the
+         handler's own never reaches the caller (its metamethods are not
+         for trusted code to run): it becomes a HandlerError */
       const ms_record *r = e->src ? e->src : e->dst;
+      int str = lua_type(L, -1) == LUA_TSTRING;
       lua_pushfstring(L, "%s handler failed for %s '", opnames[op], e->type);
       lua_pushlstring(L, r->uid, r->uid_len);
-      lua_pushfstring(L, "': %s", lua_tostring(L, -3));
+      if (str) lua_pushfstring(L, "': %s", lua_tostring(L, -3));
+      else lua_pushfstring(L, "': (error object is a %s value)",
+                           luaL_typename(L, -3));
       lua_concat(L, 3);
+      if (!str) {
+        ms_l_pusherror(L, "HandlerError", lua_tostring(L, -1));
+        lua_replace(L, -2);
+      }
       lua_replace(L, -2);
     }
     lua_replace(L, c->errslot);
@@ -166,11 +165,7 @@ static int callhandler(lsync *c, int op, const ms_delem *e, int nargs,
       lua_pop(L, 1);
       return MS_EHANDLER;
     }
-    if (h->own) ms_store_free(h->own);
-    h->own = NULL;
-    h->r = copy;
-    lua_pushvalue(L, c->dstidx);
-    lua_setiuservalue(L, -2, 1);
+    ms_l_rebind(h, copy);
     *out = copy;
   }
   lua_pop(L, 1);
@@ -197,7 +192,7 @@ static int lsync_update(void *ud, ms_record *r, const ms_delem *e,
   if (!c->fn[1]) return ms_sync_default_ops.update(NULL, r, e, out, err);
   luaL_checkstack(L, 8, "sync");
   lua_pushvalue(L, c->fn[1]);
-  ms_l_pushrecord(L, r, c->dstidx);
+  ms_l_pushrecord(L, r);
   pushplus(L, c, e);
   return callhandler(c, 1, e, 2, out, err);
 }
@@ -209,7 +204,7 @@ static int lsync_del(void *ud, ms_record *r, const ms_delem *e,
   if (!c->fn[2]) return ms_sync_default_ops.del(NULL, r, e, out, err);
   luaL_checkstack(L, 8, "sync");
   lua_pushvalue(L, c->fn[2]);
-  ms_l_pushrecord(L, r, c->dstidx);
+  ms_l_pushrecord(L, r);
   return callhandler(c, 2, e, 1, out, err);
 }
 

@@ -18,6 +18,7 @@
 
 #include "cli_diff.h"
 #include "l_core.h"
+#include "proc.h"
 
 #ifndef MS_SHAREDIR
 #define MS_SHAREDIR "/usr/local/share/moonsync"
@@ -34,6 +35,7 @@ static const char usage[] =
   "  sync JOB.lua [--dry-run]   run a sync job\n"
   "  plan JOB.lua -o PLAN.json  save what a sync would change\n"
   "  apply PLAN.json            apply a saved plan if the target has not drifted\n"
+  "  inspect JOB.lua            show what a job declares and may touch\n"
   "  diff --schema SCHEMA.json SOURCE.json DEST.json [--format F]\n"
   "                             diff two documents\n"
   "  sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
@@ -46,11 +48,16 @@ static const char usage[] =
   "pending (diff, --dry-run), 130 interrupted; diff --schema: 0 done,\n"
   "1 differences with --exit-code, 2 error\n";
 
+/* Set once the time limit has fired: from then on every instruction
+   raises, so the error needs no traceback. */
+static int limit_fired;
+
 /* Message handler: adds a traceback to string errors; moonsync.Error
    values (tables with __tostring) are rendered without one, as they
    already say what went wrong and where. */
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
+  if (limit_fired && msg) return 1;  /* the limit says all there is */
   if (msg == NULL) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       return 1;
@@ -75,11 +82,20 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Count hook: a runaway script is stopped with a Lua error. */
+/* Seconds a run may go on after its time limit fired before the process
+   is ended from outside: enough to report and unwind, not to work. */
+#define GRACE 1.0
+
+/* Count hook: a runaway script is stopped with a Lua error. Once the
+   limit has fired the hook stays armed on every instruction, so a pcall
+   that catches the error gains nothing: the next instruction raises
+   again. (A long call inside a C library runs no instructions: the
+   deadline of ms_proc_deadline ends those.) */
 static void watchdog(lua_State *L, lua_Debug *ar) {
   (void)ar;
   if (now() - started > time_limit) {
-    lua_sethook(L, NULL, 0, 0);
+    limit_fired = 1;
+    lua_sethook(L, watchdog, LUA_MASKCOUNT, 1);
     luaL_error(L, "time limit of %f s exceeded (MOONSYNC_TIME_LIMIT)",
                time_limit);
   }
@@ -143,7 +159,9 @@ static int exedir(char *buf, size_t n) {
 static void setpaths(lua_State *L) {
   char dir[PATH_MAX];
   luaL_Buffer b;
+  int pkg;
   lua_getglobal(L, "package");
+  pkg = lua_gettop(L);  /* the buffer may take stack slots above it */
   luaL_buffinit(L, &b);
   if (exedir(dir, sizeof dir) == 0) {
     lua_pushfstring(L, "%s/../lua/?.lua;%s/../lua/?/init.lua;"
@@ -156,10 +174,10 @@ static void setpaths(lua_State *L) {
   lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/adapters/?.lua;",
                   MS_SHAREDIR, MS_SHAREDIR, MS_SHAREDIR);
   luaL_addvalue(&b);
-  lua_getfield(L, -2, "path");
+  lua_getfield(L, pkg, "path");
   luaL_addvalue(&b);
   luaL_pushresult(&b);
-  lua_setfield(L, -2, "path");
+  lua_setfield(L, pkg, "path");
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_moonsync_core);
   lua_setfield(L, -2, "moonsync.core");
@@ -216,8 +234,17 @@ static int runlua(int argc, char **argv, int cli) {
   if (envlimits() != 0) return 2;
   L = lua_newstate(capped_alloc, NULL);
   if (L != NULL && time_limit > 0) {
+    char msg[256];
     started = now();
     lua_sethook(L, watchdog, LUA_MASKCOUNT, 10000);
+    snprintf(msg, sizeof msg, "moonsync: time limit of %g s exceeded "
+             "(MOONSYNC_TIME_LIMIT) and the run did not stop within %g s: "
+             "ended; nothing more was written", time_limit, GRACE);
+    if (ms_proc_deadline(time_limit + GRACE, msg) != 0) {
+      fprintf(stderr, "moonsync: cannot start the time limit's watchdog\n");
+      lua_close(L);
+      return 1;
+    }
   }
   if (L == NULL) {
     fprintf(stderr, "moonsync: cannot create a Lua state (out of memory)\n");
@@ -233,7 +260,7 @@ static int runlua(int argc, char **argv, int cli) {
     if (msg == NULL && luaL_callmeta(L, -1, "__tostring"))
       msg = lua_tostring(L, -1);
     fprintf(stderr, "moonsync: %s\n", msg ? msg : "(error without message)");
-    code = 2;
+    code = cli ? 1 : 2;  /* job commands: 1 is an error, 2 changes pending */
   } else {
     code = (int)lua_tointeger(L, -1);
   }
@@ -246,6 +273,8 @@ int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "help";
   /* a file size limit makes writes fail (EFBIG) instead of killing us */
   signal(SIGXFSZ, SIG_IGN);
+  /* a signal never leaves a temporary file behind */
+  ms_proc_signals(0);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     fputs(usage, stdout);
@@ -277,7 +306,8 @@ int main(int argc, char **argv) {
         return ms_cli_diff_files(argc - 1, argv + 1);
   }
   if (strcmp(cmd, "diff") == 0 || strcmp(cmd, "sync") == 0 ||
-      strcmp(cmd, "plan") == 0 || strcmp(cmd, "apply") == 0)
+      strcmp(cmd, "plan") == 0 || strcmp(cmd, "apply") == 0 ||
+      strcmp(cmd, "inspect") == 0)
     return runlua(argc - 1, argv + 1, 1);
   fprintf(stderr, "moonsync: unknown command '%s'\n\n%s", cmd, usage);
   return 2;

@@ -408,13 +408,7 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
       }
       r->fields[fidx[k]] = cur;
     }
-    for (k = 0; k < model->nids; k++) {
-      if (r->fields[k].type == MS_NIL) {
-        ms_err_set(err, MS_EINPUT, "identifier '%s' is missing or null",
-                   model->fields[k]);
-        return where(m, n, NULL, err);
-      }
-    }
+    if (ms_record_check_ids(r, err) != MS_OK) return where(m, n, NULL, err);
     if ((rc = ms_store_insert(s, r, err)) != MS_OK) return where(m, n, NULL, err);
     stats->added++;
     if (m->id) {

@@ -316,11 +316,64 @@ void ms_store_or_flags(ms_store *s, int midx, uint32_t flags) {
   for (i = 0; i < v->n; i++) v->items[i]->flags |= flags;
 }
 
+int ms_record_check_ids(const ms_record *r, ms_err *err) {
+  uint32_t i;
+  for (i = 0; i < r->model->nids; i++)
+    if (r->fields[i].type == MS_NIL)
+      return ms_err_set(err, MS_EINPUT, "%s: identifier '%s' is missing or "
+                        "null", r->model->name, r->model->fields[i]);
+  return MS_OK;
+}
+
+/* Marks r and its stored descendants reached (mark = tag). */
+static void reach(const ms_store *s, ms_record *r, uint32_t tag, int depth) {
+  uint32_t c, i;
+  r->mark = tag;
+  if (depth > 10000) return;
+  for (c = 0; c < r->model->nchildren; c++) {
+    int cm = ms_store_model(s, r->model->children[c].model);
+    if (cm < 0) continue;
+    for (i = 0; i < r->children[c].n; i++) {
+      ms_record *k = ms_store_get(s, cm, r->children[c].items[i].s,
+                                  r->children[c].items[i].len);
+      if (k != NULL && k->mark != tag) reach(s, k, tag, depth + 1);
+    }
+  }
+}
+
+size_t ms_store_orphans(ms_store *s, ms_buf *names, size_t max) {
+  /* a fresh epoch, as the differ takes: no mark holds it yet */
+  uint32_t tag = (s->epoch += 2);
+  size_t n = 0, k;
+  uint32_t m, t;
+  for (t = 0; t < s->ntop; t++) {
+    int mi = ms_store_model(s, s->top_level[t]);
+    if (mi < 0) continue;
+    for (k = 0; k < s->bymodel[mi].n; k++)
+      if (s->bymodel[mi].items[k]->stored)
+        reach(s, s->bymodel[mi].items[k], tag, 0);
+  }
+  for (m = 0; m < s->nmodels; m++)
+    for (k = 0; k < s->bymodel[m].n; k++) {
+      ms_record *r = s->bymodel[m].items[k];
+      if (!r->stored) continue;
+      if (r->mark == tag) continue;
+      if (n < max && names) {
+        if (n) ms_buf_puts(names, ", ");
+        ms_buf_printf(names, "%s '%.*s'", r->model->name, (int)r->uid_len,
+                      r->uid);
+      }
+      n++;
+    }
+  return n;
+}
+
 /* {====== store ======} */
 
 static ms_store *newstore(const char *name, const char *type, size_t nslots) {
   ms_store *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
+  s->owners = 1;
   ms_arena_init(&s->arena);
   s->name = xstrdup(name);
   s->type = xstrdup(type ? type : name);
@@ -341,9 +394,11 @@ ms_store *ms_store_new_small(const char *name, const char *type) {
   return newstore(name, type, 4);
 }
 
+void ms_store_ref(ms_store *s) { s->owners++; }
+
 void ms_store_free(ms_store *s) {
   uint32_t i;
-  if (s == NULL) return;
+  if (s == NULL || --s->owners > 0) return;
   for (i = 0; i < s->nmodels; i++) {
     ms_model_unref(s->models[i]);
     free(s->bymodel[i].items);

@@ -27,6 +27,9 @@ enum {
   MS_GF_LOG_UNCHANGED_RECORDS = 8
 };
 
+/* Every global flag bit */
+#define MS_GF_ALL 15u
+
 /* DiffSyncModelFlags */
 enum {
   MS_MF_IGNORE = 1,
@@ -36,6 +39,9 @@ enum {
   MS_MF_SKIP_UNMATCHED_BOTH = 12,
   MS_MF_NATURAL_DELETION_ORDER = 16
 };
+
+/* Every model flag bit */
+#define MS_MF_ALL 31u
 
 /* Record status, DiffSyncStatus */
 enum { MS_ST_UNKNOWN = 0, MS_ST_SUCCESS, MS_ST_FAILURE, MS_ST_ERROR };
@@ -125,6 +131,7 @@ typedef struct ms_slot {
 } ms_slot;
 
 struct ms_store {
+  int owners;             /* see ms_store_ref; freed at zero */
   char *name;             /* adapter name (diff output) */
   char *type;             /* adapter type (str()) */
   ms_arena arena;
@@ -140,10 +147,15 @@ struct ms_store {
   size_t nrefs, caprefs;
 };
 
-/* New empty store; NULL when out of memory. Free with ms_store_free. */
+/* New empty store with one owner; NULL when out of memory. Release with
+   ms_store_free. */
 ms_store *ms_store_new(const char *name, const char *type);
 /* The same with a small initial index, for stores of one record. */
 ms_store *ms_store_new_small(const char *name, const char *type);
+/* Adds an owner: whoever keeps pointers into the store (a record handle,
+   a diff) holds a reference, so the store outlives them. */
+void ms_store_ref(ms_store *s);
+/* Drops an owner; the last one frees the store. */
 void ms_store_free(ms_store *s);
 
 /* Registers a model (takes a reference). Returns its index, or a negative
@@ -163,6 +175,16 @@ ms_record *ms_store_new_record(ms_store *s, int midx);
    MS_EEXISTS "Object {uid} already present" when another record holds
    that uid; inserting the stored record again is a no-op. */
 int ms_store_insert(ms_store *s, ms_record *r, ms_err *err);
+
+/* MS_OK when every identifier of r is set (not null), else MS_EINPUT
+   "MODEL: identifier 'F' is missing or null": the one rule every loader
+   (documents, mappings, the Lua API) applies. */
+int ms_record_check_ids(const ms_record *r, ms_err *err);
+
+/* Records stored but not reachable from the top-level models through
+   child lists: what a nested document would leave out. Returns how many;
+   the first `max` are named ("model 'uid'", comma-separated) in names. */
+size_t ms_store_orphans(ms_store *s, ms_buf *names, size_t max);
 
 /* (Re)computes the uid of a record not yet stored from its identifiers
    (a stored record's uid is fixed). MS_OK or MS_ENOMEM. */

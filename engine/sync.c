@@ -6,9 +6,16 @@
 */
 #include "sync.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* A set of record pointers (open addressing, linear probing). */
+typedef struct ptrset {
+  const ms_record **slots;
+  size_t cap, n;
+} ptrset;
 
 typedef struct syncer {
   ms_diff *d;
@@ -19,6 +26,8 @@ typedef struct syncer {
   ms_sync_result *res;
   ms_err *err;
   uint64_t total;
+  ptrset doomed;          /* dest records the diff deletes (built lazily) */
+  int doomed_ready;
 } syncer;
 
 static const char *const actnames[] = {NULL, "create", "update", "delete"};
@@ -212,6 +221,77 @@ static int crudfail(syncer *sy, const ms_delem *e, const char *what) {
   return rc;
 }
 
+/* {====== protected records ======} */
+
+static size_t ptrslot(const ptrset *p, const ms_record *r) {
+  size_t h = ((size_t)r >> 4) * 0x9e3779b97f4a7c15ull;
+  size_t i = h & (p->cap - 1);
+  while (p->slots[i] != NULL && p->slots[i] != r) i = (i + 1) & (p->cap - 1);
+  return i;
+}
+
+static int ptradd(ptrset *p, const ms_record *r) {
+  size_t i;
+  if (2 * (p->n + 1) > p->cap) {
+    ptrset q;
+    size_t k;
+    q.cap = p->cap ? p->cap * 2 : 64;
+    q.n = 0;
+    q.slots = calloc(q.cap, sizeof *q.slots);
+    if (q.slots == NULL) return MS_ENOMEM;
+    for (k = 0; k < p->cap; k++)
+      if (p->slots[k]) q.slots[ptrslot(&q, p->slots[k])] = p->slots[k], q.n++;
+    free(p->slots);
+    *p = q;
+  }
+  i = ptrslot(p, r);
+  if (p->slots[i] == NULL) {
+    p->slots[i] = r;
+    p->n++;
+  }
+  return MS_OK;
+}
+
+static int ptrhas(const ptrset *p, const ms_record *r) {
+  return p->cap && p->slots[ptrslot(p, r)] == r;
+}
+
+static int collect(ptrset *p, const ms_dchildren *c) {
+  uint32_t g, i;
+  for (g = 0; g < c->ngroups; g++)
+    for (i = 0; i < c->groups[g].n; i++) {
+      const ms_delem *e = c->groups[g].elems[i];
+      if (e->action == MS_ACT_DELETE && e->dst && ptradd(p, e->dst) != MS_OK)
+        return MS_ENOMEM;
+      if (collect(p, &e->child) != MS_OK) return MS_ENOMEM;
+    }
+  return MS_OK;
+}
+
+/* The first record below r in the dest store that deleting r would take
+   along although the diff keeps it: one the diff does not delete (its
+   model or record flagged SKIP_UNMATCHED_DST, or out of scope), or, once
+   r's children ran (natural deletion order), any still there because its
+   own deletion failed. NULL when deleting r loses nothing. */
+static const ms_record *protected_below(syncer *sy, const ms_record *r,
+                                        int children_ran, int depth) {
+  uint32_t c, i;
+  if (depth > 10000) return NULL;
+  for (c = 0; c < r->model->nchildren; c++) {
+    int cm = ms_store_model(sy->dst, r->model->children[c].model);
+    if (cm < 0) continue;
+    for (i = 0; i < r->children[c].n; i++) {
+      const ms_record *k = ms_store_get(sy->dst, cm, r->children[c].items[i].s,
+                                        r->children[c].items[i].len);
+      const ms_record *p;
+      if (k == NULL) continue;
+      if (children_ran || !ptrhas(&sy->doomed, k)) return k;
+      if ((p = protected_below(sy, k, 0, depth + 1)) != NULL) return p;
+    }
+  }
+  return NULL;
+}
+
 static int element(syncer *sy, ms_delem *e, ms_record *parent);
 
 static int children(syncer *sy, ms_delem *e, ms_record *parent) {
@@ -226,8 +306,26 @@ static int children(syncer *sy, ms_delem *e, ms_record *parent) {
 
 /* sync_model: runs the operation; *out is the resulting record (NULL:
    none, children are skipped). */
+/* Refuses (MS_ECRUD) to delete dstrec when that would take a record the
+   diff keeps along with it. */
+static int protect(syncer *sy, const ms_delem *e, const ms_record *dstrec,
+                   int children_ran) {
+  const ms_record *p;
+  char what[256];
+  if (!sy->doomed_ready) {
+    if (collect(&sy->doomed, &sy->d->top) != MS_OK)
+      return ms_err_set(sy->err, MS_ENOMEM, "out of memory");
+    sy->doomed_ready = 1;
+  }
+  if ((p = protected_below(sy, dstrec, children_ran, 0)) == NULL) return MS_OK;
+  snprintf(what, sizeof what, "its subtree holds %s '%.*s', which this sync "
+           "keeps (protected, out of scope, or its deletion failed)",
+           p->model->name, (int)(p->uid_len > 100 ? 100 : p->uid_len), p->uid);
+  return crudfail(sy, e, what);
+}
+
 static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
-                     ms_record **out) {
+                     int children_ran, ms_record **out) {
   const ms_sync_ops *ops = sy->ops;
   ms_record *r = NULL;
   int rc;
@@ -243,7 +341,14 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
     rc = crudfail(sy, e, "it already exists!");
   else if (e->action != MS_ACT_CREATE && dstrec == NULL)
     rc = crudfail(sy, e, "not found!");
-  else {
+  else if (e->action == MS_ACT_DELETE &&
+           (rc = protect(sy, e, dstrec, children_ran)) != MS_OK) {
+    /* refused: logged like a failed delete */
+    if (rc == MS_ECRUD) {
+      logop(sy, e, "raise");
+      if (ops->log) ops->log(ops->ud, e, "raise", NULL, sy->err->msg, 0);
+    }
+  } else {
     double t0 = ops->log ? now() : 0;
     const char *result;
     if (e->action == MS_ACT_CREATE)
@@ -304,7 +409,8 @@ static int element(syncer *sy, ms_delem *e, ms_record *parent) {
   if (natural && e->action == MS_ACT_DELETE && !skipch &&
       (rc = children(sy, e, dstrec)) != MS_OK)
     return rc;
-  if ((rc = syncmodel(sy, e, dmidx, dstrec, &r)) != MS_OK) return rc;
+  if ((rc = syncmodel(sy, e, dmidx, dstrec, natural && !skipch, &r)) != MS_OK)
+    return rc;
   if (r == NULL) return MS_OK;  /* no object: children are not processed */
   if (e->action == MS_ACT_CREATE) {
     if (ms_record_uid(r) != MS_OK)
@@ -343,9 +449,12 @@ int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
   sy.res = res;
   sy.err = err;
   sy.total = ms_diff_len(d);
+  memset(&sy.doomed, 0, sizeof sy.doomed);
+  sy.doomed_ready = 0;
   for (g = 0; g < d->top.ngroups && rc == MS_OK; g++)
     for (i = 0; i < d->top.groups[g].n && rc == MS_OK; i++)
       rc = element(&sy, d->top.groups[g].elems[i], NULL);
+  free(sy.doomed.slots);
   if (res->ops.oom && rc == MS_OK)
     rc = ms_err_set(err, MS_ENOMEM, "out of memory (operations log)");
   return rc;

@@ -5,7 +5,8 @@
 --   bin/moonsync plan examples/demo/job.lua -o /tmp/plan.json
 --   bin/moonsync apply /tmp/plan.json
 -- The target file is examples/demo/nautobot.json unless MOONSYNC_DEMO_TARGET
--- names a copy to write to.
+-- names a copy to write to. Without permissions the job may touch only
+-- its own directory: it declares the copy it may write.
 local ms = require "moonsync"
 local json_file = require "json_file"
 
@@ -23,4 +24,5 @@ return ms.job {
       path = os.getenv("MOONSYNC_DEMO_TARGET") or here .. "/nautobot.json" }
   end,
   policy = { max_deletes = "25%", prevent_delete = {} },
+  permissions = { write = { "${MOONSYNC_DEMO_TARGET}" } },
 }

@@ -20,4 +20,11 @@ return ms.job {
                             side = "dest" }
   end,
   policy = { prevent_delete = { "site" } },
+  -- what the job may touch beyond its own directory: the API named by
+  -- MERAKI_URL, the export named by NAUTOBOT_FILE, and those variables
+  permissions = {
+    env = { "MERAKI_URL", "MERAKI_API_KEY", "NAUTOBOT_FILE" },
+    net = { "${MERAKI_URL}" },
+    write = { "${NAUTOBOT_FILE}" },
+  },
 }

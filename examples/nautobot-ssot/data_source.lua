@@ -13,4 +13,8 @@ return ms.job {
     return models.adapter("nautobot"):new { url = os.getenv("SSOT_TARGET_URL"), token_env = "SSOT_TOKEN" }:load()
   end,
   policy = { max_deletes = "10%" },
+  permissions = {
+    env = { "SSOT_SOURCE_URL", "SSOT_TARGET_URL", "SSOT_TOKEN" },
+    net = { "${SSOT_SOURCE_URL}", "${SSOT_TARGET_URL}" },
+  },
 }

@@ -12,4 +12,8 @@ return ms.job {
     return models.adapter("inventory"):new { url = os.getenv("SSOT_SOURCE_URL"), token_env = "SSOT_TOKEN" }:load()
   end,
   flags = { "SKIP_UNMATCHED_DST" },
+  permissions = {
+    env = { "SSOT_SOURCE_URL", "SSOT_TARGET_URL", "SSOT_TOKEN" },
+    net = { "${SSOT_SOURCE_URL}", "${SSOT_TARGET_URL}" },
+  },
 }

@@ -10,8 +10,12 @@ local jobs = require "moonsync.job"
 local util = require "moonsync.util"
 local plans = require "moonsync.plan"
 
+local lfs = require "lfs"
+
 local fmt, concat = string.format, table.concat
 local stdout, stderr = io.stdout, io.stderr
+local rawget, getenv = rawget, os.getenv
+local getmetatable = debug.getmetatable
 
 local M = {}
 
@@ -27,7 +31,7 @@ local USAGE = {
       .. "       exit: 0 done, 1 differences with --exit-code, 2 error\n",
   sync = "usage: moonsync sync JOB.lua [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
       .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--log-format text|json]\n"
-      .. "         [--no-progress]\n"
+      .. "         [--no-progress] [--lock-timeout SECONDS]\n"
       .. "       moonsync sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
       .. "         [--ops-log OPS.json] [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
       .. "         [--source-name NAME] [--dest-name NAME] [--log-format text|json]\n"
@@ -36,11 +40,23 @@ local USAGE = {
   plan = "usage: moonsync plan JOB.lua -o PLAN.json [--flag NAME]... [--target MODEL:UID]...\n"
       .. "         [--exclude MODEL:UID]... [--max-deletes N|P%]\n",
   apply = "usage: moonsync apply PLAN.json [--job JOB.lua] [--refresh] [--max-deletes N|P%]\n"
-      .. "         [--log-format text|json] [--no-progress]\n",
+      .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--log-format text|json]\n"
+      .. "         [--no-progress] [--lock-timeout SECONDS]\n",
+  inspect = "usage: moonsync inspect JOB.lua [--format text|json]\n"
+      .. "       prints what the job declares: name, flags, policy and permissions\n",
 }
+local PERMISSION_USAGE = "job options: [--allow-read PATH]... [--allow-write PATH]...\n"
+  .. "         [--allow-net HOST[:PORT]]... [--allow-env NAME]...\n"
+for _, cmd in ipairs { "diff", "sync", "plan", "apply", "inspect" } do
+  USAGE[cmd] = USAGE[cmd] .. PERMISSION_USAGE
+end
 
--- A usage or input problem: reported as one line, exit 1.
-local function fail(msg) error({ cli = msg }, 0) end
+-- The command line's own control flow: a usage or input problem (one
+-- line, exit 1) or an exit code to return. Their metatable is private to
+-- this file, so no value a job raises can pass for one.
+local Control = {}
+local function fail(msg) error(setmetatable({ cli = msg }, Control), 0) end
+local function quit(code) error(setmetatable({ exit = code }, Control), 0) end
 
 -- {====== arguments ======}
 
@@ -50,10 +66,13 @@ local OPTS = {
   ["no-progress"] = "bool", schema = "value", out = "value", ["ops-log"] = "value",
   ["source-name"] = "value", ["dest-name"] = "value", o = "value", job = "value",
   refresh = "bool", help = "bool", ["skip-duplicates"] = "bool",
+  ["allow-read"] = "list", ["allow-write"] = "list", ["allow-net"] = "list",
+  ["allow-env"] = "list", ["lock-timeout"] = "value",
 }
 
 local function parse(cmd, argv)
-  local o = { flag = {}, target = {}, exclude = {}, args = {} }
+  local o = { flag = {}, target = {}, exclude = {}, args = {}, ["allow-read"] = {},
+              ["allow-write"] = {}, ["allow-net"] = {}, ["allow-env"] = {} }
   local i = 1
   while i <= #argv do
     local a = argv[i]
@@ -138,9 +157,79 @@ local function mib(bytes) return bytes / (1024 * 1024) end
 
 -- {====== shared steps ======}
 
-local function budget_check(diff, target, opt, policy)
+-- The permissions the command line grants (--allow-*).
+local function grants(o)
+  return { read = o["allow-read"], write = o["allow-write"], net = o["allow-net"],
+           env = o["allow-env"] }
+end
+
+-- Loads the job named on the command line; returns it, the policy handle
+-- (the command line's authority for its own outputs and locks) and what
+-- identifies its code.
+local function load_job(path, o)
+  return jobs.load(path, grants(o))
+end
+
+local function lock_timeout(o)
+  local v = o["lock-timeout"]
+  if v == nil then return 0 end
+  local n = tonumber(v)
+  if not n or n < 0 or n ~= n then fail(fmt("--lock-timeout expects seconds, got '%s'", v)) end
+  return n
+end
+
+-- Where lock files live: $XDG_RUNTIME_DIR/moonsync/locks, else the state
+-- directory ($XDG_STATE_HOME or ~/.local/state)/moonsync/locks.
+local function lock_dir()
+  local base = getenv("XDG_RUNTIME_DIR")
+  if not base or base == "" or lfs.attributes(base, "mode") ~= "directory" then
+    base = getenv("XDG_STATE_HOME")
+    if not base or base == "" then
+      local home = getenv("HOME")
+      if not home or home == "" then fail("cannot place lock files: set XDG_RUNTIME_DIR or HOME") end
+      base = home .. "/.local/state"
+    end
+  end
+  local dir = ""
+  for part in (base .. "/moonsync/locks"):gmatch("[^/]+") do
+    dir = dir .. "/" .. part
+    if lfs.attributes(dir, "mode") == nil then lfs.mkdir(dir) end
+  end
+  return dir
+end
+
+-- One writer per job: a lock named after the job, held until the process
+-- ends (file targets are locked on their own as they are opened).
+local function lock_job(job, authority, o)
+  local key = job.name or job.path
+  local name = key:gsub("[^%w%-_.]+", "-"):sub(1, 60) .. "-" .. core.hash(key):sub(1, 12)
+  local ok, lock = pcall(authority.lock_named, authority, lock_dir() .. "/" .. name .. ".lock",
+                         lock_timeout(o))
+  if not ok then
+    fail(fmt("%s; wait for it with --lock-timeout SECONDS", core.error_text(lock)))
+  end
+  return lock
+end
+
+-- The target, opened as a writer's: file adapters lock what they open.
+local function open_target(job, authority, o)
+  authority:targeting(true, lock_timeout(o))
+  local ok, target = pcall(job.get_target, job)
+  authority:targeting(false)
+  if not ok then
+    local msg = core.error_text(target)
+    if msg:find("locked by another moonsync run", 1, true) then
+      fail(msg .. "; wait for it with --lock-timeout SECONDS")
+    end
+    error(target, 0)
+  end
+  return target
+end
+
+local function budget_check(diffs, target, opt, policy)
   local spec = opt or (policy and policy.max_deletes)
-  local deletes = diff:summary().delete
+  local deletes = 0
+  for _, d in ipairs(diffs) do deletes = deletes + d:summary().delete end
   local total = target:count()
   local limit, label
   if spec == nil then
@@ -158,14 +247,28 @@ local function budget_check(diff, target, opt, policy)
     end
   end
   if deletes > limit then
-    fail(fmt("refusing to sync: %d deletes exceed %s; nothing was changed. "
-             .. "Allow more with --max-deletes or policy.max_deletes", deletes, label))
+    fail(fmt("refusing to sync: %d %s exceed %s; nothing was changed. "
+             .. "Allow more with --max-deletes or policy.max_deletes", deletes,
+             deletes == 1 and "delete would" or "deletes would", label))
   end
 end
 
+-- prevent_delete: model names and predicates over target records; what
+-- they protect is flagged SKIP_UNMATCHED_DST, so no diff deletes it and
+-- no sync deletes an ancestor of it.
 local function apply_policy(job, target)
-  for _, model in ipairs(job.policy.prevent_delete or {}) do
-    target._store:or_flags(model, { "SKIP_UNMATCHED_DST" })
+  local pd = job.policy.prevent_delete
+  if type(pd) == "function" then pd = { pd } end
+  for _, p in ipairs(pd or {}) do
+    if type(p) == "function" then
+      for _, m in ipairs(target.models) do
+        for _, rec in ipairs(target:get_all(m.name)) do
+          if p(rec) then rec:model_flags(rec:model_flags() | ms.model_flags.SKIP_UNMATCHED_DST) end
+        end
+      end
+    else
+      target._store:or_flags(p, { "SKIP_UNMATCHED_DST" })
+    end
   end
 end
 
@@ -186,10 +289,10 @@ local function validate(target, diff)
     local attrs = c.attrs ~= core.null and c.attrs or {}
     local ok, res, msg = pcall(hook, target, c.action, c.model, c.keys, attrs)
     if not ok then
-      failures[#failures + 1] = fmt("%s %s %s: %s", c.action, c.model, c.uid, tostring(res))
+      failures[#failures + 1] = fmt("%s %s %s: %s", c.action, c.model, c.uid, core.error_text(res))
     elseif res == false then
       failures[#failures + 1] = fmt("%s %s %s: %s", c.action, c.model, c.uid,
-                                    tostring(msg or "rejected by validate"))
+                                    core.error_text(msg or "rejected by validate"))
     end
   end
   return failures
@@ -208,15 +311,15 @@ local function run_sync(target, source, diff, flags, o, timings)
   timings.sync = core.now() - t0
   if not ok then
     local err = d
-    local r = type(err) == "table" and err.result
-    if r and err.type == "Interrupted" then
+    local r = core.is_error(err) and rawget(err, "result")
+    if r and rawget(err, "type") == "Interrupted" then
       local s = diff:summary()
       local done = r.created + r.updated + r.deleted
       stderr:write(fmt("\ninterrupted: %d created, %d updated, %d deleted, %d failed; "
         .. "%d of %d changes not done\n", r.created, r.updated, r.deleted, r.failed + r.errors,
         math.max(0, s.create + s.update + s.delete - done - r.failed - r.errors),
         s.create + s.update + s.delete))
-      error({ exit = EXIT_INTERRUPTED }, 0)
+      quit(EXIT_INTERRUPTED)
     end
     if r then
       stderr:write(fmt("sync stopped after %d created, %d updated, %d deleted, %d failed\n",
@@ -263,12 +366,15 @@ local function narrow(diff, o)
   return diff
 end
 
--- Loads the job's adapters and computes the (scoped) diff.
-local function job_diff(job, o, show)
+-- Loads the job's adapters and computes the (scoped) diff. With
+-- `authority`, the run is a writer: it locks the job and its target.
+local function job_diff(job, o, show, authority)
   local timings = {}
   local t0 = core.now()
+  if authority then lock_job(job, authority, o) end
   if show then stderr:write("load  source and target...") end
-  local source, target = job:get_source(), job:get_target()
+  local source = job:get_source()
+  local target = authority and open_target(job, authority, o) or job:get_target()
   if show then
     stderr:write(fmt("\rload  %d + %d records in %.2f s        \n", source:count(), target:count(),
                      core.now() - t0))
@@ -286,7 +392,7 @@ end
 
 local function cmd_diff(o)
   if #o.args ~= 1 then fail(USAGE.diff) end
-  local job = jobs.load(o.args[1])
+  local job = load_job(o.args[1], o)
   local _, _, diff = job_diff(job, o, not o["no-progress"] and core.isatty(2))
   print_diff(diff, o.format)
   return pending(diff)
@@ -295,8 +401,15 @@ end
 local function commit(target, timings)
   if target.commit then
     local t0 = core.now()
-    target:commit()
+    local removed = target:commit()
     timings.write = core.now() - t0
+    if type(removed) == "table" then
+      for _, f in ipairs(removed) do
+        if type(f) == "string" then
+          stderr:write(fmt("moonsync: removed %s, left behind by a run that was killed\n", f))
+        end
+      end
+    end
   end
 end
 
@@ -313,11 +426,12 @@ local function dry_run(target, diff)
 end
 
 local function cmd_sync_job(o)
-  local job = jobs.load(o.args[1])
+  local job, authority = load_job(o.args[1], o)
   local show = not o["no-progress"] and core.isatty(2)
-  local source, target, diff, flags, timings = job_diff(job, o, show)
+  local source, target, diff, flags, timings =
+    job_diff(job, o, show, not o["dry-run"] and authority or nil)
   if o["dry-run"] then return dry_run(target, diff) end
-  budget_check(diff, target, o["max-deletes"], job.policy)
+  budget_check({ diff }, target, o["max-deletes"], job.policy)
   if not diff:has_diffs() then
     stdout:write("nothing to do\n")
     return EXIT_OK
@@ -345,12 +459,12 @@ local function cmd_sync_files(o)
   local diff = narrow(target:diff_from(source, { flags = flags }), o)
   timings.diff = core.now() - t0
   if o["dry-run"] then return dry_run(target, diff) end
-  budget_check(diff, target, o["max-deletes"], nil)
+  budget_check({ diff }, target, o["max-deletes"], nil)
   local ok, res = pcall(run_sync, target, source, diff, flags,
                         { ["no-progress"] = o["no-progress"], ["log-format"] = o["log-format"],
                           ops_log = o["ops-log"] ~= nil }, timings)
   -- the ops log says what was attempted, also when the sync stopped
-  local result = ok and res or (type(res) == "table" and res.result)
+  local result = ok and res or (core.is_error(res) and rawget(res, "result"))
   if o["ops-log"] and result and result.ops_json then
     util.write_atomic(o["ops-log"], result.ops_json .. "\n")
   end
@@ -370,16 +484,19 @@ end
 
 local function cmd_plan(o)
   if #o.args ~= 1 or not o.o then fail(USAGE.plan) end
-  local job = jobs.load(o.args[1])
+  local job, authority, code = load_job(o.args[1], o)
   local _, target, diff, flags = job_diff(job, o, false)
-  budget_check(diff, target, o["max-deletes"], job.policy)
-  local path = o.args[1]
-  if path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
-  local text = fmt('{\n"format": "moonsync-plan/1",\n"created": %s,\n"job": %s,\n"flags": %d,\n'
-                   .. '"target_records": %d,\n"diff": %s\n}\n',
-                   json_str(os.date("!%Y-%m-%dT%H:%M:%SZ")), json_str(path), flags,
-                   target:count(), diff:json())
-  util.write_atomic(o.o, text)
+  budget_check({ diff }, target, o["max-deletes"], job.policy)
+  local modules = {}
+  for name, hash in pairs(code.modules) do modules[#modules + 1] = fmt("%s: %s", json_str(name), json_str(hash)) end
+  table.sort(modules)
+  local text = fmt('{\n"format": "%s",\n"created": %s,\n"job": %s,\n"job_hash": %s,\n'
+                   .. '"modules": {%s},\n"target": %s,\n"flags": %d,\n'
+                   .. '"target_records": %d,\n"diff": %s\n}\n', plans.FORMAT,
+                   json_str(os.date("!%Y-%m-%dT%H:%M:%SZ")), json_str(job.path),
+                   json_str(code.hash), concat(modules, ", "), json_str(target:identity()),
+                   flags, target:count(), diff:json())
+  util.write_atomic(o.o, text, nil, authority)
   stdout:write(diff:str(), "\n", "plan: ", summary_line(diff:summary()), "\n",
                "saved to ", o.o, "\n")
   return pending(diff)
@@ -388,49 +505,135 @@ end
 local function cmd_apply(o)
   if #o.args ~= 1 then fail(USAGE.apply) end
   local plan = plans.decode(util.read_file(o.args[1]), o.args[1])
-  local job = jobs.load(o.job or plan.job)
+  local job, authority, code = load_job(o.job or plan.job, o)
+  plans.check_job(plan, job, code)
+  lock_job(job, authority, o)
   local timings = {}
   local t0 = core.now()
-  local target = job:get_target()
+  local target = open_target(job, authority, o)
+  plans.check_target(plan, target, job, code)
   apply_policy(job, target)
   timings.load = core.now() - t0
+  local invalid = plans.check(plan, target)
+  if #invalid > 0 then
+    stderr:write(fmt("%s: %d invalid %s; nothing was applied:\n", o.args[1], #invalid,
+                     #invalid == 1 and "change" or "changes"))
+    for _, r in ipairs(invalid) do
+      stderr:write(fmt("  %s: %s\n", r.where, r.why))
+    end
+    return EXIT_ERROR
+  end
   local src, refused = plans.source(plan, target)
   t0 = core.now()
-  local diff = target:diff_from(src, { flags = plan.flags })
+  local diff = narrow(target:diff_from(src, { flags = plan.flags }), o)
+  -- the drifted records are re-planned (with the scope of the command
+  -- line) before anything is applied, so that the one gate sees every
+  -- delete of the run; and again once the plan is applied, to sync them
+  local source, targets
+  local function replan()
+    local d = target:diff_from(source, { flags = plan.flags })
+    local hits = d:scope(targets, scopes(o.exclude, "exclude"))
+    if #o.target > 0 then d:scope(scopes(o.target, "target"), {}) end
+    return d, hits
+  end
+  local fresh, replanned
+  if #refused > 0 and o.refresh then
+    targets = {}
+    for i, r in ipairs(refused) do targets[i] = { r.change.model, r.change.uid } end
+    source = job:get_source()
+    fresh = replan()
+  end
   timings.diff = core.now() - t0
-  budget_check(diff, target, o["max-deletes"], job.policy)
+  budget_check({ diff, fresh }, target, o["max-deletes"], job.policy)
   local res = { created = 0, updated = 0, deleted = 0, failed = 0, errors = 0 }
   if diff:has_diffs() then res = run_sync(target, src, diff, plan.flags, o, timings) end
-  local code = (res.failed + res.errors > 0) and EXIT_ERROR or EXIT_OK
-  if #refused > 0 then
-    if o.refresh then
-      local targets = {}
-      for i, r in ipairs(refused) do targets[i] = { r.change.model, r.change.uid } end
-      local source = job:get_source()
-      local fresh = target:diff_from(source, { flags = plan.flags })
-      fresh:scope(targets, {})
-      stdout:write(fmt("re-planned %d drifted records:\n%s\n", #refused, fresh:str()))
-      if fresh:has_diffs() then
-        local r2 = run_sync(target, source, fresh, plan.flags, o, timings)
-        for _, k in ipairs { "created", "updated", "deleted", "failed", "errors" } do
-          res[k] = res[k] + r2[k]
-        end
+  local status = (res.failed + res.errors > 0) and EXIT_ERROR or EXIT_OK
+  if fresh then
+    fresh, replanned = replan()
+    budget_check({ diff, fresh }, target, o["max-deletes"], job.policy)
+    stdout:write(fmt("re-planned %d drifted %s:\n%s\n", replanned,
+                     replanned == 1 and "record" or "records", fresh:str()))
+    if fresh:has_diffs() then
+      local r2 = run_sync(target, source, fresh, plan.flags, o, timings)
+      for _, k in ipairs { "created", "updated", "deleted", "failed", "errors" } do
+        res[k] = res[k] + r2[k]
       end
-    else
-      stderr:write(fmt("refused %d changes whose target records drifted since the plan "
-                       .. "(use --refresh to re-plan them):\n", #refused))
-      for _, r in ipairs(refused) do
-        stderr:write(fmt("  %s %s %s: %s\n", r.change.action, r.change.model, r.change.uid, r.why))
-      end
-      code = EXIT_ERROR
+      if r2.failed + r2.errors > 0 then status = EXIT_ERROR end
     end
+  elseif #refused > 0 then
+    stderr:write(fmt("refused %d %s whose target records drifted since the plan "
+                     .. "(use --refresh to re-plan them):\n", #refused,
+                     #refused == 1 and "change" or "changes"))
+    for _, r in ipairs(refused) do
+      stderr:write(fmt("  %s %s %s: %s\n", r.change.action, r.change.model, r.change.uid, r.why))
+    end
+    status = EXIT_ERROR
   end
   commit(target, timings)
   report(res, timings)
-  return code
+  return status
 end
 
-local COMMANDS = { diff = cmd_diff, sync = cmd_sync, plan = cmd_plan, apply = cmd_apply }
+-- What a job declares and what it may touch, without running a sync.
+local function cmd_inspect(o)
+  if #o.args ~= 1 then fail(USAGE.inspect) end
+  local format = o.format or "text"
+  if format ~= "text" and format ~= "json" then
+    fail(fmt("unknown format '%s' (text, json)", format))
+  end
+  local job, policy = load_job(o.args[1], o)
+  local effective = policy:describe()
+  if format == "json" then
+    local function list(t)
+      local parts = {}
+      for i, v in ipairs(t or {}) do parts[i] = json_str(v) end
+      return "[" .. concat(parts, ", ") .. "]"
+    end
+    local declared, granted = {}, {}
+    for _, kind in ipairs(jobs.PERMISSIONS) do
+      declared[#declared + 1] = fmt("%s: %s", json_str(kind), list(job.permissions[kind]))
+    end
+    for i, e in ipairs(effective) do
+      granted[i] = fmt('{"kind": %s, "entry": %s, "why": %s}', json_str(e.kind),
+                       json_str(e.entry), json_str(e.why))
+    end
+    local policy_parts = {}
+    if job.policy.max_deletes ~= nil then
+      policy_parts[#policy_parts + 1] = '"max_deletes": ' .. json_str(job.policy.max_deletes)
+    end
+    policy_parts[#policy_parts + 1] = '"prevent_delete": ' .. list(job.policy.prevent_delete)
+    stdout:write(fmt('{"job": %s, "name": %s, "description": %s, "flags": %s, "policy": {%s},\n'
+      .. ' "permissions": {%s},\n "effective": [%s]}\n', json_str(job.path),
+      job.name and json_str(job.name) or "null",
+      job.description and json_str(job.description) or "null", list(job.flags),
+      concat(policy_parts, ", "), concat(declared, ", "), concat(granted, ",\n  ")))
+    return EXIT_OK
+  end
+  local out = { fmt("job:         %s", job.path) }
+  if job.name then out[#out + 1] = fmt("name:        %s", job.name) end
+  if job.description then out[#out + 1] = fmt("description: %s", job.description) end
+  out[#out + 1] = fmt("flags:       %s", #job.flags > 0 and concat(job.flags, ", ") or "(none)")
+  local pol = {}
+  if job.policy.max_deletes ~= nil then pol[#pol + 1] = "max_deletes " .. tostring(job.policy.max_deletes) end
+  if job.policy.prevent_delete and #job.policy.prevent_delete > 0 then
+    pol[#pol + 1] = "prevent_delete " .. concat(job.policy.prevent_delete, ", ")
+  end
+  out[#out + 1] = fmt("policy:      %s", #pol > 0 and concat(pol, "; ") or "(defaults)")
+  out[#out + 1] = "declared permissions:"
+  for _, kind in ipairs(jobs.PERMISSIONS) do
+    local l = job.permissions[kind]
+    out[#out + 1] = fmt("  %-6s %s", kind, l and #l > 0 and concat(l, ", ") or "(none)")
+  end
+  out[#out + 1] = "effective permissions:"
+  for _, e in ipairs(effective) do
+    out[#out + 1] = fmt("  %-6s %s (%s)", e.kind, e.entry, e.why)
+  end
+  stdout:write(concat(out, "\n"), "\n")
+  return EXIT_OK
+end
+
+local COMMANDS = { diff = cmd_diff, sync = cmd_sync, plan = cmd_plan, apply = cmd_apply,
+                   inspect = cmd_inspect }
 
 --- Runs a command; returns the exit code. Errors are printed as one line.
 function M.main(cmd, ...)
@@ -445,8 +648,14 @@ function M.main(cmd, ...)
     return fn(o)
   end, ...)
   if ok then return res end
-  if type(res) == "table" and res.exit then return res.exit end
-  local msg = type(res) == "table" and res.cli or tostring(res)
+  local msg
+  if getmetatable(res) == Control then
+    if rawget(res, "exit") then return rawget(res, "exit") end
+    msg = rawget(res, "cli")
+  else
+    -- whatever a job raised: its text, never its metamethods
+    msg = core.error_text(res)
+  end
   stderr:write("moonsync ", cmd, ": ", msg, msg:sub(-1) == "\n" and "" or "\n")
   return EXIT_ERROR
 end

@@ -16,10 +16,10 @@ local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, t
 
 local M = {}
 
-local Client = {}
+local Client = { __metatable = "moonsync.http.Client" }
 Client.__index = Client
 
-local Response = {}
+local Response = { __metatable = "moonsync.http.Response" }
 Response.__index = Response
 
 --- The body decoded as JSON (integers stay integers, floats floats; null
@@ -114,7 +114,8 @@ function M.client(opts)
   end
   local token = opts.token
   if token == nil and opts.token_env then
-    token = os.getenv(opts.token_env)
+    -- the job's permissions decide, whoever asks for the variable
+    token = core.getenv(opts.token_env)
     if token == nil or token == "" then
       error(fmt("http.client: environment variable %s (token_env) is not set", opts.token_env), 2)
     end

@@ -5,8 +5,11 @@
 local core = require "moonsync.core"
 
 local error, ipairs, pairs, next, select = error, ipairs, pairs, next, select
-local setmetatable, getmetatable, type, tostring = setmetatable, getmetatable, type, tostring
+local setmetatable, type, tostring = setmetatable, type, tostring
 local rawget, concat, sort, fmt = rawget, table.concat, table.sort, string.format
+-- the real metatable, whatever __metatable says: moonsync's own classes
+-- are protected, so job files can neither read nor replace them
+local getmetatable = debug.getmetatable
 
 local M = { _VERSION = core.version, core = core, null = core.null,
             list = core.list, map = core.map }
@@ -33,7 +36,7 @@ end
 
 --- Is v a moonsync error value (optionally of type etype)?
 function M.is_error(v, etype)
-  return getmetatable(v) == core.Error and (etype == nil or v.type == etype)
+  return core.is_error(v) and (etype == nil or rawget(v, "type") == etype)
 end
 
 local function argerror(n, fname, expected, got)
@@ -75,7 +78,7 @@ end
 
 -- {====== models ======}
 
-local Model = {}
+local Model = { __metatable = "moonsync.Model" }
 Model.__index = Model
 
 --- Creates a detached record of this model (add it to an adapter).
@@ -222,7 +225,8 @@ function M.adapter(name)
       if v ~= nil then return v end
       return Adapter[k]
     end
-    return setmetatable(cls, { __index = Adapter, __tostring = function() return "adapter " .. name end })
+    return setmetatable(cls, { __index = Adapter, __metatable = "moonsync.AdapterClass",
+                               __tostring = function() return "adapter " .. name end })
   end
 end
 
@@ -358,6 +362,14 @@ function Adapter:to_json() return self._store:nested_json() end
 
 --- The top-level model names.
 function Adapter:get_top_level() return self._store:top_level() end
+
+--- What system the adapter stands for, to bind a plan to its target:
+-- adapters over files or servers give their path or URL (json_file,
+-- csv_file, rest); the default is the adapter's type and name.
+function Adapter:identity()
+  local name, atype = self._store:name()
+  return fmt("%s %s", atype, name)
+end
 
 local diff_opt_keys = { flags = true, callback = true, diff = true,
                         dry_run = true, progress = true }
@@ -510,7 +522,7 @@ end
 
 -- {====== schema documents ======}
 
-local Schema = {}
+local Schema = { __metatable = "moonsync.Schema" }
 Schema.__index = Schema
 
 --- Reads a schema document (the `moonsync diff --schema` format: models,

@@ -1,23 +1,53 @@
 --- Job files: a Lua script that returns `ms.job { ... }` describing one
--- sync: where the source and target come from, the flags and the safety
--- policy. The command line runs it (`moonsync diff|sync|plan job.lua`).
+-- sync: where the source and target come from, the flags, the safety
+-- policy and the permissions it needs. The command line runs it
+-- (`moonsync diff|sync|plan|inspect job.lua`) in the sandbox of
+-- moonsync.sandbox, with the permissions of docs/security.md.
 -- @module moonsync.job
 local ms = require "moonsync"
+local core = require "moonsync.core"
+local sandbox = require "moonsync.sandbox"
+
+local type, pairs, ipairs, tostring, error, pcall = type, pairs, ipairs, tostring, error, pcall
+local load, fmt, getenv = load, string.format, os.getenv
+local getmetatable = debug.getmetatable
 
 local M = {}
 
 local job_keys = { name = true, description = true, source = true, target = true,
-                   flags = true, policy = true }
+                   flags = true, policy = true, permissions = true }
 local policy_keys = { max_deletes = true, prevent_delete = true }
 
-local Job = {}
+--- The kinds of permission a job can declare (and the command line grant).
+M.PERMISSIONS = { "read", "write", "net", "env" }
+local permission_keys = { read = true, write = true, net = true, env = true }
+
+local Job = { __metatable = "moonsync.Job" }
 Job.__index = Job
+
+-- A permission list: a string or a list of strings.
+local function permlist(v, what)
+  if type(v) == "string" then return { v } end
+  if type(v) ~= "table" then
+    error(fmt("ms.job: permissions.%s must be a list of strings", what), 4)
+  end
+  local out = {}
+  for i, e in ipairs(v) do
+    if type(e) ~= "string" then
+      error(fmt("ms.job: permissions.%s[%d] must be a string, got %s", what, i, type(e)), 4)
+    end
+    out[i] = e
+  end
+  return out
+end
 
 --- Declares a job; validates its keys.
 -- @tparam table spec `source`, `target` (adapters, or functions returning
 -- loaded adapters: use functions for plan/apply, which reload the target),
 -- `flags` (global flag names), `policy` ({max_deletes = N or "P%",
--- prevent_delete = {model names}}), `name`, `description`
+-- prevent_delete = {model names}}), `permissions` ({read = {paths},
+-- write = {paths}, net = {"host[:port]"}, env = {"NAME"}}: what the job
+-- needs beyond its own directory), `name`, `description`
 function M.job(spec)
   if type(spec) ~= "table" then error("ms.job: expected a table", 2) end
   for k in pairs(spec) do
@@ -35,10 +65,20 @@ function M.job(spec)
     if not policy_keys[k] then error(("ms.job: unknown policy '%s'"):format(tostring(k)), 2) end
   end
   if policy.max_deletes ~= nil then M.parse_budget(policy.max_deletes, "policy.max_deletes") end
+  local perms = {}
+  if spec.permissions ~= nil then
+    if type(spec.permissions) ~= "table" then error("ms.job: 'permissions' must be a table", 2) end
+    for k, v in pairs(spec.permissions) do
+      if not permission_keys[k] then
+        error(("ms.job: unknown permission '%s' (read, write, net, env)"):format(tostring(k)), 2)
+      end
+      perms[k] = permlist(v, k)
+    end
+  end
   ms.flag_value(spec.flags or {})
   return setmetatable({ name = spec.name, description = spec.description,
     source = spec.source, target = spec.target, flags = spec.flags or {},
-    policy = policy }, Job)
+    policy = policy, permissions = perms }, Job)
 end
 
 local function resolve(v, what)
@@ -69,22 +109,86 @@ function M.parse_budget(v, what)
     what, tostring(v)), 0)
 end
 
---- Loads a job file: runs it in the sandbox (moonsync.sandbox) with its
--- own path and directory as `...`, and checks that it returned ms.job{...}.
-function M.load(path)
-  local dir = path:match("^(.*)/[^/]*$") or "."
-  local chunk, err = loadfile(path, "t", require("moonsync.sandbox").env(dir))
-  if not chunk then error(ms.error("JobError", err), 0) end
-  local ok, job = pcall(chunk, path, dir)
+local function joberror(msg) return ms.error("JobError", msg) end
+
+-- A declared entry "${NAME}" stands for the value of environment variable
+-- NAME (a path; for net, the host and port of a URL), which the job must
+-- declare in permissions.env. Unset: the entry grants nothing.
+local function expand(kind, entry, declared_env)
+  local name = kind ~= "env" and entry:match("^%${([%w_]+)}$")
+  if not name then return entry end
+  local ok = false
+  for _, e in ipairs(declared_env) do ok = ok or e == name end
+  if not ok and not name:match("^MOONSYNC_") then
+    error(joberror(fmt("permissions.%s '%s': declare %s in permissions.env to use it",
+                       kind, entry, name)), 0)
+  end
+  local v = getenv(name)
+  if v == nil or v == "" then return nil end
+  if kind == "net" then
+    local origin = core.url_origin(v)
+    if origin then return (origin:gsub("^%a+://", "")) end
+  end
+  return v
+end
+
+--- Loads a job file in the sandbox and activates its permissions: its own
+-- directory tree (read and write), the MOONSYNC_* variables, what
+-- `grants` give ({read =, write =, net =, env =} lists, from the command
+-- line) and, once the file has returned, what it declares. The file runs
+-- with its real path and directory as `...`.
+-- Returns the job, the policy handle (the caller's capability to write its
+-- own outputs and take its own locks: never hand it to job code) and what
+-- identifies the job's code: {hash = of the job file, modules = {name =
+-- hash}} (modules grow as the job loads them). One job per process.
+function M.load(path, grants)
+  if core.sandboxed() then error(joberror("a job is already loaded in this process"), 0) end
+  local f, why = io.open(path, "rb")
+  if not f then error(joberror(fmt("cannot read job file %s", tostring(why))), 0) end
+  local text = f:read("a")
+  f:close()
+  local real = core.realpath(path)
+  local dir = real:match("^(.*)/[^/]*$")
+  if dir == "" then dir = "/" end
+  sandbox.harden()
+  local policy = core.sandbox()
+  policy:grant("write", dir, nil, "the job's directory")
+  policy:grant("env", "MOONSYNC_*", nil, "moonsync's own")
+  for _, kind in ipairs(M.PERMISSIONS) do
+    if grants and grants[kind] and #grants[kind] > 0 then
+      policy:grant(kind, grants[kind], nil, "--allow-" .. kind)
+    end
+  end
+  local code = { hash = core.hash(text), modules = {} }
+  local chunk, err = load(text, "@" .. real, "t", sandbox.env(dir, function(name, _, src)
+    code.modules[name] = core.hash(src)
+  end))
+  if not chunk then error(joberror(err), 0) end
+  policy:loading(true)
+  local ok, job = pcall(chunk, real, dir)
+  policy:loading(false)
   if not ok then
     if ms.is_error(job) then error(job, 0) end
-    error(ms.error("JobError", path .. ": " .. tostring(job)), 0)
+    error(joberror(path .. ": " .. core.error_text(job)), 0)
   end
   if getmetatable(job) ~= Job then
-    error(ms.error("JobError", path .. ": a job file must return ms.job { ... }"), 0)
+    error(joberror(path .. ": a job file must return ms.job { ... }"), 0)
   end
-  job.path = path
-  return job
+  local env = job.permissions.env or {}
+  for _, kind in ipairs(M.PERMISSIONS) do
+    for _, entry in ipairs(job.permissions[kind] or {}) do
+      local e = expand(kind, entry, env)
+      if e then
+        -- a declared path is relative to the job's directory; a path from
+        -- the environment, like every path the job opens, to the current one
+        local why = e == entry and "declared by the job" or "declared by the job as " .. entry
+        local gok, gerr = pcall(policy.grant, policy, kind, e, e == entry and dir or nil, why)
+        if not gok then error(joberror(path .. ": " .. core.error_text(gerr)), 0) end
+      end
+    end
+  end
+  job.path, job.dir = real, dir
+  return job, policy, code
 end
 
 return M

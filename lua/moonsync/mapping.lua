@@ -28,7 +28,7 @@ local concat, sort = table.concat, table.sort
 
 local M = {}
 
-local Mapping = {}
+local Mapping = { __metatable = "moonsync.Mapping" }
 Mapping.__index = Mapping
 
 local BUILTIN = { lower = true, upper = true, trim = true, ip = true, prefix = true,
@@ -56,9 +56,8 @@ local function encode(v)
     end) .. '"'
   end
   if t == "table" then
-    local mt = getmetatable(v)
-    local kind = mt and mt.__moonsync
-    if kind ~= "map" and (#v > 0 or next(v) == nil) then
+    -- core.map() marks a table with the protected "moonsync.map" metatable
+    if getmetatable(v) ~= "moonsync.map" and (#v > 0 or next(v) == nil) then
       local parts = {}
       for i, x in ipairs(v) do parts[i] = encode(x) end
       return "[" .. concat(parts, ",") .. "]"

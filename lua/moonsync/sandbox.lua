@@ -1,69 +1,175 @@
 --- The environment job files (and the modules they load from their own
--- directory) run in. What they may touch is this explicit list:
+-- directory) run in. See docs/security.md for the threat model.
+--
+-- A job sees:
 --
 -- - the safe base functions (assert, error, ipairs, pairs, next, pcall,
 --   xpcall, select, tonumber, tostring, type, print, rawequal, rawget,
---   rawset, rawlen, setmetatable, getmetatable, collectgarbage, _VERSION)
---   and `load` for text chunks only;
--- - the string, table, math, utf8 and coroutine libraries;
--- - `os.time`, `os.clock`, `os.date`, `os.difftime`, `os.getenv`;
--- - `io.open`, `io.lines`, `io.read`, `io.write`, `io.type`, `io.stdout`,
---   `io.stderr` (adapters read and write their data files);
--- - `require` of moonsync's own modules and bundled adapters (moonsync,
---   moonsync.*, json_file, rest, nautobot, netbox, cjson, cjson.safe,
---   lfs), and of Lua files in the job's directory, which get this same
---   environment.
+--   rawset, rawlen, setmetatable, getmetatable, _VERSION), `load` for
+--   text chunks only, and `collectgarbage` for "collect", "count" and
+--   "step";
+-- - its own copies of the string (without `dump`), table, math, utf8 and
+--   coroutine libraries;
+-- - `os.time`, `os.clock`, `os.date`, `os.difftime`, and `os.getenv` for
+--   the variables its permissions allow;
+-- - `io.open`, `io.lines` (paths its permissions allow), `io.read`,
+--   `io.write`, `io.type`, `io.stdout`, `io.stderr`;
+-- - `require` of moonsync's modules and the bundled adapters, as
+--   read-only views, and of Lua files in the job's own directory, which
+--   run in this same environment.
 --
--- Not there: os.execute, os.exit, os.remove, os.rename, os.tmpname,
--- io.popen, dofile, loadfile, debug, package and binary chunks. No shell
--- can be started from a job file.
+-- Nothing else: no os.execute, io.popen, os.remove, debug, package,
+-- dofile, loadfile, string.dump or binary chunks. Every door that reaches
+-- files, hosts or the environment asks the job's permissions in C
+-- (core.permit), whoever calls it. The string and file metatables are
+-- protected, so no job can change what a string or file method does for
+-- trusted code.
 -- @module moonsync.sandbox
+local core = require "moonsync.core"
+
 local M = {}
 
-local BUILTIN = { moonsync = true, json_file = true, rest = true, nautobot = true,
-                  netbox = true, cjson = true, ["cjson.safe"] = true, lfs = true }
+-- trusted references, taken before any job runs
+local _G, type, pairs, next, error, tostring, select = _G, type, pairs, next, error, tostring, select
+local setmetatable, rawget, load, require = setmetatable, rawget, load, require
+local io_open, io_lines, fmt = io.open, io.lines, string.format
+local smatch, sfind, sgsub = string.match, string.find, string.gsub
+local permit, getenv = core.permit, core.getenv
+local collectgarbage = collectgarbage
+
+--- Modules a job may require besides moonsync.* (short adapter names are
+-- the bundled adapters).
+M.MODULES = { moonsync = true, json_file = true, csv_file = true, rest = true,
+              nautobot = true, netbox = true, cjson = true, ["cjson.safe"] = true }
 
 local BASE = { "assert", "error", "ipairs", "pairs", "next", "pcall", "xpcall",
                "select", "tonumber", "tostring", "type", "print", "rawequal",
                "rawget", "rawset", "rawlen", "setmetatable", "getmetatable",
-               "collectgarbage", "_VERSION" }
+               "_VERSION" }
 
-local function copy(t)
+local GC_OPTS = { collect = true, count = true, step = true }
+
+local function copy(t, except)
   local c = {}
-  for k, v in pairs(t) do c[k] = v end
+  for k, v in pairs(t) do
+    if k ~= except then c[k] = v end
+  end
   return c
 end
 
---- A fresh sandbox environment for code living in directory `dir`.
-function M.env(dir)
+-- {====== read-only views ======}
+
+local views = setmetatable({}, { __mode = "k" })
+
+--- A read-only view of a trusted table: reads go through (tables as views
+-- of their own), writes are errors. The job never holds the table itself,
+-- so nothing it does can change what trusted code finds there.
+local function readonly(t)
+  local v = views[t]
+  if v then return v end
+  local function wrap(x)
+    if type(x) == "table" then return readonly(x) end
+    return x
+  end
+  v = setmetatable({}, {
+    __index = function(_, k) return wrap(t[k]) end,
+    __newindex = function(_, k)
+      error(fmt("cannot set '%s': moonsync's modules are read-only for job files",
+                tostring(k)), 2)
+    end,
+    __pairs = function()
+      return function(_, k)
+        local nk, nv = next(t, k)
+        return nk, wrap(nv)
+      end, v, nil
+    end,
+    __len = function() return #t end,
+    __metatable = "moonsync.ReadOnly",
+  })
+  views[t] = v
+  return v
+end
+M.readonly = readonly
+
+-- {====== shared metatables ======}
+
+local hardened = false
+
+--- Protects the metatables every string and file handle shares, so that
+-- getmetatable("") or getmetatable(io.stdout) gives nothing to change.
+-- Idempotent; moonsync.job calls it before a job runs.
+function M.harden()
+  if hardened then return end
+  hardened = true
+  local dgetmt = _G.debug.getmetatable
+  dgetmt("").__metatable = false
+  dgetmt(io.stdout).__metatable = false
+end
+
+-- {====== doors ======}
+
+local function open(path, mode)
+  if type(path) ~= "string" then
+    error(fmt("bad argument #1 to 'open' (string expected, got %s)", type(path)), 2)
+  end
+  mode = mode or "r"
+  if type(mode) ~= "string" then
+    error(fmt("bad argument #2 to 'open' (string expected, got %s)", type(mode)), 2)
+  end
+  permit(sfind(mode, "[wa+]") and "write" or "read", path)
+  return io_open(path, mode)
+end
+
+local function lines(path, ...)
+  if path ~= nil then permit("read", path) end
+  return io_lines(path, ...)
+end
+
+--- A fresh sandbox environment for code living in directory `dir` (the
+-- job's real directory: job-local modules are looked up there).
+-- onload(name, path, source), when given, hears of every job-local module
+-- loaded (a plan records them).
+function M.env(dir, onload)
   local env = {}
   for _, name in ipairs(BASE) do env[name] = _G[name] end
-  for _, lib in ipairs { "string", "table", "math", "utf8", "coroutine" } do
+  env.string = copy(_G.string, "dump")
+  for _, lib in ipairs { "table", "math", "utf8", "coroutine" } do
     env[lib] = copy(_G[lib])
   end
   env.os = { time = os.time, clock = os.clock, date = os.date,
-             difftime = os.difftime, getenv = os.getenv }
-  env.io = { open = io.open, lines = io.lines, read = io.read, write = io.write,
+             difftime = os.difftime, getenv = getenv }
+  env.io = { open = open, lines = lines, read = io.read, write = io.write,
              type = io.type, stdout = io.stdout, stderr = io.stderr }
+  env.collectgarbage = function(opt, ...)
+    opt = opt or "collect"
+    if not GC_OPTS[opt] then
+      error(fmt("collectgarbage: option '%s' is not available to job files", tostring(opt)), 2)
+    end
+    return collectgarbage(opt, ...)
+  end
   env.load = function(chunk, name, _, e)
     return load(chunk, name, "t", e or env)
   end
   local loaded = {}
   env.require = function(name)
     if type(name) ~= "string" then error("require: module name expected", 2) end
-    if BUILTIN[name] or name:match("^moonsync%.[%w_.]+$") then return require(name) end
-    if loaded[name] ~= nil then return loaded[name] end
-    if not name:match("^[%w_]+[%w_.]*$") then
-      error(("module '%s': not a module name"):format(name), 2)
+    if M.MODULES[name] or smatch(name, "^moonsync%.[%w_.]+$") then
+      return readonly(require(name))
     end
-    local path = dir .. "/" .. name:gsub("%.", "/") .. ".lua"
-    local f = io.open(path, "rb")
+    if loaded[name] ~= nil then return loaded[name] end
+    if not smatch(name, "^[%w_]+[%w_.]*$") then
+      error(fmt("module '%s': not a module name", name), 2)
+    end
+    local path = dir .. "/" .. sgsub(name, "%.", "/") .. ".lua"
+    permit("read", path)
+    local f = io_open(path, "rb")
     if not f then
-      error(("module '%s' is not available to job files (moonsync modules, bundled "
-             .. "adapters and %s/*.lua only)"):format(name, dir), 2)
+      error(fmt("module '%s' is not available to job files (moonsync modules, bundled "
+                .. "adapters and %s/*.lua only)", name, dir), 2)
     end
     local src = f:read("a")
     f:close()
+    if onload then onload(name, path, src) end
     local chunk, err = load(src, "@" .. path, "t", env)
     if not chunk then error(err, 2) end
     local v = chunk(name)

@@ -1,41 +1,42 @@
---- Small file helpers shared by the command line and scripts.
+--- Small file helpers shared by the command line, scripts and adapters.
+-- Every one of them asks the job's permissions first (core.permit), so a
+-- job reaching them gains nothing its permissions do not give.
 -- @module moonsync.util
 local lfs = require "lfs"
+local core = require "moonsync.core"
 
-local io, os, error, tostring, fmt = io, os, error, tostring, string.format
+local io_open, error, tostring, fmt = io.open, error, tostring, string.format
+local permit, write_atomic = core.permit, core.write_atomic
 
 local M = {}
 
 --- Reads a whole file; returns its text or raises naming the path.
 function M.read_file(path)
-  local f, err = io.open(path, "rb")
+  permit("read", path)
+  local f, err = io_open(path, "rb")
   if not f then error(fmt("cannot read %s", tostring(err)), 0) end
   local data = f:read("a")
   f:close()
   return data
 end
 
---- Writes data to path atomically: a temporary file in the same directory
--- renamed over path, so readers never see a half-written file.
-function M.write_atomic(path, data)
-  local tmp = fmt("%s.tmp-%d-%d", path, os.time(), math.random(1 << 30))
-  local f, err = io.open(tmp, "wb")
-  if not f then error(fmt("cannot write %s: %s", path, tostring(err)), 0) end
-  local ok, werr = f:write(data)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    error(fmt("cannot write %s: %s", path, tostring(werr or cerr)), 0)
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    error(fmt("cannot write %s: %s", path, tostring(rerr)), 0)
-  end
+--- Writes data to path atomically: a temporary file beside the real file
+-- (symbolic links followed) with its mode and owner, fsynced and renamed
+-- over it, so readers never see a half-written file and a crash leaves
+-- the old one. `lock` (from core.lock) keeps holding the file's lock
+-- across the replacement. `authority` (the policy handle of
+-- moonsync.job) writes the operator's own outputs outside the job's
+-- permissions. Returns the leftover temporary files of killed runs it
+-- removed.
+function M.write_atomic(path, data, lock, authority)
+  if authority then return authority:write(path, data, lock) end
+  return write_atomic(path, data, lock)
 end
 
 --- Creates a directory and its parents (like mkdir -p).
 function M.mkdir_p(path)
+  -- what exists above a writable tree is no secret; what is made is in it
+  permit("write", path)
   local so_far = path:sub(1, 1) == "/" and "/" or ""
   for part in path:gmatch("[^/]+") do
     so_far = so_far .. part
@@ -54,7 +55,7 @@ end
 
 --- Is path an existing file?
 function M.exists(path)
-  return lfs.attributes(path, "mode") ~= nil
+  return lfs.attributes(permit("read", path), "mode") ~= nil
 end
 
 return M
