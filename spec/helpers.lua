@@ -42,19 +42,26 @@ function M.read(path)
   return s
 end
 
---- Runs bin/moonsync with the given arguments; returns
--- {code =, stdout =, stderr =}.
-function M.run(...)
-  local args = { ... }
-  local parts = { quote(M.bin) }
-  for i, a in ipairs(args) do parts[i + 1] = quote(a) end
+--- Runs bin/moonsync with the given arguments and environment variables
+-- (a table, may be empty); returns {code =, stdout =, stderr =}.
+function M.run_env(env, ...)
+  local parts = { "env" }
+  for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. quote(v) end
+  parts[#parts + 1] = quote(M.bin)
+  for _, a in ipairs { ... } do parts[#parts + 1] = quote(a) end
   local out, err = os.tmpname(), os.tmpname()
-  local ok, how, code = os.execute(table.concat(parts, " ") .. " >" .. out .. " 2>" .. err)
+  local _, how, code = os.execute(table.concat(parts, " ") .. " >" .. out .. " 2>" .. err)
   local res = { stdout = M.read(out), stderr = M.read(err),
                 code = how == "exit" and code or 128 + (code or 0) }
   os.remove(out)
   os.remove(err)
   return res
+end
+
+--- Runs bin/moonsync with the given arguments; returns
+-- {code =, stdout =, stderr =}.
+function M.run(...)
+  return M.run_env({}, ...)
 end
 
 --- A fresh directory holding schema.json, src.json and dst.json: the
@@ -70,7 +77,7 @@ end
 --- Writes dir/job.lua: a job syncing dir/src.json into dir/dst.json
 -- (json_file adapters over dir/schema.json). opts: `prelude` (Lua before
 -- the job), `target` (Lua run on the target adapter `t` before it is
--- returned), `flags`, `policy` (Lua expressions).
+-- returned), `flags`, `policy`, `permissions` (Lua expressions).
 function M.json_job(dir, opts)
   opts = opts or {}
   return M.write(dir .. "/job.lua", ([[
@@ -90,9 +97,10 @@ return ms.job {
     return t
   end,
   flags = %s,
-  policy = %s,
+  policy = %s,%s
 }
-]]):format(dir, opts.prelude or "", opts.target or "", opts.flags or "{}", opts.policy or "{}"))
+]]):format(dir, opts.prelude or "", opts.target or "", opts.flags or "{}", opts.policy or "{}",
+           opts.permissions and "\n  permissions = " .. opts.permissions .. "," or ""))
 end
 
 --- Lua for a target whose creates each take ~30 ms and touch `marker`
@@ -147,6 +155,15 @@ function M.server(name, ...)
     p:close()
   end
   return srv
+end
+
+--- GETs url with curl (without the sanitizer preload of check-asan, under
+-- which curl deadlocks) and returns the body.
+function M.fetch(url)
+  local p = assert(io.popen("env -u LD_PRELOAD curl -s " .. quote(url)))
+  local body = p:read("a")
+  p:close()
+  return body
 end
 
 --- Is Node.js with the npm test packages there? (install-deps installs them)

@@ -7,19 +7,7 @@ local SCHEMA = [[{"top_level": ["site"], "models": {
 local SRC = '{"site": [{"name": "a", "status": "x"}, {"name": "b", "status": "y"}]}'
 local DST = '{"site": [{"name": "a", "status": "old"}]}'
 
-local function run_env(env, ...)
-  local parts = {}
-  for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. h.quote(v) end
-  local args = { ... }
-  local cmd = { "env", table.concat(parts, " "), h.quote(h.bin) }
-  for _, a in ipairs(args) do cmd[#cmd + 1] = h.quote(a) end
-  local out, err = os.tmpname(), os.tmpname()
-  local _, how, code = os.execute(table.concat(cmd, " ") .. " >" .. out .. " 2>" .. err)
-  local r = { stdout = h.read(out), stderr = h.read(err), code = how == "exit" and code or 128 + code }
-  os.remove(out)
-  os.remove(err)
-  return r
-end
+local run_env = h.run_env
 
 local function shell(cmd)
   local out = os.tmpname()

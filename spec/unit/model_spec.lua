@@ -85,7 +85,7 @@ describe("moonsync.model", function()
     it("require every identifier", function()
       local ok, err = pcall(Device, { name = "sw1" })
       assert.is_false(ok)
-      assert.matches("identifier 'site_name' is required", err)
+      assert.matches("device: identifier 'site_name' is missing or null", err)
     end)
 
     it("reject unknown fields", function()
