@@ -49,6 +49,7 @@ build = {
     ["moonsync.job"] = "lua/moonsync/job.lua",
     ["moonsync.mapping"] = "lua/moonsync/mapping.lua",
     ["moonsync.plan"] = "lua/moonsync/plan.lua",
+    ["moonsync.redact"] = "lua/moonsync/redact.lua",
     ["moonsync.sandbox"] = "lua/moonsync/sandbox.lua",
     ["moonsync.util"] = "lua/moonsync/util.lua",
     json_file = "adapters/json_file.lua",

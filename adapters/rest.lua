@@ -22,6 +22,7 @@
 -- @module rest
 local ms = require "moonsync"
 local http = require "moonsync.http"
+local redact = require "moonsync.redact"
 
 local fmt, concat = string.format, table.concat
 local pairs, ipairs, type, tostring = pairs, ipairs, type, tostring
@@ -142,6 +143,13 @@ local function detail(res, sid)
   return res.path .. "/" .. sid
 end
 
+-- The error for a write the server refused: the status and the start of
+-- its body, with every secret masked (a server may echo the request).
+local function refused(etype, r)
+  return ms.error(etype, redact.text(fmt("%s %s: HTTP %d%s: %s", r.method, r.url, r.status,
+    r.error and (" " .. r.error) or "", (r.body or ""):sub(1, 200))))
+end
+
 local function crud_error(op, err)
   local t = op == "create" and "ObjectNotCreated" or op == "update" and "ObjectNotUpdated"
             or "ObjectNotDeleted"
@@ -189,8 +197,7 @@ local function create(self, model, ids, attrs)
   end
   local r = self.client:request("POST", res.path, { json = body, raise = false })
   if r.status < 200 or r.status >= 300 then
-    error(ms.error("ObjectNotCreated", fmt("POST %s: HTTP %d%s: %s", r.url, r.status,
-      r.error and (" " .. r.error) or "", (r.body or ""):sub(1, 200))), 0)
+    error(refused("ObjectNotCreated", r), 0)
   end
   self._sid[model.name][rec:get_unique_id()] = r:json()[res.id or "id"]
   return rec
@@ -211,8 +218,7 @@ local function update(self, rec, attrs)
   else
     local r = self.client:request("PATCH", detail(res, sid), { json = body, raise = false })
     if r.status < 200 or r.status >= 300 then
-      error(ms.error("ObjectNotUpdated", fmt("PATCH %s: HTTP %d: %s", r.url, r.status,
-        (r.body or ""):sub(1, 200))), 0)
+      error(refused("ObjectNotUpdated", r), 0)
     end
   end
   return self:update_base(rec, attrs)
@@ -230,8 +236,7 @@ local function delete(self, rec)
   else
     local r = self.client:request("DELETE", detail(res, sid), { raise = false })
     if r.status ~= 404 and (r.status < 200 or r.status >= 300) then
-      error(ms.error("ObjectNotDeleted", fmt("DELETE %s: HTTP %d: %s", r.url, r.status,
-        (r.body or ""):sub(1, 200))), 0)
+      error(refused("ObjectNotDeleted", r), 0)
     end
   end
   self._sid[model][rec:get_unique_id()] = nil

@@ -52,6 +52,7 @@ ms_http_client *ms_http_client_new(const ms_http_cfg *cfg, ms_err *err) {
   c = calloc(1, sizeof *c);
   if (c == NULL) goto nomem;
   c->cfg = *cfg;
+  if (c->cfg.max_body == 0) c->cfg.max_body = MS_HTTP_MAX_BODY;
   if (c->cfg.concurrency < 1) c->cfg.concurrency = 1;
   if (c->cfg.retries < 0) c->cfg.retries = 0;
   c->ca_file = dup(cfg->ca_file);
@@ -93,18 +94,48 @@ void ms_http_req_free(ms_http_req *r) {
   r->slist = NULL;
 }
 
+/* Appends n bytes to b unless that would pass `limit` (returns -1). The
+   buffer never holds more than limit + 1 bytes: growth is clamped, so the
+   memory a hostile response takes stays within its bound. */
+static int addbounded(ms_buf *b, const char *p, size_t n, size_t limit) {
+  if (n > limit || b->len > limit - n) return -1;
+  if (b->cap - b->len <= n) {
+    size_t cap = b->cap ? b->cap * 2 : 4096;
+    char *q;
+    if (cap > limit + 1) cap = limit + 1;
+    if (cap < b->len + n + 1) cap = b->len + n + 1;
+    if ((q = realloc(b->data, cap)) == NULL) {
+      b->oom = 1;
+      return -1;
+    }
+    b->data = q;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
 static size_t onbody(char *p, size_t size, size_t n, void *ud) {
   ms_http_req *r = ud;
-  ms_buf_add(&r->resp, p, size * n);
-  return r->resp.oom ? 0 : size * n;
+  /* libcurl hands over decoded bytes: a compressed bomb stops here too */
+  if (addbounded(&r->resp, p, size * n, r->max_body) != 0) {
+    if (!r->resp.oom) r->too_big = 1;
+    return 0;  /* aborts the transfer */
+  }
+  return size * n;
 }
 
 static size_t onheader(char *p, size_t size, size_t n, void *ud) {
   ms_http_req *r = ud;
   /* a new status line starts a new response (redirect, 100-continue) */
   if (size * n > 5 && strncmp(p, "HTTP/", 5) == 0) r->head.len = 0;
-  ms_buf_add(&r->head, p, size * n);
-  return r->head.oom ? 0 : size * n;
+  if (addbounded(&r->head, p, size * n, MS_HTTP_MAX_HEAD) != 0) {
+    if (!r->head.oom) r->too_big = 2;
+    return 0;
+  }
+  return size * n;
 }
 
 static CURL *take(ms_http_client *c) {
@@ -130,6 +161,8 @@ static int start(ms_http_client *c, ms_http_req *r, ms_err *err) {
   r->resp.len = 0;
   r->error[0] = '\0';
   r->status = 0;
+  r->too_big = 0;
+  r->max_body = c->cfg.max_body;
   r->attempts++;
   if (r->slist == NULL) {
     struct curl_slist *l = NULL, *n;
@@ -152,6 +185,17 @@ static int start(ms_http_client *c, ms_http_req *r, ms_err *err) {
     r->slist = n;
   }
   curl_easy_setopt(e, CURLOPT_URL, r->url);
+  /* http and https only, and no redirect is followed by libcurl: the Lua
+     client follows them itself, origin by origin */
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS,
+                   (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
   if (strcasecmp(r->method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   if (r->body != NULL) {
@@ -248,11 +292,19 @@ static int finish(ms_http_client *c, ms_http_req *r, CURLcode rc) {
     retry = r->status == 429 || (r->status >= 500 && r->status <= 599 &&
                                  r->status != 501);
   } else {
-    if (r->error[0] == '\0')
+    /* libcurl's own words for an aborted write say less than the bound */
+    if (r->too_big == 1)
+      snprintf(r->error, sizeof r->error, "the response body exceeds max_body "
+               "(%zu bytes)", r->max_body);
+    else if (r->too_big == 2)
+      snprintf(r->error, sizeof r->error, "the response headers exceed %zu "
+               "bytes", MS_HTTP_MAX_HEAD);
+    else if (r->error[0] == '\0')
       snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
     r->failed = 1;
     r->status = 0;
-    retry = retryable_code(rc);
+    /* a response over its bound would be as big again */
+    retry = !r->too_big && retryable_code(rc);
   }
   if (!retry || r->attempts > c->cfg.retries || !idempotent(c, r->method))
     return 0;

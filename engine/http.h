@@ -3,7 +3,10 @@
 ** requests in flight (at most `concurrency`), connections kept alive and
 ** reused across calls, retries with exponential backoff and jitter on
 ** connection errors, timeouts, 429 and 5xx (honouring Retry-After), and
-** an optional requests-per-second cap. No Lua here: l_http.c binds it.
+** an optional requests-per-second cap. Only http and https are spoken,
+** redirects are never followed here (the caller decides, per origin), and
+** every response is bounded while it arrives. No Lua here: l_http.c binds
+** it.
 */
 #ifndef MS_HTTP_H
 #define MS_HTTP_H
@@ -26,7 +29,14 @@ typedef struct ms_http_cfg {
   const char *proxy;        /* NULL: from the environment */
   int retry_unsafe;         /* also retry POST and PATCH */
   const char *user_agent;
+  size_t max_body;          /* bytes a response body may have once
+                               decompressed; 0: MS_HTTP_MAX_BODY */
 } ms_http_cfg;
+
+/* Default bound of a response body (after decompression). */
+#define MS_HTTP_MAX_BODY ((size_t)256 << 20)
+/* Bound of a response's header lines. */
+#define MS_HTTP_MAX_HEAD ((size_t)1 << 20)
 
 typedef struct ms_http_client ms_http_client;
 
@@ -43,8 +53,11 @@ typedef struct ms_http_req {
   ms_buf resp;              /* response body of the last attempt */
   int attempts;
   int failed;               /* no HTTP response at all (see error) */
+  int too_big;              /* stopped: the body (1) or the headers (2)
+                               exceeded their bound (error says which) */
   char error[256];          /* transport error of the last attempt */
   /* private */
+  size_t max_body;
   double ready_at;
   void *easy;
   struct curl_slist *slist;

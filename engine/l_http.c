@@ -61,7 +61,7 @@ static const char *strfield(lua_State *L, int t, const char *k) {
 
 /* core.http_client{timeout=, connect_timeout=, concurrency=, retries=,
    backoff=, backoff_max=, rate=, insecure=, ca_file=, proxy=,
-   retry_unsafe=, user_agent=} */
+   retry_unsafe=, user_agent=, max_body=} */
 static int l_core_http_client(lua_State *L) {
   ms_http_cfg cfg;
   lclient *p;
@@ -75,6 +75,11 @@ static int l_core_http_client(lua_State *L) {
   cfg.backoff = numfield(L, 1, "backoff", 0.5);
   cfg.backoff_max = numfield(L, 1, "backoff_max", 30);
   cfg.rate = numfield(L, 1, "rate", 0);
+  {
+    double mb = numfield(L, 1, "max_body", (double)MS_HTTP_MAX_BODY);
+    luaL_argcheck(L, mb >= 1 && mb <= 1e15, 1, "max_body must be a positive number of bytes");
+    cfg.max_body = (size_t)mb;
+  }
   lua_getfield(L, 1, "insecure");
   cfg.insecure = lua_toboolean(L, -1);
   lua_getfield(L, 1, "retry_unsafe");
@@ -153,13 +158,24 @@ static int l_client_perform(lua_State *L) {
     lua_setfield(L, -2, "status");
     lua_pushlstring(L, r->head.data ? r->head.data : "", r->head.len);
     lua_setfield(L, -2, "head");
-    lua_pushlstring(L, r->resp.data ? r->resp.data : "", r->resp.len);
+    /* a body cut at its bound is not copied: that would double what the
+       bound allows */
+    if (r->too_big) {
+      ms_buf_free(&r->resp);
+      lua_pushliteral(L, "");
+    } else {
+      lua_pushlstring(L, r->resp.data ? r->resp.data : "", r->resp.len);
+    }
     lua_setfield(L, -2, "body");
     lua_pushinteger(L, r->attempts);
     lua_setfield(L, -2, "attempts");
     if (r->failed) {
       lua_pushstring(L, r->error);
       lua_setfield(L, -2, "error");
+    }
+    if (r->too_big) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "too_big");
     }
     lua_rawseti(L, -2, i);
   }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -351,6 +352,27 @@ static int l_core_url_origin(lua_State *L) {
   return 1;
 }
 
+/* core.url_join(base, ref) -> the absolute URL `ref` (a Location header,
+   a link) names relative to `base`, or nil and a message */
+static int l_core_url_join(lua_State *L) {
+  const char *base = luaL_checkstring(L, 1), *ref = luaL_checkstring(L, 2);
+  CURLU *u = curl_url();
+  char *out = NULL;
+  if (u == NULL) return luaL_error(L, "out of memory");
+  if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+      curl_url_set(u, CURLUPART_URL, ref, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK) {
+    curl_url_cleanup(u);
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot resolve the URL '%s'", ref);
+    return 2;
+  }
+  lua_pushstring(L, out);
+  curl_free(out);
+  curl_url_cleanup(u);
+  return 1;
+}
+
 /* {====== locks ======} */
 
 static int l_lock_release(lua_State *L) {
@@ -390,6 +412,7 @@ static const luaL_Reg permfuncs[] = {
   {"sandbox",      l_core_sandbox},
   {"sandboxed",    l_core_sandboxed},
   {"target_lock",  l_core_target_lock},
+  {"url_join",     l_core_url_join},
   {"url_origin",   l_core_url_origin},
   {"write_atomic", l_core_write_atomic},
   {NULL, NULL}

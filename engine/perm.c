@@ -246,10 +246,15 @@ static int parseurl(const char *url, char *scheme, size_t sn, char *host,
   char *s = NULL, *h = NULL, *pt = NULL;
   int rc = MS_OK;
   if (u == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &s, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PORT, &pt, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &s, 0) != CURLUE_OK) {
+    rc = ms_err_set(err, MS_EINPUT, "not an absolute URL");
+  } else if (strcasecmp(s, "http") != 0 && strcasecmp(s, "https") != 0) {
+    rc = ms_err_set(err, MS_EINPUT, "only http and https URLs are allowed, "
+                    "not %s", s);
+  } else if (curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+             curl_url_get(u, CURLUPART_PORT, &pt, CURLU_DEFAULT_PORT) !=
+               CURLUE_OK) {
     rc = ms_err_set(err, MS_EINPUT, "not an absolute URL");
   } else if (strlen(s) >= sn || strlen(h) >= hn) {
     rc = ms_err_set(err, MS_EINPUT, "URL too long");

@@ -22,6 +22,9 @@ local function fuzz_plan(text)
   local t = Target:new()
   local s = t:add(Site { name = "ams", status = "active" })
   s:add_child(t:add(Device { site = "ams", name = "sw1", role = "leaf" }))
+  local ok1, invalid = pcall(plans.check, plan, t)
+  if not ok1 then return clean(ok1, invalid) end
+  if #invalid > 0 then return nil end
   local ok2, src = pcall(plans.source, plan, t)
   if not ok2 then return clean(ok2, src) end
   local ok3, err = pcall(function()
@@ -54,7 +57,9 @@ local function fake_client(text)
     end
     return out
   end }
-  return setmetatable({ base_url = "http://fuzz", headers = {}, secrets = {}, core = core }, http.Client)
+  local c = http.client { base_url = "http://fuzz" }
+  c.core = core
+  return c
 end
 
 local STYLES = { "auto", "netbox", "link", "page", "json-server", "offset", "none" }

@@ -9,6 +9,7 @@ local core = require "moonsync.core"
 local jobs = require "moonsync.job"
 local util = require "moonsync.util"
 local plans = require "moonsync.plan"
+local redact = require "moonsync.redact"
 
 local lfs = require "lfs"
 
@@ -131,19 +132,20 @@ local function json_str(s)
   end) .. '"'
 end
 
+-- Operation logs: every message goes through the one redaction path.
 local function op_logger(format)
   if format == "json" then
     return function(op)
       stderr:write(fmt('{"op": %s, "model": %s, "uid": %s, "status": %s, "result": %s, "message": %s, "duration": %.6f}\n',
         json_str(op.op), json_str(op.model), json_str(op.uid), json_str(op.status),
-        json_str(op.result), json_str(op.message or ""), op.duration))
+        json_str(op.result), json_str(redact.text(op.message or "")), op.duration))
     end
   end
   -- text: failures only
   return function(op)
     if op.result ~= "ok" and op.result ~= "unchanged" then
       stderr:write(fmt("%s %s %s: %s (%s)\n", op.op, op.model, op.uid, op.status,
-                       op.message or op.result))
+                       redact.text(op.message or op.result)))
     end
   end
 end
@@ -419,7 +421,7 @@ local function dry_run(target, diff)
   local failures = validate(target, diff)
   if #failures > 0 then
     stdout:write(fmt("%d changes would fail validation:\n", #failures))
-    for _, f in ipairs(failures) do stdout:write("  ", f, "\n") end
+    for _, f in ipairs(failures) do stdout:write("  ", redact.text(f), "\n") end
     return EXIT_ERROR
   end
   return pending(diff)
@@ -496,6 +498,10 @@ local function cmd_plan(o)
                    json_str(os.date("!%Y-%m-%dT%H:%M:%SZ")), json_str(job.path),
                    json_str(code.hash), concat(modules, ", "), json_str(target:identity()),
                    flags, target:count(), diff:json())
+  if redact.has_credential(text) then
+    fail("the plan would hold a credential given to an HTTP client (a token or a secret "
+         .. "header value) in its changes: not written")
+  end
   util.write_atomic(o.o, text, nil, authority)
   stdout:write(diff:str(), "\n", "plan: ", summary_line(diff:summary()), "\n",
                "saved to ", o.o, "\n")
@@ -656,6 +662,7 @@ function M.main(cmd, ...)
     -- whatever a job raised: its text, never its metamethods
     msg = core.error_text(res)
   end
+  msg = redact.text(msg)
   stderr:write("moonsync ", cmd, ": ", msg, msg:sub(-1) == "\n" and "" or "\n")
   return EXIT_ERROR
 end

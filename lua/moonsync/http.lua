@@ -1,7 +1,10 @@
 --- HTTP client for adapters: concurrent requests over one libcurl multi
 -- handle (keep-alive), retries with backoff and jitter (429, 5xx,
 -- connection errors; Retry-After honoured), pagination of the common REST
--- styles, and secrets kept out of every error message.
+-- styles, and secrets kept out of every error message. A hostile server
+-- gets nothing: only http and https are spoken, links and redirects that
+-- leave the client's origin are refused unless allowed (and never carry
+-- its credentials), and every response is bounded (max_body).
 --
 --   local http = require "moonsync.http"
 --   local c = http.client { base_url = "http://127.0.0.1:3000",
@@ -10,9 +13,11 @@
 -- @module moonsync.http
 local core = require "moonsync.core"
 local ms = require "moonsync"
+local redact = require "moonsync.redact"
 
 local fmt, concat = string.format, table.concat
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+local url_origin, url_join = core.url_origin, core.url_join
 
 local M = {}
 
@@ -66,17 +71,10 @@ local function addquery(url, q)
   return url .. (url:find("?", 1, true) and "&" or "?") .. qs
 end
 
-local SECRET_PARAM = { token = true, key = true, api_key = true, apikey = true,
-                       secret = true, password = true, passwd = true, auth = true,
-                       access_token = true, signature = true }
-
---- A URL fit for messages: credentials and secret query values masked.
+--- A URL fit for messages: credentials and secret query values masked
+-- (moonsync.redact).
 function M.redact_url(url)
-  url = url:gsub("^(%a[%w+.-]*://)[^/@]+@", "%1***@")
-  return (url:gsub("([?&])([^=&#]+)=([^&#]*)", function(sep, k, v)
-    if SECRET_PARAM[k:lower()] then return sep .. k .. "=***" end
-    return sep .. k .. "=" .. v
-  end))
+  return redact.text(url)
 end
 
 -- {====== the client ======}
@@ -86,8 +84,13 @@ local client_keys = {
   connect_timeout = true, retries = true, backoff = true, backoff_max = true,
   rate = true, insecure = true, ca_file = true, proxy = true,
   retry_unsafe = true, user_agent = true, token = true, token_env = true,
-  token_prefix = true, token_header = true,
+  token_prefix = true, token_header = true, max_body = true, max_pages = true,
+  allow_origins = true, rebase_links = true,
 }
+
+local HARMLESS = { accept = true, ["content-type"] = true, ["user-agent"] = true }
+
+local DEFAULT_MAX_PAGES = 10000
 
 --- Creates a client.
 -- @tparam table opts `base_url`, `headers` (table), `concurrency` (4),
@@ -97,7 +100,12 @@ local client_keys = {
 -- explicit), `ca_file`, `proxy` (default: the environment's), `retry_unsafe`
 -- (also retry POST/PATCH), `user_agent`, `token` or `token_env` (name of
 -- an environment variable) with `token_header` ("Authorization") and
--- `token_prefix` ("Token ")
+-- `token_prefix` ("Token "), `max_body` (bytes of a response body once
+-- decompressed, 256 MiB), `max_pages` (pages one get_all may fetch,
+-- 10,000), `allow_origins` (other origins, "https://host[:port]", that
+-- links and redirects may lead to: they get no credentials),
+-- `rebase_links` (send the path and query of a link to another origin to
+-- base_url instead: for APIs behind a proxy)
 function M.client(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("http.client: expected an options table", 2) end
@@ -120,28 +128,52 @@ function M.client(opts)
       error(fmt("http.client: environment variable %s (token_env) is not set", opts.token_env), 2)
     end
   end
-  local headers = {}
-  for k, v in pairs(opts.headers or {}) do headers[k] = v end
-  if token then
-    headers[opts.token_header or "Authorization"] = (opts.token_prefix or "Token ") .. token
+  local headers, creds = {}, {}
+  for k, v in pairs(opts.headers or {}) do
+    headers[k] = v
+    -- a configured header is a credential unless it is plainly not one
+    if not HARMLESS[tostring(k):lower()] then creds[k] = true end
   end
-  local proxy = opts.proxy
+  local token_header = opts.token_header or "Authorization"
+  if token then
+    headers[token_header] = (opts.token_prefix or "Token ") .. token
+    creds[token_header] = true
+    redact.add(token, true)
+  end
+  redact.add_headers(opts.headers)
+  local base = (opts.base_url or ""):gsub("/+$", "")
+  local origin
+  if base ~= "" then
+    local why
+    origin, why = url_origin(base)
+    if not origin then error(fmt("http.client: base_url %s: %s", redact.text(base), why), 2) end
+  end
+  local allow = {}
+  for i, o in ipairs(opts.allow_origins or {}) do
+    local norm, why = url_origin(o)
+    if not norm then error(fmt("http.client: allow_origins[%d] %s: %s", i, tostring(o), why), 2) end
+    allow[norm] = true
+  end
+  if opts.max_pages ~= nil and (math.type(opts.max_pages) ~= "integer" or opts.max_pages < 1) then
+    error("http.client: 'max_pages' must be a positive integer", 2)
+  end
   local self = setmetatable({
-    base_url = (opts.base_url or ""):gsub("/+$", ""),
+    base_url = base,
+    origin = origin,
+    allow_origins = allow,
+    rebase_links = opts.rebase_links and true or false,
+    max_pages = opts.max_pages or DEFAULT_MAX_PAGES,
     headers = headers,
-    secrets = token and { token } or {},
+    credentials = creds,
     core = core.http_client {
       timeout = opts.timeout, connect_timeout = opts.connect_timeout,
       concurrency = opts.concurrency, retries = opts.retries,
       backoff = opts.backoff, backoff_max = opts.backoff_max, rate = opts.rate,
-      insecure = opts.insecure, ca_file = opts.ca_file, proxy = proxy,
-      retry_unsafe = opts.retry_unsafe, user_agent = opts.user_agent or ("moonsync/" .. core.version),
+      insecure = opts.insecure, ca_file = opts.ca_file, proxy = opts.proxy,
+      retry_unsafe = opts.retry_unsafe, max_body = opts.max_body,
+      user_agent = opts.user_agent or ("moonsync/" .. core.version),
     },
   }, Client)
-  for _, v in pairs(opts.headers or {}) do
-    -- header values given by the user may be credentials too
-    if type(v) == "string" and #v >= 8 then self.secrets[#self.secrets + 1] = v end
-  end
   return self
 end
 
@@ -151,11 +183,33 @@ function Client:_url(path)
   return self.base_url .. path
 end
 
-function Client:_scrub(s)
-  for _, secret in ipairs(self.secrets) do
-    s = s:gsub(secret:gsub("%p", "%%%0"), "***")
+-- The path and query of an absolute URL.
+local function path_of(url)
+  return url:match("^%a[%w+.-]*://[^/?#]*(.*)$") or url
+end
+
+--- Where a link or redirect found in the response to `from` leads: the
+-- absolute URL and whether the client's credentials may go along. Links
+-- within the client's origin (base_url's scheme, host and port; without a
+-- base_url, that of `from`) are followed with credentials; with
+-- rebase_links a link elsewhere keeps its path and query and goes to the
+-- client's origin; an origin in allow_origins is followed without
+-- credentials; any other raises HTTPError naming both origins.
+function Client:_follow_url(from, link)
+  local abs, why = url_join(from, link)
+  local origin
+  if abs then origin, why = url_origin(abs) end
+  if not origin then
+    error(ms.error("HTTPError", redact.text(fmt("%s: the server links to %s, which is not followed: %s",
+      from, tostring(link), why))), 0)
   end
-  return s
+  local home = self.origin or url_origin(from)
+  if origin == home then return abs, true end
+  if self.rebase_links then return home .. path_of(abs), true end
+  if self.allow_origins[origin] then return abs, false end
+  error(ms.error("HTTPError", redact.text(fmt("%s: the server links to %s, outside this client's "
+    .. "origin %s: not followed (allow it with allow_origins = {%q}, or send links to base_url "
+    .. "with rebase_links = true)", from, origin, home, origin)), { url = redact.text(abs) }), 0)
 end
 
 local function parse_head(head)
@@ -176,29 +230,69 @@ local function encode_body(body, headers)
   return require("cjson").encode(body)
 end
 
--- Builds the core request for (method, path, opts).
+-- Builds the core request for (method, path, opts). opts.nocreds: the
+-- URL is another origin's, so the credential headers stay home.
 function Client:_prepare(method, path, opts)
   opts = opts or {}
   local url = addquery(self:_url(path), opts.query)
   local hdrs = {}
-  for k, v in pairs(self.headers) do hdrs[k] = v end
+  for k, v in pairs(self.headers) do
+    if not (opts.nocreds and self.credentials[k]) then hdrs[k] = v end
+  end
   for k, v in pairs(opts.headers or {}) do hdrs[k] = v end
   local body = encode_body(opts.json ~= nil and opts.json or opts.body, hdrs)
   if hdrs.Accept == nil and hdrs.accept == nil then hdrs.Accept = "application/json" end
   local lines = {}
   for k, v in pairs(hdrs) do lines[#lines + 1] = k .. ": " .. tostring(v) end
-  return { method = method, url = url, headers = lines, body = body }
+  return { method = method, url = url, headers = lines, body = body, nocreds = opts.nocreds }
 end
 
 function Client:_response(req, raw)
   return setmetatable({ status = raw.status, headers = parse_head(raw.head),
     body = raw.body, attempts = raw.attempts, method = req.method,
-    url = M.redact_url(req.url) }, Response)
+    url = redact.text(req.url), _url = req.url }, Response)
+end
+
+local REDIRECT = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
+local MAX_REDIRECTS = 10
+
+-- Performs prepared requests, following redirects of GET and HEAD
+-- requests origin by origin (_follow_url). A refused or endless
+-- redirect becomes that request's transport error.
+function Client:_run(prepared)
+  local raws = self.core:perform(prepared)
+  for hop = 1, MAX_REDIRECTS + 1 do
+    local again, idx = {}, {}
+    for i, raw in ipairs(raws) do
+      local req = prepared[i]
+      local loc = not raw.error and REDIRECT[raw.status]
+                  and (req.method == "GET" or req.method == "HEAD")
+                  and parse_head(raw.head).location
+      if loc then
+        local ok, url, creds = pcall(self._follow_url, self, req.url, loc)
+        if not ok then
+          raw.error = ms.is_error(url) and url.message or tostring(url)
+        elseif hop > MAX_REDIRECTS then
+          raw.error = fmt("more than %d redirects", MAX_REDIRECTS)
+        else
+          local nreq = self:_prepare(req.method, url, { nocreds = not creds or req.nocreds })
+          again[#again + 1], idx[#idx + 1] = nreq, i
+        end
+      end
+    end
+    if #again == 0 then break end
+    local next_raws = self.core:perform(again)
+    for k, i in ipairs(idx) do
+      prepared[i], raws[i] = again[k], next_raws[k]
+      raws[i].attempts = raws[i].attempts + hop
+    end
+  end
+  return raws
 end
 
 -- The error for a request that finally failed.
 function Client:_error(req, raw)
-  local url = M.redact_url(req.url)
+  local url = redact.text(req.url)
   local msg
   if raw.error then
     msg = fmt("%s %s: %s after %d attempt%s", req.method, url, raw.error,
@@ -209,7 +303,7 @@ function Client:_error(req, raw)
               raw.attempts, raw.attempts == 1 and "" or "s",
               snippet ~= "" and (": " .. snippet) or "")
   end
-  return ms.error("HTTPError", self:_scrub(msg), { status = raw.status, method = req.method,
+  return ms.error("HTTPError", redact.text(msg), { status = raw.status, method = req.method,
     url = url, attempts = raw.attempts })
 end
 
@@ -219,7 +313,9 @@ local function good(raw, opts)
     for _, s in ipairs(opts.ok) do if s == raw.status then return true end end
     return false
   end
-  return raw.status >= 200 and raw.status < 400
+  -- a redirect still standing (not followed: not a GET, or refused)
+  -- is no success
+  return raw.status >= 200 and raw.status < 300
 end
 
 --- Performs one request; returns the response, or raises HTTPError when it
@@ -228,12 +324,14 @@ end
 -- (acceptable statuses), `raise = false` (return failures as responses).
 function Client:request(method, path, opts)
   local req = self:_prepare(method, path, opts)
-  local raw = self.core:perform({ req })[1]
+  local prepared = { req }
+  local raw = self:_run(prepared)[1]
+  req = prepared[1]
   if not good(raw, opts) and not (opts and opts.raise == false) then
     error(self:_error(req, raw), 2)
   end
   local r = self:_response(req, raw)
-  r.error = raw.error and self:_scrub(raw.error) or nil
+  r.error = raw.error and redact.text(raw.error) or nil
   return r
 end
 
@@ -265,7 +363,7 @@ function Client:request_many(reqs)
   for i, r in ipairs(reqs) do
     prepared[i] = self:_prepare(r.method or r[1] or "GET", r.path or r[2], r)
   end
-  local raws = self.core:perform(prepared)
+  local raws = self:_run(prepared)
   local out = {}
   for i, raw in ipairs(raws) do
     if good(raw, reqs[i]) then
@@ -285,7 +383,7 @@ function Client:get_many(paths, opts)
   local reqs = {}
   for i, p in ipairs(paths) do
     local r = { method = "GET", path = type(p) == "table" and p.path or p }
-    if type(p) == "table" then r.query = p.query end
+    if type(p) == "table" then r.query, r.nocreds = p.query, p.nocreds end
     if opts then r.headers, r.ok = opts.headers, opts.ok end
     if opts and opts.query then
       r.query = r.query or {}
@@ -306,8 +404,6 @@ function Client:get_many(paths, opts)
 end
 
 -- {====== pagination ======}
-
-local MAX_PAGES = 200000
 
 local function query_of(url)
   local q = {}
@@ -364,22 +460,38 @@ local function records_of(r, key)
   error(ms.error("HTTPError", fmt("%s %s: cannot find the records in the response", r.method, r.url)), 0)
 end
 
--- Follows `next` URLs one page at a time (when the total is unknown).
-function Client:_follow(first, nextof, key)
-  local out, r, seen, pages = {}, first, {}, 0
+local function pageerror(url, what, ...)
+  return ms.error("HTTPError", fmt("GET %s: " .. what, url, ...))
+end
+
+-- Follows `next` links one page at a time (when the pages cannot be
+-- computed ahead). Every link goes through _follow_url (origins); a URL
+-- seen twice is a loop; it stops with an error past max_pages, or past the
+-- pages the server's announced count allows (plus one of slack).
+function Client:_follow(first, nextof, key, count)
+  local out, r, seen, pages = {}, first, { [first._url] = true }, 0
+  local limit, slack = self.max_pages, nil
   while true do
-    append(out, records_of(r, key))
+    local recs = records_of(r, key)
+    append(out, recs)
     pages = pages + 1
-    if pages > MAX_PAGES then
-      error(ms.error("HTTPError", fmt("%s: more than %d pages", first.url, MAX_PAGES)), 0)
-    end
+    slack = slack or math.max(#recs, 1)
     local nxt = nextof(r)
     if not nxt or nxt == "" or nxt == core.null then break end
-    if seen[nxt] then
-      error(ms.error("HTTPError", "pagination loops back to " .. M.redact_url(nxt)), 0)
+    if count and #out > count + slack then
+      -- its links lead past the records the server announced
+      error(pageerror(first.url, "the pages hold more records (%d) than the server announced (%d): "
+                      .. "the pagination does not end", #out, count), 0)
     end
-    seen[nxt] = true
-    r = self:get(nxt)
+    if pages >= limit then
+      error(pageerror(first.url, "more than %d pages (max_pages)", limit), 0)
+    end
+    local url, creds = self:_follow_url(r._url, nxt)
+    if seen[url] then
+      error(ms.error("HTTPError", "pagination loops back to " .. redact.text(url)), 0)
+    end
+    seen[url] = true
+    r = self:get(url, { nocreds = not creds })
   end
   return out
 end
@@ -393,16 +505,16 @@ local function announced(v, what, url)
   return math.tointeger(n)
 end
 
-local function pagecount(total, size, url)
+function Client:_pagecount(total, size, url)
   local pages = math.ceil(total / size)
-  if pages > MAX_PAGES then
-    error(ms.error("HTTPError", fmt("GET %s: %d records in pages of %d is more than %d pages",
-      url, total, size, MAX_PAGES)), 0)
+  if pages > self.max_pages then
+    error(pageerror(url, "%d records in pages of %d is more than %d pages (max_pages)",
+                    total, size, self.max_pages), 0)
   end
   return pages
 end
 
--- Fetches the remaining page URLs concurrently and appends their records.
+-- Fetches the remaining pages concurrently and appends their records.
 function Client:_pages(out, urls, key)
   for _, r in ipairs(self:get_many(urls)) do append(out, records_of(r, key)) end
   return out
@@ -445,19 +557,20 @@ function Client:get_all(path, opts)
     local count = announced(body.count, "a count of", first.url)
     local nxt = body.next ~= core.null and body.next or nil
     if type(nxt) ~= "string" or #out >= count then return out end
-    local nq = query_of(nxt)
+    local url, creds = self:_follow_url(first._url, nxt)
+    local nq = query_of(url)
     local limit = math.tointeger(tonumber(nq.limit)) or #results
     if limit < 1 or not nq.offset then
-      out = {}
       return self:_follow(first, function(r)
         local n = r:json().next
         return type(n) == "string" and n or nil
-      end, "results")
+      end, "results", count)
     end
-    pagecount(count, limit, first.url)
+    self:_pagecount(count, limit, first.url)
     local urls = {}
     for off = #results, count - 1, limit do
-      urls[#urls + 1] = setparam(setparam(nxt, "offset", off), "limit", limit)
+      urls[#urls + 1] = { path = setparam(setparam(url, "offset", off), "limit", limit),
+                          nocreds = not creds }
     end
     self:_pages(out, urls, "results")
     if #out ~= count then
@@ -473,7 +586,7 @@ function Client:get_all(path, opts)
     append(out, body.data)
     local urls = {}
     local pages = announced(body.pages, "a page count of", first.url)
-    if pages > MAX_PAGES then pagecount(pages, 1, first.url) end
+    self:_pagecount(pages, 1, first.url)
     for p = 2, pages do
       local pq = {}
       for k, v in pairs(q) do pq[k] = v end
@@ -490,13 +603,16 @@ function Client:get_all(path, opts)
   if (style == "page" or (style == "auto" and total and link.next)) and total then
     local recs = records_of(first, key)
     append(out, recs)
-    local limit = math.tointeger(tonumber(q._limit) or tonumber(query_of(link.next or "")._limit))
+    local nurl, creds
+    if link.next then nurl, creds = self:_follow_url(first._url, link.next) end
+    local limit = math.tointeger(tonumber(q._limit) or tonumber(query_of(nurl or "")._limit))
                   or #recs
     if limit < 1 then return out end
     local urls = {}
-    for p = 2, pagecount(total, limit, first.url) do
-      if link.next then
-        urls[#urls + 1] = setparam(setparam(link.next, "_page", p), "_limit", limit)
+    for p = 2, self:_pagecount(total, limit, first.url) do
+      if nurl then
+        urls[#urls + 1] = { path = setparam(setparam(nurl, "_page", p), "_limit", limit),
+                            nocreds = not creds }
       else
         local pq = {}
         for k, v in pairs(q) do pq[k] = v end
@@ -514,7 +630,7 @@ function Client:get_all(path, opts)
 
   -- RFC 8288 Link headers: follow rel="next"
   if (style == "link" or style == "auto") and link.next then
-    return self:_follow(first, function(r) return links(r.headers.link).next end, key)
+    return self:_follow(first, function(r) return links(r.headers.link).next end, key, total)
   end
 
   -- offset/limit over plain arrays: stop at a short page
@@ -524,8 +640,8 @@ function Client:get_all(path, opts)
     local off, pages = #recs, 1
     while #recs >= size do
       pages = pages + 1
-      if pages > MAX_PAGES then
-        error(ms.error("HTTPError", fmt("%s: more than %d pages", first.url, MAX_PAGES)), 0)
+      if pages > self.max_pages then
+        error(pageerror(first.url, "more than %d pages (max_pages)", self.max_pages), 0)
       end
       local pq = {}
       for k, v in pairs(q) do pq[k] = v end

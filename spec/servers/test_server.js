@@ -13,8 +13,18 @@
 //   faults: /retry-after/:id, /retry-after-date/:id, /flaky/:id?fails=N&code=C,
 //   /cut/:id, /stall, /malformed, /always/:code, /echo, /hits/:id,
 //   /conns (TCP connections accepted so far)
+//   hostile: /other-next?to=URL and /other-link?to=URL (a NetBox next or a
+//   Link header leading to URL/collect/page2), /redirect?to=URL (302),
+//   /file-link (a Link to file:///etc/hostname), /endless (a chunked body
+//   that never ends), /gzip-bomb?mib=N (gzip of N MiB of zeros),
+//   /loop-count (count 3, a new next URL on every page), /loop-link (Link
+//   headers forever), /echo-error/ (a REST collection whose writes fail
+//   with a body quoting the request's URL and headers), /collect/* (a
+//   NetBox page that records the headers it got), /seen (those headers)
 'use strict';
 const http = require('http');
+const zlib = require('zlib');
+const { Readable } = require('stream');
 
 const args = process.argv.slice(2);
 function opt(name, def) {
@@ -129,11 +139,74 @@ function netbox(req, res, url, body) {
   return send(res, 405, { detail: 'Method not allowed.' });
 }
 
+const seen = [];
+
+function netboxPage(res, url, next) {
+  return send(res, 200, { count: 3, next, previous: null,
+    results: [{ id: 1, name: `r${url.searchParams.get('n') || 0}` }] });
+}
+
+function hostile(req, res, url, body) {
+  const p = url.pathname;
+  const here = `http://${req.headers.host}`;
+  const to = url.searchParams.get('to');
+  if (p === '/other-next') return netboxPage(res, url, `${to}/collect/page2`);
+  if (p === '/other-link') {
+    return send(res, 200, [{ id: 1 }], { Link: `<${to}/collect/page2>; rel="next"` });
+  }
+  if (p === '/redirect') { res.writeHead(302, { Location: `${to}/collect/page2` }); return res.end(); }
+  if (p === '/file-link') {
+    return send(res, 200, [{ id: 1 }], { Link: '<file:///etc/hostname>; rel="next"' });
+  }
+  if (p === '/endless') {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const chunk = Buffer.alloc(1 << 16, 0x20);
+    const pump = () => { while (res.write(chunk)) {} };
+    res.on('drain', pump);
+    res.on('close', () => res.removeListener('drain', pump));
+    res.write('[');
+    return pump();
+  }
+  if (p === '/gzip-bomb') {
+    const mib = Number(url.searchParams.get('mib') || 1024);
+    let sent = 0;
+    const zeros = Buffer.alloc(1 << 20, 0x20);
+    const src = new Readable({ read() { this.push(sent++ < mib ? zeros : null); } });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+    const gz = zlib.createGzip({ level: 1 });
+    res.on('close', () => { src.destroy(); gz.destroy(); });
+    return src.pipe(gz).pipe(res);
+  }
+  if (p === '/loop-count') {
+    const n = Number(url.searchParams.get('n') || 0);
+    return netboxPage(res, url, `${here}/loop-count?n=${n + 1}`);
+  }
+  if (p === '/loop-link') {
+    const n = Number(url.searchParams.get('n') || 0);
+    return send(res, 200, [{ id: n }], { Link: `<${here}/loop-link?n=${n + 1}>; rel="next"` });
+  }
+  if (p === '/echo-error/') {
+    if (req.method === 'GET') return send(res, 200, { count: 0, next: null, previous: null, results: [] });
+    return send(res, 400, { detail: 'refused', url: req.url, headers: req.headers, body });
+  }
+  if (p.startsWith('/collect/')) {
+    seen.push({ path: p, authorization: req.headers.authorization || null,
+                'x-api-key': req.headers['x-api-key'] || null });
+    return send(res, 200, { count: 1, next: null, previous: null, results: [{ id: 9, name: 'collected' }] });
+  }
+  if (p === '/seen') return send(res, 200, seen);
+  return null;
+}
+
+const HOSTILE = ['/other-next', '/other-link', '/redirect', '/file-link', '/endless', '/gzip-bomb',
+                 '/loop-count', '/loop-link', '/echo-error/', '/seen'];
+
 async function handle(req, res) {
   const url = new URL(req.url, `http://${req.headers.host}`);
   const body = await readBody(req);
   const p = url.pathname;
   let m;
+  if (HOSTILE.includes(p) || p.startsWith('/collect/')) return hostile(req, res, url, body);
   if (p.startsWith('/api/')) return netbox(req, res, url, body);
   if (p === '/link/items') {
     const page = Number(url.searchParams.get('page') || 1);
