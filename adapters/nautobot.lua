@@ -15,7 +15,9 @@ local M = { api_version = "2.0", token_env = "NAUTOBOT_TOKEN" }
 --- Declares a Nautobot adapter class: the rest.adapter declaration, with
 -- `api_version` (default "2.0"). Instances take `url`, `token` or
 -- `token_env` (default NAUTOBOT_TOKEN), `concurrency`, `timeout`,
--- `retries`, `insecure`, `ca_file`, `rate`, or a ready `client`.
+-- `retries`, `insecure`, `ca_file`, `rate`, `token_prefix` (how the token
+-- is sent: "Token " by default, "Bearer " for NetBox v2 tokens), or a
+-- ready `client`.
 function M.adapter(name, defaults)
   defaults = defaults or M
   return function(spec)
@@ -26,7 +28,9 @@ function M.adapter(name, defaults)
     decl.pagination = decl.pagination or "netbox"
     decl.page_size = decl.page_size or 200
     if decl.bulk == nil then decl.bulk = true end
-    local cls = rest.adapter(name)(decl)
+    -- a sync is re-read and diffed again (moonsync sync --verify)
+    if decl.verify == nil then decl.verify = true end
+    local cls = rest.adapter(name, true)(decl)
     local rest_new = cls.new
     function cls.new(c, opts)
       opts = opts or {}
@@ -39,11 +43,13 @@ function M.adapter(name, defaults)
         o.client = {
           base_url = o.url, headers = headers,
           token = o.token, token_env = not o.token and (o.token_env or defaults.token_env) or nil,
+          token_prefix = o.token_prefix, token_scheme = defaults.token_scheme,
           concurrency = o.concurrency or 8, timeout = o.timeout, retries = o.retries,
           insecure = o.insecure, ca_file = o.ca_file, rate = o.rate,
         }
       end
       o.url, o.token, o.token_env, o.concurrency, o.timeout, o.retries = nil, nil, nil, nil, nil, nil
+      o.token_prefix = nil
       o.insecure, o.ca_file, o.rate = nil, nil, nil
       return rest_new(c, o)
     end

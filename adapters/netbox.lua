@@ -1,7 +1,9 @@
 --- A NetBox adapter on the REST adapter: the same conventions as Nautobot
 -- (token auth, count/next/results pagination, bulk list endpoints,
--- natural keys mapped to server ids) without an API version header; the
--- token comes from NETBOX_TOKEN by default.
+-- natural keys mapped to server ids, choice fields read from X.value and
+-- written as X) without an API version header; the token comes from
+-- NETBOX_TOKEN by default, sent as "Bearer" when it is a v2 token (nbt_)
+-- and as "Token" otherwise.
 --
 --   local netbox = require "netbox"
 --   local Nb = netbox.adapter "netbox" { models = {...}, resources = {...} }
@@ -9,7 +11,8 @@
 -- @module netbox
 local nautobot = require "nautobot"
 
-local M = { api_version = false, token_env = "NETBOX_TOKEN" }
+-- NetBox 4.5+ v2 tokens (nbt_...) go as "Bearer", v1 tokens as "Token"
+local M = { api_version = false, token_env = "NETBOX_TOKEN", token_scheme = "netbox" }
 
 --- Declares a NetBox adapter class (options as nautobot.adapter).
 function M.adapter(name)

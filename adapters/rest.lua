@@ -1,16 +1,20 @@
 --- A generic REST adapter configured in Lua: a collection path per model,
 -- a mapping between API fields (dotted paths) and model fields, how
 -- children attach to parents, and how references become server ids on
--- write. Creates, updates and deletes become POST, PATCH and DELETE; with
--- `bulk = true` updates, deletes and creates of childless models are sent
--- in batches to the list endpoint (NetBox/Nautobot style) when the sync
--- commits.
+-- write. Syncs into it go through moonsync.writer: creates, updates and
+-- deletes (POST, PATCH, DELETE) are sent in dependency order (parents and
+-- referenced records created first, children and referrers deleted
+-- first), the independent ones concurrently up to the client's
+-- concurrency; with `bulk = true` they go in batches to the list endpoint
+-- (NetBox/Nautobot style), and a refused batch is split until the records
+-- the server refuses are isolated: the others commit.
 --
 --   local rest = require "rest"
 --   local Inv = rest.adapter "inventory" {
 --     models = { Site, Device },
 --     resources = {
---       site = { path = "/sites", fields = { name = "name", status = "status" } },
+--       site = { path = "/sites", fields = { name = "name",
+--                                            status = { path = "status.value", write = "status" } } },
 --       device = { path = "/devices",
 --                  fields = { name = "name", site_name = "site.name", role = "role" },
 --                  parent = { model = "site", ids = { name = "site_name" } },
@@ -23,9 +27,11 @@
 local ms = require "moonsync"
 local http = require "moonsync.http"
 local redact = require "moonsync.redact"
+local writer = require "moonsync.writer"
+local cjson = require "cjson"
 
 local fmt, concat = string.format, table.concat
-local pairs, ipairs, type, tostring = pairs, ipairs, type, tostring
+local pairs, ipairs, type, tostring, error, next = pairs, ipairs, type, tostring, error, next
 
 local M = {}
 
@@ -38,6 +44,16 @@ local function getpath(t, path)
   return t
 end
 
+local function setpath(t, path, v)
+  local parts = {}
+  for p in path:gmatch("[^.]+") do parts[#parts + 1] = p end
+  for i = 1, #parts - 1 do
+    t[parts[i]] = t[parts[i]] or {}
+    t = t[parts[i]]
+  end
+  t[parts[#parts]] = v
+end
+
 local resource_keys = { path = true, fields = true, parent = true, refs = true,
                         id = true, pagination = true, page_size = true, query = true,
                         detail = true, bulk = true, results_key = true, to_api = true,
@@ -46,15 +62,74 @@ local resource_keys = { path = true, fields = true, parent = true, refs = true,
 local adapter_keys = { models = true, top_level = true, resources = true,
                        pagination = true, page_size = true, bulk = true, type = true,
                        batch_size = true, client = true, validate = true,
-                       sync_complete = true }
+                       sync_complete = true, verify = true, lookups = true }
+
+local field_keys = { path = true, write = true, lookup = true }
+local lookup_keys = { path = true, key = true, id = true, query = true }
+
+-- {====== declarations ======}
+
+-- The fields of a resource as {field = {path =, write =}}: `write` is the
+-- API path a value is written at (nil: written through a ref, or read-only
+-- by `to_api`). A nested read path needs a write rule: `preset` (NetBox,
+-- Nautobot) derives it (X.value is written as X, other nested paths as
+-- themselves: a reference by attributes); the generic adapter refuses a
+-- declaration without one instead of dropping the field on write.
+local function normalize_fields(name, mname, res, preset, lookups)
+  local reffields = {}
+  for _, ref in pairs(res.refs or {}) do
+    for _, from in pairs(ref.ids or {}) do reffields[from] = true end
+  end
+  local out = {}
+  for field, spec in pairs(res.fields or {}) do
+    if type(spec) == "string" then spec = { path = spec } end
+    if type(spec) ~= "table" or type(spec.path) ~= "string" then
+      error(fmt("rest adapter '%s': resources.%s.fields.%s must be a path or {path =, write =}",
+                name, mname, field), 4)
+    end
+    for k in pairs(spec) do
+      if not field_keys[k] then
+        error(fmt("rest adapter '%s': resources.%s.fields.%s: unknown key '%s'", name, mname,
+                  field, tostring(k)), 4)
+      end
+    end
+    local write = spec.write
+    if spec.lookup ~= nil then
+      if not (lookups or {})[spec.lookup] then
+        error(fmt("rest adapter '%s': resources.%s.fields.%s: no lookup '%s' (declare it in lookups)",
+                  name, mname, field, tostring(spec.lookup)), 4)
+      end
+      -- written as the id the lookup finds, at the path's first part
+      write = false
+    end
+    if write == nil and not reffields[field] then
+      if not spec.path:find(".", 1, true) then
+        write = spec.path
+      elseif preset then
+        write = spec.path:match("^(.-)%.value$") or spec.path
+      elseif not res.to_api then
+        error(fmt("rest adapter '%s': resources.%s.fields.%s reads the nested path '%s': say how "
+                  .. "it is written (write = \"%s\", or a path), or write it through refs",
+                  name, mname, field, spec.path, spec.path:match("^([^.]+)")), 4)
+      end
+    end
+    if write ~= nil and write ~= false and type(write) ~= "string" then
+      error(fmt("rest adapter '%s': resources.%s.fields.%s: write must be an API path",
+                name, mname, field), 4)
+    end
+    out[field] = { path = spec.path, write = write or nil, lookup = spec.lookup,
+                   top = spec.path:match("^([^.]+)") }
+  end
+  return out
+end
 
 -- {====== loading ======}
 
 -- Builds the model fields of one API record.
-local function fields_of(res, api)
+local function fields_of(res, fields, api)
   if res.from_api then return res.from_api(api) end
   local f = {}
-  for field, path in pairs(res.fields) do f[field] = getpath(api, path) end
+  for field, spec in pairs(fields) do f[field] = getpath(api, spec.path) end
   return f
 end
 
@@ -64,7 +139,7 @@ local function ref_uid(adapter, spec, fields)
   local ids = {}
   for idfield, from in pairs(spec.ids) do ids[idfield] = fields[from] end
   for _, name in ipairs(model.identifiers) do
-    if ids[name] == nil then return nil end
+    if ids[name] == nil or ids[name] == ms.null then return nil end
   end
   return model(ids):get_unique_id()
 end
@@ -79,7 +154,7 @@ local function load(self)
         query = res.query, results_key = res.results_key })
       local sids = self._sid[model.name]
       for i, api in ipairs(records) do
-        local f = fields_of(res, api)
+        local f = fields_of(res, self._fields[model.name], api)
         local ok, rec = pcall(self.new_record, self, model, f)
         if not ok then
           error(ms.error(ms.is_error(rec) and rec.type or "InputError",
@@ -99,39 +174,56 @@ end
 
 -- {====== writing ======}
 
-local function setpath(t, path, v)
-  local parts = {}
-  for p in path:gmatch("[^.]+") do parts[#parts + 1] = p end
-  for i = 1, #parts - 1 do
-    t[parts[i]] = t[parts[i]] or {}
-    t = t[parts[i]]
+local function resource(self, model)
+  local res = self.rest.resources[model]
+  if not res then
+    error(fmt("adapter %s has no REST resource for model %s", self.name, model), 0)
   end
-  t[parts[#parts]] = v
+  return res
 end
 
--- The API payload for fields (all of a create's, or an update's changes).
-local function payload(self, res, fields, all)
+-- The server id of the record of lookup `name` whose key is `value`
+-- (lookup tables are read once, when first needed).
+local function lookup_id(self, name, value)
+  local l = self.rest.lookups[name]
+  local t = self._lookup[name]
+  if not t then
+    t = {}
+    for _, api in ipairs(self.client:get_all(l.path, { query = l.query,
+        pagination = self.rest.pagination, page_size = self.rest.page_size })) do
+      local k = getpath(api, l.key)
+      if k ~= nil then t[k] = api[l.id or "id"] end
+    end
+    self._lookup[name] = t
+  end
+  local id = t[value]
+  if id == nil then
+    error(fmt("no %s with %s %s (lookup %s, %s)", name, l.key, tostring(value), name, l.path), 0)
+  end
+  return id
+end
+
+-- The API payload for fields of model (all of a create's, or an update's
+-- changes).
+local function payload(self, model, res, fields, all)
   if res.to_api then return res.to_api(fields, self) end
   local body = {}
-  local reffields = {}
   for apifield, ref in pairs(res.refs or {}) do
-    for _, from in pairs(ref.ids) do reffields[from] = true end
     local touched = all
     for _, from in pairs(ref.ids) do if fields[from] ~= nil then touched = true end end
     if touched then
       local uid = ref_uid(self, ref, fields)
       local sid = uid and self._sid[ref.model][uid]
-      if uid and sid == nil then
-        error(ms.error("ObjectCrudException", fmt("no server id for %s %s", ref.model, uid)), 0)
-      end
-      body[apifield] = sid
+      if uid and sid == nil then error(fmt("no server id for %s %s", ref.model, uid), 0) end
+      body[apifield] = sid or ms.null
     end
   end
-  for field, path in pairs(res.fields) do
+  for field, spec in pairs(self._fields[model]) do
     local v = fields[field]
-    -- dotted paths are read-only views of nested objects (refs write them)
-    if v ~= nil and not reffields[field] and not path:find(".", 1, true) then
-      setpath(body, path, v == ms.null and ms.null or v)
+    if v ~= nil and spec.write then
+      setpath(body, spec.write, v)
+    elseif v ~= nil and spec.lookup then
+      body[spec.top] = v == ms.null and ms.null or lookup_id(self, spec.lookup, v)
     end
   end
   return body
@@ -143,159 +235,222 @@ local function detail(res, sid)
   return res.path .. "/" .. sid
 end
 
--- The error for a write the server refused: the status and the start of
--- its body, with every secret masked (a server may echo the request).
-local function refused(etype, r)
-  return ms.error(etype, redact.text(fmt("%s %s: HTTP %d%s: %s", r.method, r.url, r.status,
-    r.error and (" " .. r.error) or "", (r.body or ""):sub(1, 200))))
-end
-
-local function crud_error(op, err)
-  local t = op == "create" and "ObjectNotCreated" or op == "update" and "ObjectNotUpdated"
-            or "ObjectNotDeleted"
-  return ms.error(t, ms.is_error(err) and err.message or tostring(err))
-end
-
-local function resource(self, model)
-  local res = self.rest.resources[model]
-  if not res then
-    error(ms.error("ObjectCrudException", fmt("adapter %s has no REST resource for model %s",
-      self.name, model)), 0)
-  end
-  return res
-end
-
-local function bulk_for(self, res, model)
+local function bulk_for(self, res)
   local b = res.bulk
   if b == nil then b = self.rest.bulk end
   return b and true or false
 end
 
-local function queue(self, kind, model, item)
-  local key = kind .. "\0" .. model
-  local q = self._queue[key]
-  if not q then
-    q = { kind = kind, model = model, items = {} }
-    self._queue[key] = q
-    self._qorder[#self._qorder + 1] = key
-  end
-  q.items[#q.items + 1] = item
-  if #q.items >= (self.rest.batch_size or 100) then self:flush() end
+-- The message of a refused write: status and the start of the body, with
+-- every secret masked (a server may echo the request).
+local function refusal(r)
+  return redact.text(fmt("%s %s: HTTP %d%s: %s", r.method, r.url, r.status,
+    r.error and (" " .. r.error) or "", (r.body or ""):sub(1, 300)))
 end
 
-local function create(self, model, ids, attrs)
-  local res = resource(self, model.name)
-  local fields = {}
-  for k, v in pairs(ids) do fields[k] = v end
-  for k, v in pairs(attrs) do fields[k] = v end
-  local ok, body = pcall(payload, self, res, fields, true)
-  if not ok then error(crud_error("create", body), 0) end
-  local rec = self:create_base(model, ids, attrs)
-  if bulk_for(self, res) and #model.children == 0 then
-    queue(self, "create", model.name, { body = body, uid = rec:get_unique_id() })
-    return rec
-  end
-  local r = self.client:request("POST", res.path, { json = body, raise = false })
-  if r.status < 200 or r.status >= 300 then
-    error(refused("ObjectNotCreated", r), 0)
-  end
-  self._sid[model.name][rec:get_unique_id()] = r:json()[res.id or "id"]
-  return rec
+local function failmsg(result)
+  if result.response then return refusal(result.response) end
+  return result.error and result.error.message or "failed"
 end
 
-local function update(self, rec, attrs)
-  local model = rec:get_type()
-  local res = resource(self, model)
-  local sid = self._sid[model][rec:get_unique_id()]
-  if sid == nil then
-    error(ms.error("ObjectNotUpdated", fmt("no server id for %s %s", model, rec:get_unique_id())), 0)
+-- The records a model's fields reference (refs and parent), for the
+-- writer's dependency graph.
+local function refs_of(self, model, fields)
+  local res = self.rest.resources[model]
+  local out = {}
+  if not res then return out end
+  for _, ref in pairs(res.refs or {}) do
+    local uid = ref_uid(self, ref, fields)
+    if uid then out[#out + 1] = { model = ref.model, uid = uid } end
   end
-  local ok, body = pcall(payload, self, res, attrs, false)
-  if not ok then error(crud_error("update", body), 0) end
-  if bulk_for(self, res) then
-    body[res.id or "id"] = sid
-    queue(self, "update", model, { body = body, uid = rec:get_unique_id() })
-  else
-    local r = self.client:request("PATCH", detail(res, sid), { json = body, raise = false })
-    if r.status < 200 or r.status >= 300 then
-      error(refused("ObjectNotUpdated", r), 0)
+  if res.parent then
+    local uid = ref_uid(self, res.parent, fields)
+    if uid then out[#out + 1] = { model = res.parent.model, uid = uid } end
+  end
+  return out
+end
+
+-- A request for one operation, or nil and why it cannot be made.
+local function single(self, op)
+  local res = self.rest.resources[op.model]
+  local id = res.id or "id"
+  if op.action == "create" then
+    local f = {}
+    for k, v in pairs(op.keys) do f[k] = v end
+    for k, v in pairs(op.attrs) do f[k] = v end
+    local ok, body = pcall(payload, self, op.model, res, f, true)
+    if not ok then return nil, body end
+    return { method = "POST", path = res.path, json = body }
+  end
+  local sid = self._sid[op.model][op.uid]
+  if sid == nil then return nil, fmt("no server id for %s %s", op.model, op.uid) end
+  if op.action == "update" then
+    local ok, body = pcall(payload, self, op.model, res, op.attrs, false)
+    if not ok then return nil, body end
+    return { method = "PATCH", path = detail(res, sid), json = body }
+  end
+  return { method = "DELETE", path = detail(res, sid), ok404 = true, id = id }
+end
+
+-- The body item of an operation in a bulk request.
+local function item(self, op, req)
+  local res = self.rest.resources[op.model]
+  local id = res.id or "id"
+  if op.action == "create" then return req.json end
+  local body = op.action == "update" and req.json or {}
+  body[id] = self._sid[op.model][op.uid]
+  return body
+end
+
+-- Records what a successful write of op tells (the server id of a
+-- create) and forgets a deleted record's id.
+local function settle(self, op, created)
+  local res = self.rest.resources[op.model]
+  if op.action == "create" then
+    self._sid[op.model][op.uid] = type(created) == "table" and created[res.id or "id"] or nil
+  elseif op.action == "delete" then
+    self._sid[op.model][op.uid] = nil
+  end
+end
+
+local METHOD = { create = "POST", update = "PATCH", delete = "DELETE" }
+
+-- Per-item errors of a refused bulk request, when the server gives them
+-- (NetBox: a list aligned with the batch, {} for the good items).
+local function item_errors(r, n)
+  local ok, j = pcall(r.json, r)
+  if not ok or type(j) ~= "table" or #j ~= n then return nil end
+  local errs = {}
+  for i, e in ipairs(j) do
+    if type(e) ~= "table" then return nil end
+    errs[i] = next(e) ~= nil and e or false
+  end
+  return errs
+end
+
+--- Sends a wave of operations (see moonsync.writer): one request per
+-- operation, or batches per (model, action) on bulk resources, all
+-- concurrently up to the client's concurrency. A refused batch is split:
+-- by the server's per-item errors when it gives them, else in halves,
+-- until the refused records are alone. Returns an outcome per operation.
+local function write(self, wave)
+  local outcome = {}
+  local pending = {}   -- requests of this round: {req =, ops =, batch = bool}
+  local batches = {}
+  for i, op in ipairs(wave) do
+    local res = self.rest.resources[op.model]
+    local req, why = res and single(self, op)
+    if not res then
+      outcome[i] = { ok = false, message = fmt("adapter %s has no REST resource for model %s",
+                                               self.name, op.model) }
+    elseif not req then
+      outcome[i] = { ok = false, message = tostring(why) }
+    elseif bulk_for(self, res) then
+      local k = op.action .. "\0" .. op.model
+      local b = batches[k]
+      if not b then
+        b = { res = res, action = op.action, items = {} }
+        batches[k] = b
+        batches[#batches + 1] = b
+      end
+      b.items[#b.items + 1] = { i = i, op = op, req = req }
+    else
+      pending[#pending + 1] = { req = req, items = { { i = i, op = op, req = req } } }
     end
   end
-  return self:update_base(rec, attrs)
-end
-
-local function delete(self, rec)
-  local model = rec:get_type()
-  local res = resource(self, model)
-  local sid = self._sid[model][rec:get_unique_id()]
-  if sid == nil then
-    error(ms.error("ObjectNotDeleted", fmt("no server id for %s %s", model, rec:get_unique_id())), 0)
+  local size = self.rest.batch_size or 100
+  local function batch(b, items)
+    local list = {}
+    for j, it in ipairs(items) do list[j] = item(self, it.op, it.req) end
+    return { req = { method = METHOD[b.action], path = b.res.path, json = ms.list(list) },
+             items = items, bulk = b }
   end
-  if bulk_for(self, res) then
-    queue(self, "delete", model, { body = { [res.id or "id"] = sid }, uid = rec:get_unique_id() })
-  else
-    local r = self.client:request("DELETE", detail(res, sid), { raise = false })
-    if r.status ~= 404 and (r.status < 200 or r.status >= 300) then
-      error(refused("ObjectNotDeleted", r), 0)
+  for _, b in ipairs(batches) do
+    for s = 1, #b.items, size do
+      local items = {}
+      for j = s, math.min(s + size - 1, #b.items) do items[#items + 1] = b.items[j] end
+      pending[#pending + 1] = batch(b, items)
     end
   end
-  self._sid[model][rec:get_unique_id()] = nil
-  return self:delete_base(rec)
-end
-
---- Sends the queued bulk operations (one request per batch, batches of
--- different kinds concurrently). Raises HTTPError naming the records of
--- any batch the server refused; nothing queued is dropped silently.
-local function flush(self)
-  local reqs, batches = {}, {}
-  for _, key in ipairs(self._qorder) do
-    local q = self._queue[key]
-    if #q.items > 0 then
-      local res = self.rest.resources[q.model]
-      local list = {}
-      for i, it in ipairs(q.items) do list[i] = it.body end
-      local method = q.kind == "create" and "POST" or q.kind == "update" and "PATCH" or "DELETE"
-      reqs[#reqs + 1] = { method = method, path = res.path, json = ms.list(list) }
-      batches[#batches + 1] = q
-    end
-  end
-  self._queue, self._qorder = {}, {}
-  if #reqs == 0 then return end
-  local results = self.client:request_many(reqs)
-  local failed = {}
-  for i, r in ipairs(results) do
-    local q = batches[i]
-    if not r.ok then
-      local uids = {}
-      for j, it in ipairs(q.items) do uids[j] = it.uid end
-      failed[#failed + 1] = fmt("%s of %d %s (%s): %s", q.kind, #q.items, q.model,
-                                concat(uids, ", "), r.error.message)
-    elseif q.kind == "create" then
-      local res = self.rest.resources[q.model]
-      for j, created in ipairs(r.response:json()) do
-        self._sid[q.model][q.items[j].uid] = created[res.id or "id"]
+  while #pending > 0 do
+    local reqs = {}
+    for j, p in ipairs(pending) do reqs[j] = p.req end
+    local results = self.client:request_many(reqs)
+    local again = {}
+    for j, p in ipairs(pending) do
+      local r = results[j]
+      local gone = not r.ok and p.req.method == "DELETE" and r.response and r.response.status == 404
+      if r.ok or gone then
+        local created = p.req.method == "POST" and r.response and select(2, pcall(r.response.json, r.response))
+        for k, it in ipairs(p.items) do
+          settle(self, it.op, p.bulk and type(created) == "table" and created[k] or created)
+          outcome[it.i] = { ok = true }
+        end
+      elseif #p.items == 1 or not p.bulk then
+        local msg = failmsg(r)
+        for _, it in ipairs(p.items) do outcome[it.i] = { ok = false, message = msg } end
+      else
+        -- an atomic batch was refused: isolate the records it refuses
+        local errs = r.response and r.response.status >= 400 and r.response.status < 500
+                     and item_errors(r.response, #p.items)
+        if errs then
+          local good = {}
+          for k, it in ipairs(p.items) do
+            if errs[k] then
+              outcome[it.i] = { ok = false, message = redact.text(fmt("%s %s: HTTP %d: %s",
+                p.req.method, r.response.url, r.response.status,
+                cjson.encode(errs[k]):sub(1, 300))) }
+            else
+              good[#good + 1] = it
+            end
+          end
+          if #good > 0 then again[#again + 1] = batch(p.bulk, good) end
+        else
+          local half = #p.items // 2
+          local a, b = {}, {}
+          for k, it in ipairs(p.items) do
+            if k <= half then a[#a + 1] = it else b[#b + 1] = it end
+          end
+          again[#again + 1] = batch(p.bulk, a)
+          again[#again + 1] = batch(p.bulk, b)
+        end
       end
     end
+    pending = again
   end
-  if #failed > 0 then
-    error(ms.error("HTTPError", "bulk write failed: " .. concat(failed, "; ")), 0)
-  end
+  return outcome
 end
 
 --- Declares a REST adapter class (see the module description).
 -- Declaration keys: `models`, `top_level`, `resources` (per model: `path`,
--- `fields` {model_field = "api.path"}, `parent` {model =, ids =
--- {parent_id_field = "child_field"}}, `refs` {api_field = {model =, ids =
--- {...}}}, `id` ("id"), `pagination`, `page_size`, `query`, `detail`
--- ("{path}{id}/"-style template), `bulk`, `results_key`, `to_api(fields,
--- adapter)`, `from_api(api_record)`), `pagination`, `page_size`, `bulk`,
--- `batch_size` (100), `client` (default http.client options), and the
--- adapter hooks `validate` and `sync_complete`.
+-- `fields` {model_field = "api.path" or {path = "api.path", write =
+-- "api.path" or lookup = "name"}}, `parent` {model =, ids = {parent_id_field =
+-- "child_field"}}, `refs` {api_field = {model =, ids = {...}}}, `id`
+-- ("id"), `pagination`, `page_size`, `query`, `detail` ("{path}{id}/"-style
+-- template), `bulk`, `results_key`, `to_api(fields, adapter)`,
+-- `from_api(api_record)`), `pagination`, `page_size`, `bulk`,
+-- `batch_size` (100), `client` (default http.client options), `lookups`
+-- ({name = {path =, key =, id = "id"}}: tables of server records a field
+-- with `lookup = name` is written through, as the id of the record whose
+-- key is the field's value: NetBox device roles by slug, say), `verify`
+-- (re-read the target after a sync, see docs/http.md), and the adapter
+-- hooks `validate` and `sync_complete`.
 -- Instances: `Class:new { client = {...} or http.client(...), name = }`.
-function M.adapter(name)
+function M.adapter(name, preset)
   return function(spec)
+    local fieldsets = {}
     for k in pairs(spec) do
       if not adapter_keys[k] then error(fmt("rest adapter '%s': unknown key '%s'", name, tostring(k)), 2) end
+    end
+    for lname, l in pairs(spec.lookups or {}) do
+      for k in pairs(l) do
+        if not lookup_keys[k] then
+          error(fmt("rest adapter '%s': lookups.%s: unknown key '%s'", name, lname, tostring(k)), 2)
+        end
+      end
+      if type(l.path) ~= "string" or type(l.key) ~= "string" then
+        error(fmt("rest adapter '%s': lookups.%s needs a path and a key", name, lname), 2)
+      end
     end
     for mname, res in pairs(spec.resources or {}) do
       for k in pairs(res) do
@@ -309,14 +464,18 @@ function M.adapter(name)
       if not res.fields and not res.from_api then
         error(fmt("rest adapter '%s': resources.%s needs fields", name, mname), 2)
       end
+      fieldsets[mname] = normalize_fields(name, mname, res, preset, spec.lookups)
     end
     local cls = ms.adapter(name) {
       models = spec.models, top_level = spec.top_level, type = spec.type or "rest",
-      load = load, create = create, update = update, delete = delete,
-      validate = spec.validate, sync_complete = spec.sync_complete,
-      methods = { flush = flush, commit = flush,
-                  identity = function(self) return fmt("rest %s %s", self.name, self.client.base_url) end },
+      load = load, validate = spec.validate, sync_complete = spec.sync_complete,
+      methods = {
+        write = write, refs_of = refs_of,
+        commit = function() end,
+        identity = function(self) return fmt("rest %s %s", self.name, self.client.base_url) end,
+      },
     }
+    cls.verify = spec.verify
     local base_new = cls.new
     function cls.new(c, options)
       options = options or {}
@@ -328,7 +487,9 @@ function M.adapter(name)
         self.client = http.client(copts or {})
       end
       self.rest = spec
-      self._sid, self._queue, self._qorder = {}, {}, {}
+      self._fields = fieldsets
+      self._lookup = {}
+      self._sid = {}
       for _, m in ipairs(c.models) do self._sid[m.name] = {} end
       return self
     end
@@ -337,4 +498,5 @@ function M.adapter(name)
 end
 
 M.getpath = getpath
+M.writer = writer
 return M

@@ -157,6 +157,41 @@ function M.server(name, ...)
   return srv
 end
 
+--- Starts Prism (npm @stoplight/prism-cli) validating requests against the
+-- OpenAPI document `spec_file` in front of `upstream`, on a free port.
+-- Its log goes to `log`; returns {url =, port =, stop =, violations =
+-- function() -> the request violations Prism logged since the start}.
+function M.prism(spec_file, upstream, log)
+  local bin = M.root .. "/node_modules/.bin/prism"
+  for _ = 1, 20 do
+    local port = 20000 + math.random(0, 30000)
+    local pidfile = log .. ".pid"
+    os.execute(("env -u LD_PRELOAD %s proxy %s %s --host 127.0.0.1 --port %d >%s 2>&1 & echo $! >%s")
+               :format(quote(bin), quote(spec_file), quote(upstream), port, quote(log), quote(pidfile)))
+    local pid = tonumber((M.read(pidfile) or ""):match("%d+"))
+    -- the readiness line, or the error that the port is taken
+    for _ = 1, 600 do
+      local text = M.read(log) or ""
+      if text:find("Prism is listening on", 1, true) then
+        local srv = { port = port, pid = pid, url = "http://127.0.0.1:" .. port }
+        function srv.stop() os.execute("kill " .. pid .. " 2>/dev/null") end
+        function srv.violations()
+          local out = {}
+          for line in (M.read(log) or ""):gmatch("[^\n]+") do
+            if line:find("Violation: request", 1, true) then out[#out + 1] = line end
+          end
+          return out
+        end
+        return srv
+      end
+      if text:find("EADDRINUSE", 1, true) then break end
+      os.execute("sleep 0.05")
+    end
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+  end
+  error("prism did not start: " .. tostring(M.read(log)))
+end
+
 --- GETs url with curl (without the sanitizer preload of check-asan, under
 -- which curl deadlocks) and returns the body.
 function M.fetch(url)

@@ -32,7 +32,7 @@ local USAGE = {
       .. "       exit: 0 done, 1 differences with --exit-code, 2 error\n",
   sync = "usage: moonsync sync JOB.lua [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
       .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--log-format text|json]\n"
-      .. "         [--no-progress] [--lock-timeout SECONDS]\n"
+      .. "         [--no-progress] [--lock-timeout SECONDS] [--verify | --no-verify]\n"
       .. "       moonsync sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
       .. "         [--ops-log OPS.json] [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
       .. "         [--source-name NAME] [--dest-name NAME] [--log-format text|json]\n"
@@ -68,7 +68,7 @@ local OPTS = {
   ["source-name"] = "value", ["dest-name"] = "value", o = "value", job = "value",
   refresh = "bool", help = "bool", ["skip-duplicates"] = "bool",
   ["allow-read"] = "list", ["allow-write"] = "list", ["allow-net"] = "list",
-  ["allow-env"] = "list", ["lock-timeout"] = "value",
+  ["allow-env"] = "list", ["lock-timeout"] = "value", verify = "bool", ["no-verify"] = "bool",
 }
 
 local function parse(cmd, argv)
@@ -427,6 +427,27 @@ local function dry_run(target, diff)
   return pending(diff)
 end
 
+-- After a sync: the target read afresh and diffed again (--verify; by
+-- default for targets that ask for it, as the NetBox and Nautobot presets
+-- do). Returns how many changes did not converge.
+local function verify(job, source, flags, o, target)
+  if o["no-verify"] or not (o.verify or target.verify) then return 0 end
+  local again = job:get_target()
+  local d = again:diff_from(source, { flags = flags })
+  if #o.target > 0 or #o.exclude > 0 then
+    d:scope(scopes(o.target, "target"), scopes(o.exclude, "exclude"))
+  end
+  if not d:has_diffs() then
+    stdout:write("verify: the target, read again, matches the source\n")
+    return 0
+  end
+  local s = d:summary()
+  local n = s.create + s.update + s.delete
+  stderr:write(fmt("verify: %d %s did not converge (the target, read again, still differs):\n%s\n",
+                   n, n == 1 and "change" or "changes", redact.text(d:str())))
+  return n
+end
+
 local function cmd_sync_job(o)
   local job, authority = load_job(o.args[1], o)
   local show = not o["no-progress"] and core.isatty(2)
@@ -441,7 +462,8 @@ local function cmd_sync_job(o)
   local res = run_sync(target, source, diff, flags, o, timings)
   commit(target, timings)
   report(res, timings)
-  return (res.failed + res.errors > 0) and EXIT_ERROR or EXIT_OK
+  local unconverged = verify(job, source, flags, o, target)
+  return (res.failed + res.errors + unconverged > 0) and EXIT_ERROR or EXIT_OK
 end
 
 local function cmd_sync_files(o)

@@ -84,7 +84,7 @@ local client_keys = {
   connect_timeout = true, retries = true, backoff = true, backoff_max = true,
   rate = true, insecure = true, ca_file = true, proxy = true,
   retry_unsafe = true, user_agent = true, token = true, token_env = true,
-  token_prefix = true, token_header = true, max_body = true, max_pages = true,
+  token_prefix = true, token_header = true, token_scheme = true, max_body = true, max_pages = true,
   allow_origins = true, rebase_links = true,
 }
 
@@ -100,7 +100,8 @@ local DEFAULT_MAX_PAGES = 10000
 -- explicit), `ca_file`, `proxy` (default: the environment's), `retry_unsafe`
 -- (also retry POST/PATCH), `user_agent`, `token` or `token_env` (name of
 -- an environment variable) with `token_header` ("Authorization") and
--- `token_prefix` ("Token "), `max_body` (bytes of a response body once
+-- `token_prefix` ("Token "; `token_scheme = "netbox"` picks "Bearer "
+-- for v2 tokens, nbt_...), `max_body` (bytes of a response body once
 -- decompressed, 256 MiB), `max_pages` (pages one get_all may fetch,
 -- 10,000), `allow_origins` (other origins, "https://host[:port]", that
 -- links and redirects may lead to: they get no credentials),
@@ -136,7 +137,12 @@ function M.client(opts)
   end
   local token_header = opts.token_header or "Authorization"
   if token then
-    headers[token_header] = (opts.token_prefix or "Token ") .. token
+    local prefix = opts.token_prefix
+    if prefix == nil then
+      -- NetBox 4.5+ v2 tokens (nbt_...) are bearer tokens
+      prefix = (opts.token_scheme == "netbox" and token:match("^nbt_")) and "Bearer " or "Token "
+    end
+    headers[token_header] = prefix .. token
     creds[token_header] = true
     redact.add(token, true)
   end

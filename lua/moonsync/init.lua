@@ -470,7 +470,9 @@ local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = tr
 -- ops_json (with opts.ops_log)}. opts.log(op) is called after every
 -- create/update/delete with {op, model, uid, result, status, message,
 -- duration}. A failure raises; the error carries the partial result as
--- err.result.
+-- err.result. An adapter with a `write(wave)` method (the REST adapters)
+-- is synced by moonsync.writer instead: in dependency order, its writes
+-- concurrent, each counted once it has happened.
 function Adapter:sync_from(source, opts)
   opts = opts or {}
   if type(source) ~= "table" or not source._store then argerror(1, "sync_from", "adapter", source) end
@@ -486,10 +488,17 @@ function Adapter:sync_from(source, opts)
   else
     diff = core.diff(source._store, self._store, flags, opts.callback)
   end
-  local h = sync_handlers(self)
-  local res = core.sync(diff, flags, { create = h.create, update = h.update,
-    delete = h.delete, progress = opts.callback, ops_log = opts.ops_log,
-    log = opts.log })
+  local res
+  if self.write then
+    -- a remote target: dependency-ordered, concurrent writes
+    res = require("moonsync.writer").sync(self, diff, { flags = flags,
+      progress = opts.callback, log = opts.log })
+  else
+    local h = sync_handlers(self)
+    res = core.sync(diff, flags, { create = h.create, update = h.update,
+      delete = h.delete, progress = opts.callback, ops_log = opts.ops_log,
+      log = opts.log })
+  end
   if res.changed and self.spec.sync_complete then
     self.spec.sync_complete(self, source, diff, flags)
   end
