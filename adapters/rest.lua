@@ -35,23 +35,32 @@ local pairs, ipairs, type, tostring, error, next = pairs, ipairs, type, tostring
 
 local M = {}
 
+-- Paths split once: "a.b" -> {"a", "b"}.
+local split = setmetatable({}, { __index = function(cache, path)
+  local parts = {}
+  for p in path:gmatch("[^.]+") do parts[#parts + 1] = p end
+  cache[path] = parts
+  return parts
+end })
+
 local function getpath(t, path)
-  for part in path:gmatch("[^.]+") do
+  local parts = split[path]
+  for i = 1, #parts do
     if type(t) ~= "table" then return nil end
-    t = t[part]
+    t = t[parts[i]]
   end
   if t == ms.null then return nil end
   return t
 end
 
 local function setpath(t, path, v)
-  local parts = {}
-  for p in path:gmatch("[^.]+") do parts[#parts + 1] = p end
-  for i = 1, #parts - 1 do
+  local parts = split[path]
+  local n = #parts
+  for i = 1, n - 1 do
     t[parts[i]] = t[parts[i]] or {}
     t = t[parts[i]]
   end
-  t[parts[#parts]] = v
+  t[parts[n]] = v
 end
 
 local resource_keys = { path = true, fields = true, parent = true, refs = true,

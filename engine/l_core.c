@@ -1518,6 +1518,68 @@ static void pushdict(lua_State *L, const ms_dchildren *c) {
   }
 }
 
+/* Appends the changes under c to the list at the top of the stack (n: its
+   length so far), parents before children, as diff:json() lists them. */
+static void pushchanges(lua_State *L, const ms_dchildren *c,
+                        const ms_delem *parent, lua_Integer *n) {
+  static const char *const acts[] = {"none", "create", "update", "delete"};
+  uint32_t g, i, k;
+  luaL_checkstack(L, 8, "diff nested too deeply");
+  for (g = 0; g < c->ngroups; g++)
+    for (i = 0; i < c->groups[g].n; i++) {
+      const ms_delem *e = c->groups[g].elems[i];
+      const ms_record *r = e->src ? e->src : e->dst;
+      const ms_model *m = r->model;
+      const ms_value *f = e->src ? e->sfields : e->dfields;
+      if (!e->has_diffs) continue;
+      if (e->action != MS_ACT_NONE) {
+        lua_createtable(L, 0, 7);
+        lua_pushstring(L, acts[e->action & 3]);
+        lua_setfield(L, -2, "action");
+        lua_pushstring(L, e->type);
+        lua_setfield(L, -2, "model");
+        lua_pushlstring(L, r->uid, r->uid_len);
+        lua_setfield(L, -2, "uid");
+        if (parent) {
+          const ms_record *p = parent->src ? parent->src : parent->dst;
+          lua_createtable(L, 0, 2);
+          lua_pushstring(L, parent->type);
+          lua_setfield(L, -2, "model");
+          lua_pushlstring(L, p->uid, p->uid_len);
+          lua_setfield(L, -2, "uid");
+          lua_setfield(L, -2, "parent");
+        }
+        lua_createtable(L, 0, (int)m->nids);
+        for (k = 0; k < m->nids; k++) {
+          pushvalue(L, &f[k], 1);
+          lua_setfield(L, -2, m->fields[k]);
+        }
+        lua_setfield(L, -2, "keys");
+        if (e->src) {
+          pushattrs(L, e, '+');
+          lua_setfield(L, -2, "attrs");
+        }
+        if (e->dst) {
+          pushattrs(L, e, '-');
+          lua_setfield(L, -2, "before");
+        }
+        lua_rawseti(L, -2, ++*n);
+      }
+      pushchanges(L, &e->child, e, n);
+    }
+}
+
+/* diff:changes() -> the changes as Lua tables {action, model, uid, keys,
+   attrs (creates, updates), before (updates, deletes), parent ({model,
+   uid}, or nil at the top)}: what diff:json() lists, without the text */
+static int l_diff_changes(lua_State *L) {
+  ms_diff *d = todiff(L, 1);
+  lua_Integer n = 0;
+  lua_newtable(L);
+  pushchanges(L, &d->top, NULL, &n);
+  return 1;
+}
+
 static int l_diff_dict(lua_State *L) {
   ms_diff *d = todiff(L, 1);
   lua_newtable(L);
@@ -1721,6 +1783,7 @@ static const luaL_Reg storemeth[] = {
 };
 
 static const luaL_Reg diffmeth[] = {
+  {"changes",          l_diff_changes},
   {"dict",             l_diff_dict},
   {"dict_json",        l_diff_dict_json},
   {"flags",            l_diff_flags},

@@ -41,21 +41,24 @@ end
 --- The operations of a diff, in diff order, with their dependencies.
 -- Returns the list and the index by key.
 function M.plan(adapter, diff)
-  local changes = core.json_decode(diff:json(), "diff").changes
+  local changes = diff:changes()
   local ops, byk = {}, {}
   for i, c in ipairs(changes) do
-    local op = { n = i, action = c.action, model = c.model, uid = c.uid, keys = c.keys,
-                 attrs = c.attrs ~= null and c.attrs or {}, before = c.before ~= null and c.before or nil,
-                 parent = c.parent ~= null and key(c.parent.model, c.parent.uid) or nil,
-                 parent_ref = c.parent ~= null and c.parent or nil,
-                 deps = {}, waiting = 0, dependents = {} }
-    ops[i] = op
-    byk[key(c.model, c.uid)] = op
+    -- the change's own table becomes the operation (deps and dependents
+    -- are made when there are some)
+    local p = c.parent
+    c.n, c.waiting = i, 0
+    c.attrs = c.attrs or {}
+    if p then c.parent, c.parent_ref = key(p.model, p.uid), p end
+    ops[i] = c
+    byk[key(c.model, c.uid)] = c
   end
   local function depend(op, on)
-    if on and on ~= op and not op.deps[on] then
+    if on and on ~= op and not (op.deps and op.deps[on]) then
+      op.deps = op.deps or {}
       op.deps[on] = true
       op.waiting = op.waiting + 1
+      on.dependents = on.dependents or {}
       on.dependents[#on.dependents + 1] = op
     end
   end
@@ -170,7 +173,7 @@ function M.sync(adapter, diff, opts)
       first_failure = first_failure or op
       op.message = message
       -- what waits for it cannot happen
-      for _, d in ipairs(op.dependents) do
+      for _, d in ipairs(op.dependents or {}) do
         if not d.done and not d.skipped then
           d.skipped = true
           finish(d, false, fmt("not attempted: %s %s %s failed", op.action, op.model, op.uid), 0)
@@ -184,7 +187,7 @@ function M.sync(adapter, diff, opts)
                  status = ok and "success" or (op.skipped and "failure" or "error"),
                  message = ok and DONE[op.action] or message, duration = duration or 0 }
     end
-    if ok then
+    if ok and op.dependents then
       for _, d in ipairs(op.dependents) do
         d.waiting = d.waiting - 1
         if d.waiting == 0 and not d.done then ready[#ready + 1] = d end

@@ -20,7 +20,7 @@
 //   errors aligned with the request ({} for the good ones)
 // - limit/offset pagination with {count, next, previous, results}
 // Nautobot flavor: ids are UUIDs and the API version header is required.
-// /__stats gives the requests served by method and the largest number of
+// /__stats gives the requests received by method and the largest number of
 // requests that were in progress at once.
 'use strict';
 const http = require('http');
@@ -61,11 +61,42 @@ const RES = {
                          defaults: { status: 'active' }, display: 'address' },
 };
 const db = {};
-for (const k of Object.keys(RES)) db[k] = new Map();
+// per kind and unique constraint: the joined values -> id
+const uniq = {};
+for (const k of Object.keys(RES)) {
+  db[k] = new Map();
+  uniq[k] = (RES[k].unique || []).map(() => new Map());
+}
+function ukey(u, rec) {
+  let k = '';
+  for (const f of u) {
+    const v = rec[f];
+    if (v === undefined || v === null) return null;
+    k += typeof v + ':' + v + '\u0000';
+  }
+  return k;
+}
+function store(kind, rec) {
+  const old = db[kind].get(rec.id);
+  (RES[kind].unique || []).forEach((u, i) => {
+    if (old) { const k = ukey(u, old); if (k !== null) uniq[kind][i].delete(k); }
+    const k = ukey(u, rec);
+    if (k !== null) uniq[kind][i].set(k, rec.id);
+  });
+  db[kind].set(rec.id, rec);
+}
+function unstore(kind, id) {
+  const old = db[kind].get(id);
+  (RES[kind].unique || []).forEach((u, i) => {
+    const k = ukey(u, old);
+    if (k !== null) uniq[kind][i].delete(k);
+  });
+  db[kind].delete(id);
+}
 let serial = 1;
 const newId = () => (flavor === 'nautobot' ? crypto.randomUUID() : serial++);
 
-const stats = { GET: 0, POST: 0, PATCH: 0, PUT: 0, DELETE: 0, inflight: 0, maxInflight: 0 };
+const stats = { GET: 0, POST: 0, PATCH: 0, PUT: 0, DELETE: 0, inflight: 0, maxInflight: 0, busyMs: 0 };
 
 function send(res, code, body) {
   const text = body === undefined ? '' : JSON.stringify(body);
@@ -81,17 +112,20 @@ function brief(req, kind, obj) {
   return out;
 }
 
-function render(req, kind, obj) {
+function render(req, kind, obj, base) {
   const spec = RES[kind];
-  const out = { id: obj.id, url: `${baseUrl(req)}${kind}/${obj.id}/`,
-                display: String(obj[spec.display]) };
-  for (const [k, v] of Object.entries(obj)) {
+  const refs = spec.refs || {};
+  const chs = spec.choices || {};
+  base = base || baseUrl(req);
+  const out = { id: obj.id, url: `${base}${kind}/${obj.id}/`, display: String(obj[spec.display]) };
+  for (const k in obj) {
     if (k === 'id') continue;
-    if (spec.refs && spec.refs[k]) {
-      const t = v === null ? null : db[spec.refs[k]].get(v);
-      out[k] = t ? brief(req, spec.refs[k], t) : null;
-    } else if (spec.choices && spec.choices[k]) {
-      out[k] = v === null ? null : { value: v, label: spec.choices[k][v] };
+    const v = obj[k];
+    if (refs[k] !== undefined) {
+      const t = v === null ? null : db[refs[k]].get(v);
+      out[k] = t ? brief(req, refs[k], t) : null;
+    } else if (chs[k] !== undefined) {
+      out[k] = v === null ? null : { value: v, label: chs[k][v] };
     } else {
       out[k] = v;
     }
@@ -117,22 +151,26 @@ function resolve(kind, v) {
 }
 
 // Validates one item (full for create and PUT, partial for PATCH) against
-// the current table plus `pending` (earlier items of the same batch).
-// Returns [errors or null, the record to store].
+// the current table plus `pending` (the unique keys of earlier items of the
+// same batch, one Map per constraint). Returns [errors or null, the record
+// to store].
 function validate(kind, item, existing, partial, pending) {
   const spec = RES[kind];
   const errs = {};
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return [{ non_field_errors: ['Invalid data. Expected a dictionary.'] }, null];
   }
-  const rec = existing ? { ...existing } : { ...(spec.defaults || {}) };
-  for (const [k, v] of Object.entries(item)) {
+  const rec = Object.assign({}, existing || spec.defaults || {});
+  const refs = spec.refs || {};
+  const chs = spec.choices || {};
+  for (const k in item) {
     if (k === 'id') continue;
-    if (spec.refs && spec.refs[k]) {
-      const r = resolve(spec.refs[k], v);
+    const v = item[k];
+    if (refs[k] !== undefined) {
+      const r = resolve(refs[k], v);
       if (!r.ok) errs[k] = [r.msg]; else rec[k] = r.id;
-    } else if (spec.choices && spec.choices[k]) {
-      if (v !== null && (typeof v !== 'string' || !spec.choices[k][v])) {
+    } else if (chs[k] !== undefined) {
+      if (v !== null && (typeof v !== 'string' || !chs[k][v])) {
         errs[k] = [`"${typeof v === 'string' ? v : JSON.stringify(v)}" is not a valid choice.`];
       } else rec[k] = v;
     } else {
@@ -144,14 +182,17 @@ function validate(kind, item, existing, partial, pending) {
       if (rec[f] === undefined || rec[f] === null || rec[f] === '') errs[f] = ['This field is required.'];
     }
   }
-  for (const u of spec.unique || []) {
-    if (u.some((f) => rec[f] === undefined || rec[f] === null)) continue;
-    const same = (o) => o.id !== rec.id && u.every((f) => o[f] === rec[f]);
-    if ([...db[kind].values(), ...pending].some(same)) {
+  (spec.unique || []).forEach((u, i) => {
+    const k = ukey(u, rec);
+    if (k === null) return;
+    const holder = uniq[kind][i].get(k);
+    const twin = pending[i].get(k);
+    if ((holder !== undefined && holder !== rec.id) || (twin !== undefined && twin !== rec.id)) {
       errs[u[u.length - 1]] = [`${kind.split('/')[1]} with this ${u.join(' and ')} already exists.`];
     }
-  }
-  return [Object.keys(errs).length ? errs : null, rec];
+  });
+  for (const k in errs) return [errs, rec];
+  return [null, rec];
 }
 
 // Who references obj (PROTECT)?
@@ -188,6 +229,7 @@ function write(req, res, kind, data, method, one) {
   if (!Array.isArray(items)) return send(res, 400, { detail: 'Expected a list of items.' });
   const errors = [];
   const recs = [];
+  const pending = (RES[kind].unique || []).map(() => new Map());
   let bad = false;
   for (const it of items) {
     let existing = null;
@@ -196,16 +238,23 @@ function write(req, res, kind, data, method, one) {
       existing = id !== undefined ? db[kind].get(id) : undefined;
       if (!existing) { errors.push({ id: ['This field is required for bulk operations.'] }); bad = true; recs.push(null); continue; }
     }
-    const [e, rec] = validate(kind, it, existing, method === 'PATCH', recs.filter(Boolean));
+    const [e, rec] = validate(kind, it, existing, method === 'PATCH', pending);
     errors.push(e || {});
     if (e) bad = true;
     recs.push(rec);
+    if (rec) {
+      (RES[kind].unique || []).forEach((u, i) => {
+        const k = ukey(u, rec);
+        if (k !== null) pending[i].set(k, rec.id === undefined ? Symbol('new') : rec.id);
+      });
+    }
   }
   if (bad) return send(res, 400, one ? errors[0] : errors);
+  const base = baseUrl(req);
   const out = recs.map((rec) => {
     if (method === 'POST') rec.id = newId();
-    db[kind].set(rec.id, rec);
-    return render(req, kind, rec);
+    store(kind, rec);
+    return render(req, kind, rec, base);
   });
   return send(res, method === 'POST' ? 201 : 200, one ? out[0] : out);
 }
@@ -221,7 +270,7 @@ function destroy(req, res, kind, ids) {
       return send(res, 409, { detail: `Unable to delete object. ${refs.length} dependent objects were found: ${refs.slice(0, 3).join(', ')}` });
     }
   }
-  for (const id of ids) db[kind].delete(id);
+  for (const id of ids) unstore(kind, id);
   res.writeHead(204);
   return res.end();
 }
@@ -235,7 +284,6 @@ function authorized(req) {
 async function handle(req, res, body) {
   const url = new URL(req.url, `http://${req.headers.host}`);
   if (url.pathname === '/__stats') return send(res, 200, stats);
-  stats[req.method] = (stats[req.method] || 0) + 1;
   if (!authorized(req)) return send(res, 403, { detail: 'Invalid token.' });
   if (flavor === 'nautobot' && !/version=2\./.test(req.headers.accept || '')) {
     return send(res, 406, { detail: 'Nautobot needs an API version: Accept: application/json; version=2.x' });
@@ -270,12 +318,15 @@ const server = http.createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
+    if (req.url !== '/__stats') stats[req.method] = (stats[req.method] || 0) + 1;
     stats.inflight++;
     stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
     const go = () => {
       stats.inflight--;
+      const t0 = process.hrtime.bigint();
       handle(req, res, Buffer.concat(chunks).toString())
-        .catch((e) => send(res, 500, { detail: String(e) }));
+        .catch((e) => send(res, 500, { detail: String(e) }))
+        .finally(() => { stats.busyMs += Number(process.hrtime.bigint() - t0) / 1e6; });
     };
     if (latency > 0 && req.url !== '/__stats') setTimeout(go, latency); else go();
   });
