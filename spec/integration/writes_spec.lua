@@ -222,4 +222,47 @@ echo $? >%s/code
     -- three seeded records and the four sites: nothing after the interrupt
     assert.equals(7, stats().POST)
   end)
+
+  it("a nested field needs a write rule: without one the declaration is an error", function()
+    local r = script([[
+      local rest = require "rest"
+      local ok, err = pcall(rest.adapter "x", { models = { Site },
+        resources = { site = { path = "/api/dcim/sites/", fields = { name = "name", status = "status.value" } } } })
+      print(err)]])
+    assert.equals(0, r.code, r.stderr)
+    assert.matches("rest adapter 'x': resources%.site%.fields%.status reads the nested path 'status%.value': "
+                   .. "say how it is written", r.stdout)
+  end)
+
+  it("--verify reports changes that did not converge and exits 1", function()
+    h.write(dir .. "/schema.json", [[{"top_level": ["site"], "models": {
+      "site": {"identifiers": ["name"], "attributes": ["slug", "status"]}}}]])
+    h.write(dir .. "/src.json", '{"site": [{"name": "s1", "slug": "s1", "status": "planned"}]}')
+    local function job(write)
+      return h.write(dir .. "/job.lua", ([[
+        local ms = require "moonsync"
+        local netbox = require "netbox"
+        local json_file = require "json_file"
+        local dir = %q
+        local sc = ms.schema(dir .. "/schema.json")
+        local Api = netbox.adapter "nb" { models = sc.models,
+          resources = { site = { path = "/api/dcim/sites/",
+            fields = { name = "name", slug = "slug", status = { path = "status.value", write = %q } } } } }
+        return ms.job {
+          source = function() return json_file.open { schema = sc, path = dir .. "/src.json" } end,
+          target = function() return Api:new { url = %q, token = %q }:load() end,
+          permissions = { net = { "127.0.0.1" } },
+        }]]):format(dir, write, srv.url, TOKEN))
+    end
+    -- the status is written where the server ignores it: it never converges
+    local r = h.run("sync", job("state"), "--no-progress")
+    assert.equals(1, r.code)
+    assert.matches("sync complete: 1 created", r.stdout)
+    assert.matches("verify: 1 change did not converge", r.stderr)
+    assert.matches("status", r.stderr)
+    -- written where it belongs, it does
+    r = h.run("sync", job("status"), "--no-progress")
+    assert.equals(0, r.code, r.stderr)
+    assert.matches("verify: the target, read again, matches the source", r.stdout)
+  end)
 end)
