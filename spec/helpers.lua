@@ -174,6 +174,15 @@ function M.prism(spec_file, upstream, log)
       local text = M.read(log) or ""
       if text:find("Prism is listening on", 1, true) then
         local srv = { port = port, pid = pid, url = "http://127.0.0.1:" .. port }
+        -- and answering
+        for _ = 1, 200 do
+          local p = io.popen("env -u LD_PRELOAD curl -s -o /dev/null -w '%{http_code}' "
+                             .. quote(srv.url .. "/"))
+          local code = p:read("a")
+          p:close()
+          if code ~= "000" then break end
+          os.execute("sleep 0.05")
+        end
         function srv.stop() os.execute("kill " .. pid .. " 2>/dev/null") end
         function srv.violations()
           local out = {}
