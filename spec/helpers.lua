@@ -158,10 +158,12 @@ function M.server(name, ...)
 end
 
 --- Starts Prism (npm @stoplight/prism-cli) validating requests against the
--- OpenAPI document `spec_file` in front of `upstream`, on a free port.
--- Its log goes to `log`; returns {url =, port =, stop =, violations =
--- function() -> the request violations Prism logged since the start}.
-function M.prism(spec_file, upstream, log)
+-- OpenAPI document `spec_file` in front of `upstream`, on a free port,
+-- and waits until it answers `probe` (a request the document allows,
+-- "curl arguments", so that waiting logs no violation). Its log goes to
+-- `log`; returns {url =, port =, stop =, violations = function() -> the
+-- request violations Prism logged since it was ready}.
+function M.prism(spec_file, upstream, log, probe)
   local bin = M.root .. "/node_modules/.bin/prism"
   for _ = 1, 20 do
     local port = 20000 + math.random(0, 30000)
@@ -177,7 +179,7 @@ function M.prism(spec_file, upstream, log)
         -- and answering
         for _ = 1, 200 do
           local p = io.popen("env -u LD_PRELOAD curl -s -o /dev/null -w '%{http_code}' "
-                             .. quote(srv.url .. "/"))
+                             .. probe:gsub("{url}", srv.url))
           local code = p:read("a")
           p:close()
           if code ~= "000" then break end

@@ -109,6 +109,12 @@ describe("NetBox contract #contract", function()
   -- One sync step: the job's source set to `src`, then `moonsync sync`;
   -- asserts success, no request the schema rejects, and an empty second
   -- diff. Returns the sync's stdout.
+  -- a request NetBox's schema allows, to wait for Prism with
+  local function probe(token)
+    return h.quote("Authorization: " .. (token:match("^nbt_") and "Bearer " or "Token ") .. token)
+      :gsub("^", "-H ") .. " " .. h.quote("{url}/api/dcim/sites/?limit=1")
+  end
+
   local function step(job, env, src, what)
     h.write(dir .. "/source.json", src)
     local r = h.run_env(env, "sync", job, "--no-progress")
@@ -141,7 +147,7 @@ describe("NetBox contract #contract", function()
     seed(standin.url, token, flavor)
     local url = standin.url
     if via_prism then
-      prism = h.prism(h.fixtures .. "/netbox/openapi.json", standin.url, dir .. "/prism.log")
+      prism = h.prism(h.fixtures .. "/netbox/openapi.json", standin.url, dir .. "/prism.log", probe(token))
       url = prism.url
     end
     local job = h.write(dir .. "/job.lua", JOB:format(preset, dir, tostring(bulk)))
@@ -183,7 +189,8 @@ describe("NetBox contract #contract", function()
   it("the schema rejects what NetBox would: a choice written as its read form", function()
     standin = h.server("netbox_standin", "--token", TOKEN_V2)
     finally(function() standin.stop(); if prism then prism.stop() end; prism = nil end)
-    prism = h.prism(h.fixtures .. "/netbox/openapi.json", standin.url, dir .. "/prism.log")
+    prism = h.prism(h.fixtures .. "/netbox/openapi.json", standin.url, dir .. "/prism.log",
+                    probe(TOKEN_V2))
     local p = io.popen(("env -u LD_PRELOAD curl -s -o /dev/null -w '%%{http_code}' -H %s "
       .. "-H 'Content-Type: application/json' -d '{\"name\": \"x\", \"slug\": \"x\", "
       .. "\"status\": {\"value\": \"active\"}}' %s"):format(
