@@ -25,7 +25,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_SHAREDIR='"$(SHAREDIR)"' 
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
 CORE = arena buf err value json store diff sync fixture http mapping perm fsafe proc \
-       l_core l_http l_sync l_mapping l_perm
+       l_common l_model l_record l_store l_diff l_util l_sync l_mapping l_http l_perm l_init
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 BIN_OBJ = $(BUILD)/main.o $(BUILD)/cli_diff.o
 HDR = $(wildcard engine/*.h)
@@ -73,8 +73,9 @@ fuzz:
 	    engine/err.c engine/value.c engine/json.c engine/store.c engine/diff.c \
 	    engine/sync.c engine/fixture.c engine/http.c engine/mapping.c \
 	    engine/perm.c engine/fsafe.c engine/proc.c \
-	    engine/l_core.c engine/l_http.c engine/l_sync.c engine/l_mapping.c \
-	    engine/l_perm.c \
+	    engine/l_common.c engine/l_model.c engine/l_record.c engine/l_store.c \
+	    engine/l_diff.c engine/l_util.c engine/l_sync.c engine/l_mapping.c \
+	    engine/l_http.c engine/l_perm.c engine/l_init.c \
 	    $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm || exit 1; \
 	  mkdir -p build-fuzz/corpus/$$t; cp fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ 2>/dev/null; \
 	  (cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \

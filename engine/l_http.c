@@ -10,8 +10,7 @@
 #include <lua.h>
 
 #include "http.h"
-#include "l_core.h"
-#include "l_internal.h"
+#include "l_common.h"
 
 #define MS_HTTP_MT "moonsync.HttpClient"
 #define MS_HTTPRUN_MT "moonsync.HttpRun"

@@ -14,8 +14,7 @@
 
 #include "fixture.h"
 #include "json.h"
-#include "l_core.h"
-#include "l_internal.h"
+#include "l_common.h"
 #include "mapping.h"
 #include "perm.h"
 
@@ -207,7 +206,7 @@ static int hook_transform(void *ud, int idx, ms_store *s, const ms_value *in,
   lrun *r = ud;
   lua_State *L = r->L;
   lua_rawgeti(L, r->fns, idx);
-  ms_l_pushvalue(L, in);
+  ms_l_push(L, in, 0);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
     ms_err_set(err, MS_EINPUT, "transform failed: %s",
                lua_isstring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
@@ -229,7 +228,7 @@ static int hook_filter(void *ud, int idx, const ms_value *rec, int *keep,
   lrun *r = ud;
   lua_State *L = r->L;
   lua_rawgeti(L, r->fns, idx);
-  ms_l_pushvalue(L, rec);
+  ms_l_push(L, rec, 0);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
     ms_err_set(err, MS_EINPUT, "filter failed: %s",
                lua_isstring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
@@ -243,7 +242,7 @@ static int hook_filter(void *ud, int idx, const ms_value *rec, int *keep,
 
 /* store:map(mapping, source[, name]) -> {seen =, added =, filtered =}.
    source: JSON text, {file = path}, or Lua tables. */
-static int l_store_map(lua_State *L) {
+int ms_l_store_map(lua_State *L) {
   ms_store *s = ms_l_checkstore(L, 1);
   lmapping *p = luaL_checkudata(L, 2, MS_MAPPING_MT);
   const char *name = luaL_optstring(L, 4, "<source>");
@@ -303,7 +302,7 @@ static int l_core_normalize(lua_State *L) {
   if (ms_l_tovalue(L, 2, tmp, &in, "value") != MS_OK) return lua_error(L);
   rc = ms_normalize(kind, lua_tostring(L, 3), tmp, &in, &out, &err);
   if (rc != MS_OK) return ms_l_raise(L, &err);
-  ms_l_pushvalue(L, &out);
+  ms_l_push(L, &out, 0);
   return 1;
 }
 
@@ -317,10 +316,4 @@ void ms_l_mapping_register(lua_State *L) {
   lua_setfield(L, -2, "mapping");
   lua_pushcfunction(L, l_core_normalize);
   lua_setfield(L, -2, "normalize");
-  /* store:map */
-  luaL_getmetatable(L, "moonsync.Store");
-  lua_getfield(L, -1, "__index");
-  lua_pushcfunction(L, l_store_map);
-  lua_setfield(L, -2, "map");
-  lua_pop(L, 2);
 }

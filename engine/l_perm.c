@@ -17,8 +17,7 @@
 #include <lua.h>
 
 #include "fsafe.h"
-#include "l_core.h"
-#include "l_internal.h"
+#include "l_common.h"
 #include "perm.h"
 
 #define MS_POLICY_MT "moonsync.Policy"

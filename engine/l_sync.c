@@ -9,8 +9,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "l_core.h"
-#include "l_internal.h"
+#include "l_common.h"
 #include "proc.h"
 #include "sync.h"
 
@@ -61,7 +60,7 @@ static void pushids(lua_State *L, const ms_delem *e) {
   uint32_t i;
   lua_createtable(L, 0, (int)m->nids);
   for (i = 0; i < m->nids; i++) {
-    ms_l_pushvalue_inner(L, &f[i]);
+    ms_l_push(L, &f[i], 1);
     lua_setfield(L, -2, m->fields[i]);
   }
 }
@@ -70,7 +69,7 @@ static void pushplus(lua_State *L, lsync *c, const ms_delem *e) {
   uint32_t i, n = ms_delem_plus(e, c->names, c->values);
   lua_createtable(L, 0, (int)n);
   for (i = 0; i < n; i++) {
-    ms_l_pushvalue_inner(L, c->values[i]);
+    ms_l_push(L, c->values[i], 1);
     lua_setfield(L, -2, c->names[i]);
   }
 }
@@ -227,7 +226,7 @@ static void lsync_log(void *ud, const ms_delem *e, const char *result,
   lua_pushstring(L, result);
   lua_setfield(L, -2, "result");
   if (r != NULL) {
-    lua_pushstring(L, ms_l_status_name(r->status));
+    lua_pushstring(L, ms_l_statuses[r->status & 3]);
     lua_setfield(L, -2, "status");
     lua_pushstring(L, r->status_msg);
     lua_setfield(L, -2, "message");

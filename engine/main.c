@@ -17,7 +17,7 @@
 #include <lualib.h>
 
 #include "cli_diff.h"
-#include "l_core.h"
+#include "l_init.h"
 #include "proc.h"
 
 #ifndef MS_SHAREDIR

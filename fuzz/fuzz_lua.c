@@ -11,7 +11,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "l_core.h"
+#include "l_init.h"
 
 #include "fuzz.h"
 

@@ -1,0 +1,218 @@
+/*
+** l_util.c: the module's plain functions: errors (core.error,
+** core.is_error, core.error_text), JSON (json_decode, check_json), schema
+** documents, flags, list/map marks, hashing, time, memory and terminals.
+*/
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "fixture.h"
+#include "json.h"
+#include "l_common.h"
+#include "perm.h"
+
+/* core.is_error(v) -> is v a moonsync.Error? (a job cannot fake one) */
+static int l_core_is_error(lua_State *L) {
+  lua_pushboolean(L, ms_l_iserror(L, 1));
+  return 1;
+}
+
+/* core.error_text(v) -> a message for any error value, without running
+   code the value carries: strings and numbers as they are, moonsync
+   errors as their tostring, anything else as its type. */
+static int l_core_error_text(lua_State *L) {
+  lua_settop(L, 1);
+  switch (lua_type(L, 1)) {
+    case LUA_TSTRING:
+      return 1;
+    case LUA_TNUMBER:
+      lua_pushstring(L, lua_tostring(L, 1));
+      return 1;
+    case LUA_TTABLE:
+      if (ms_l_iserror(L, 1)) return ms_l_error_tostring(L);
+      /* fall through */
+    default:
+      lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+      return 1;
+  }
+}
+
+/* core.error(type, message): a moonsync.Error value (not raised). */
+static int l_core_error(lua_State *L) {
+  ms_l_pusherror(L, luaL_checkstring(L, 1), luaL_checkstring(L, 2));
+  return 1;
+}
+
+/* core.list([t]) / core.map([t]): mark a table so that an empty table
+   keeps its JSON kind. Returns t (a new table when none is given). */
+static int mark(lua_State *L, const char *mt) {
+  if (lua_isnoneornil(L, 1)) lua_newtable(L);
+  else luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  luaL_setmetatable(L, mt);
+  return 1;
+}
+
+static int l_core_list(lua_State *L) { return mark(L, MS_LISTMARK_MT); }
+
+static int l_core_map(lua_State *L) { return mark(L, MS_MAPMARK_MT); }
+
+/* core.flags(list, model) -> integer */
+static int l_core_flags(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ms_l_checkflags(L, 1, lua_toboolean(L, 2)));
+  return 1;
+}
+
+/* core.schema(path) -> {models = {model...}, top_level = {...} or nil,
+   source_top_level =, dest_top_level =, global_flags = n} */
+static int l_core_schema(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  static const char *const keys[3] = {"top_level", "source_top_level",
+                                      "dest_top_level"};
+  char buf[PATH_MAX];
+  ms_schema sc;
+  ms_err err;
+  uint32_t i;
+  int k;
+  ms_l_permit_path(L, MS_PERM_READ, path, buf);
+  if (ms_schema_load(path, &sc, &err) != MS_OK) return ms_l_raise(L, &err);
+  /* from here on nothing may raise before the schema is freed, except
+     allocation failures inside Lua, which lose only these references */
+  lua_createtable(L, 0, 5);
+  lua_createtable(L, (int)sc.nmodels, 0);
+  for (i = 0; i < sc.nmodels; i++) {
+    lmodel *p = lua_newuserdatauv(L, sizeof *p, 0);
+    p->m = sc.models[i];
+    ms_model_ref(p->m);
+    luaL_setmetatable(L, MS_MODEL_MT);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "models");
+  for (k = 0; k < 3; k++) {
+    if (!sc.hastop[k]) continue;
+    ms_l_pushnames(L, sc.top[k], 0, sc.ntop[k]);
+    lua_setfield(L, -2, keys[k]);
+  }
+  lua_pushinteger(L, (lua_Integer)sc.global_flags);
+  lua_setfield(L, -2, "global_flags");
+  ms_schema_free(&sc);
+  return 1;
+}
+
+/* core.json_decode(text[, name]) -> Lua value. Integers stay integers,
+   floats floats, null inside containers is core.null and empty objects
+   keep the map mark. Raises ParseError with line and column. */
+static int l_core_json_decode(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  const char *name = luaL_optstring(L, 2, "<json>");
+  ms_arena *a;
+  ms_value v;
+  ms_err err;
+  lua_settop(L, 2);
+  /* the arena is owned by a userdata, so a raise frees it too */
+  a = lua_newuserdatauv(L, sizeof *a, 0);
+  ms_arena_init(a);
+  luaL_setmetatable(L, MS_ARENA_MT);
+  /* the Lua string is NUL-terminated and stays on the stack meanwhile */
+  if (ms_json_parse(a, text, n, name, &v, &err) != MS_OK)
+    return ms_l_raise(L, &err);
+  ms_l_push(L, &v, 0);
+  ms_arena_free(a);
+  return 1;
+}
+
+/* core.read_json_file(path) -> true, or raises with file:line:col */
+static int l_core_check_json(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char buf[PATH_MAX];
+  ms_arena a;
+  ms_value v;
+  ms_err err;
+  int rc;
+  ms_l_permit_path(L, MS_PERM_READ, path, buf);
+  ms_arena_init(&a);
+  rc = ms_json_load(&a, path, &v, &err);
+  ms_arena_free(&a);
+  if (rc != MS_OK) return ms_l_raise(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.hash(text) -> 32 hex digits of XXH3-128: identifies content (a
+   change, not tampering: it is no cryptographic hash) */
+static int l_core_hash(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  XXH128_hash_t h = XXH3_128bits(text, n);
+  char hex[33];
+  snprintf(hex, sizeof hex, "%016llx%016llx", (unsigned long long)h.high64,
+           (unsigned long long)h.low64);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
+/* core.now() -> monotonic seconds */
+static int l_core_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.peak_rss() -> peak resident memory of the process in bytes */
+static int l_core_peak_rss(lua_State *L) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  lua_pushinteger(L, (lua_Integer)ru.ru_maxrss * 1024);
+  return 1;
+}
+
+/* core.isatty(fd) -> boolean */
+static int l_core_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+static int l_arena_gc(lua_State *L) {
+  ms_arena_free(luaL_checkudata(L, 1, MS_ARENA_MT));
+  return 0;
+}
+
+static const luaL_Reg utilfuncs[] = {
+  {"check_json",  l_core_check_json},
+  {"error",       l_core_error},
+  {"error_text",  l_core_error_text},
+  {"flags",       l_core_flags},
+  {"hash",        l_core_hash},
+  {"is_error",    l_core_is_error},
+  {"isatty",      l_core_isatty},
+  {"json_decode", l_core_json_decode},
+  {"list",        l_core_list},
+  {"map",         l_core_map},
+  {"now",         l_core_now},
+  {"peak_rss",    l_core_peak_rss},
+  {"schema",      l_core_schema},
+  {NULL, NULL}
+};
+
+void ms_l_util_register(lua_State *L) {
+  ms_l_markmeta(L, MS_ARENA_MT, "__gc", NULL, l_arena_gc);
+  ms_l_markmeta(L, MS_MAPMARK_MT, "__moonsync", "map", NULL);
+  ms_l_markmeta(L, MS_LISTMARK_MT, "__moonsync", "list", NULL);
+  ms_l_markmeta(L, MS_ERROR_MT, "__tostring", NULL, ms_l_error_tostring);
+  luaL_setfuncs(L, utilfuncs, 0);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
+  lua_pushliteral(L, "0.1.0");
+  lua_setfield(L, -2, "version");
+}
