@@ -4,7 +4,6 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
-SHAREDIR ?= $(PREFIX)/share/moonsync
 MANDIR ?= $(PREFIX)/share/man
 LUA_LMOD ?= $(PREFIX)/share/lua/5.4
 LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
@@ -20,7 +19,7 @@ PKGS = $(LUA_PC) libcurl libxxhash
 WARN = -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings \
        -Wmissing-prototypes -Wstrict-prototypes -Wold-style-definition \
        -Wno-unused-parameter
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_SHAREDIR='"$(SHAREDIR)"' \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_LUADIR='"$(LUA_LMOD)"' \
              $$($(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
@@ -122,14 +121,14 @@ demo: all
 conformance: all
 	scripts/conformance spec/fixtures/conformance/*/
 
+# the Lua modules (adapters under moonsync.adapters) go on Lua's standard
+# path, where the command, stock lua5.4 and LuaRocks all find them
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/lua/moonsync \
-	  $(DESTDIR)$(SHAREDIR)/adapters $(DESTDIR)$(LUA_LMOD)/moonsync \
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUA_LMOD)/moonsync/adapters \
 	  $(DESTDIR)$(LUA_CMOD)/moonsync $(DESTDIR)$(MANDIR)/man1
 	cp bin/moonsync $(DESTDIR)$(BINDIR)/
-	cp lua/moonsync/*.lua $(DESTDIR)$(SHAREDIR)/lua/moonsync/
 	cp lua/moonsync/*.lua $(DESTDIR)$(LUA_LMOD)/moonsync/
-	for f in adapters/*.lua; do [ ! -e "$$f" ] || cp "$$f" $(DESTDIR)$(SHAREDIR)/adapters/; done
+	cp lua/moonsync/adapters/*.lua $(DESTDIR)$(LUA_LMOD)/moonsync/adapters/
 	cp lib/moonsync/core.so $(DESTDIR)$(LUA_CMOD)/moonsync/
 	cp docs/moonsync.1 $(DESTDIR)$(MANDIR)/man1/
 

@@ -6,7 +6,7 @@
 -- usage: moonsync run bench/sync.lua DATA_DIR
 local ms = require "moonsync"
 local core = require "moonsync.core"
-local json_file = require "json_file"
+local json_file = require "moonsync.adapters.json_file"
 
 local dir = ...
 local schema = ms.schema(dir .. "/schema.json")

@@ -7,7 +7,7 @@
 -- usage: moonsync run bench/writes.lua ROOT
 local ms = require "moonsync"
 local core = require "moonsync.core"
-local netbox = require "netbox"
+local netbox = require "moonsync.adapters.netbox"
 
 local root = ...
 local TOKEN = "nbt_bench"

@@ -20,8 +20,8 @@
 #include "l_init.h"
 #include "proc.h"
 
-#ifndef MS_SHAREDIR
-#define MS_SHAREDIR "/usr/local/share/moonsync"
+#ifndef MS_LUADIR
+#define MS_LUADIR "/usr/local/share/lua/5.4"
 #endif
 
 static const char usage[] =
@@ -43,10 +43,9 @@ static const char usage[] =
   "  help                       show this text\n"
   "  version                    print the version\n"
   "\n"
-  "Run 'moonsync COMMAND --help' for a command's options.\n"
-  "exit codes: jobs and plans: 0 done or nothing to do, 1 error, 2 changes\n"
-  "pending (diff, --dry-run), 130 interrupted; diff --schema: 0 done,\n"
-  "1 differences with --exit-code, 2 error\n";
+  "Run 'moonsync help COMMAND' (or 'moonsync COMMAND --help') for its options.\n"
+  "exit codes, for every command: 0 done or nothing to do, 1 error,\n"
+  "2 changes pending (diff, plan, --dry-run), 130 interrupted\n";
 
 /* Set once the time limit has fired: from then on every instruction
    raises, so the error needs no traceback. */
@@ -154,8 +153,10 @@ static int exedir(char *buf, size_t n) {
   return 0;
 }
 
-/* package.path: the source tree next to the binary (bin/../lua), then the
-   installed share directory, then Lua's defaults. */
+/* package.path: the source tree next to the binary (bin/../lua), then
+   Lua's standard directory of the install, beside the binary
+   (PREFIX/bin/../share/lua/5.4) and where it was configured, then Lua's
+   defaults. */
 static void setpaths(lua_State *L) {
   char dir[PATH_MAX];
   luaL_Buffer b;
@@ -165,14 +166,11 @@ static void setpaths(lua_State *L) {
   luaL_buffinit(L, &b);
   if (exedir(dir, sizeof dir) == 0) {
     lua_pushfstring(L, "%s/../lua/?.lua;%s/../lua/?/init.lua;"
-                    "%s/../adapters/?.lua;%s/../share/moonsync/lua/?.lua;"
-                    "%s/../share/moonsync/lua/?/init.lua;"
-                    "%s/../share/moonsync/adapters/?.lua;",
-                    dir, dir, dir, dir, dir, dir);
+                    "%s/../share/lua/5.4/?.lua;%s/../share/lua/5.4/?/init.lua;",
+                    dir, dir, dir, dir);
     luaL_addvalue(&b);
   }
-  lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/adapters/?.lua;",
-                  MS_SHAREDIR, MS_SHAREDIR, MS_SHAREDIR);
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", MS_LUADIR, MS_LUADIR);
   luaL_addvalue(&b);
   lua_getfield(L, pkg, "path");
   luaL_addvalue(&b);
@@ -231,7 +229,7 @@ static int pmain(lua_State *L) {
 static int runlua(int argc, char **argv, int cli) {
   lua_State *L;
   int status, code = 0;
-  if (envlimits() != 0) return 2;
+  if (envlimits() != 0) return 1;
   L = lua_newstate(capped_alloc, NULL);
   if (L != NULL && time_limit > 0) {
     char msg[256];
@@ -248,7 +246,7 @@ static int runlua(int argc, char **argv, int cli) {
   }
   if (L == NULL) {
     fprintf(stderr, "moonsync: cannot create a Lua state (out of memory)\n");
-    return 2;
+    return 1;
   }
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
@@ -260,7 +258,7 @@ static int runlua(int argc, char **argv, int cli) {
     if (msg == NULL && luaL_callmeta(L, -1, "__tostring"))
       msg = lua_tostring(L, -1);
     fprintf(stderr, "moonsync: %s\n", msg ? msg : "(error without message)");
-    code = cli ? 1 : 2;  /* job commands: 1 is an error, 2 changes pending */
+    code = 1;  /* 1 is an error; 2 means changes pending */
   } else {
     code = (int)lua_tointeger(L, -1);
   }
@@ -269,33 +267,51 @@ static int runlua(int argc, char **argv, int cli) {
   return code;
 }
 
+static const char run_usage[] =
+  "usage: moonsync run SCRIPT.lua [ARGS...]\n"
+  "Runs a Lua script you trust with moonsync loaded (require \"moonsync\") and\n"
+  "the whole standard library: no sandbox, no permissions. ARGS reach it as\n"
+  "... and in arg. A script may return an exit status.\n"
+  "Environment: MOONSYNC_TIME_LIMIT (seconds), MOONSYNC_LUA_MEMORY (MiB).\n"
+  "exit: what the script returns (0 by default), 1 on an error\n";
+
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "help";
+  char *helpargv[3];
   /* a file size limit makes writes fail (EFBIG) instead of killing us */
   signal(SIGXFSZ, SIG_IGN);
   /* a signal never leaves a temporary file behind */
   ms_proc_signals(0);
-  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
-      strcmp(cmd, "-h") == 0) {
-    fputs(usage, stdout);
-    return argc > 1 ? 0 : 2;
+  if ((strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+       strcmp(cmd, "-h") == 0) && argc > 2) {
+    /* moonsync help CMD is moonsync CMD --help */
+    helpargv[0] = argv[0];
+    helpargv[1] = argv[2];
+    helpargv[2] = (char *)"--help";
+    argc = 3;
+    argv = helpargv;
+    cmd = argv[1];
+  } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+             strcmp(cmd, "-h") == 0) {
+    fputs(usage, argc > 1 ? stdout : stderr);
+    return argc > 1 ? 0 : 1;
   }
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    if (argc > 2 && strcmp(argv[2], "--help") == 0) {
+      puts("usage: moonsync version\nprints the version");
+      return 0;
+    }
     puts("moonsync 0.1.0");
     return 0;
   }
   if (strcmp(cmd, "run") == 0) {
     if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-      fputs("usage: moonsync run SCRIPT.lua [ARGS...]\n"
-            "Runs a Lua script with moonsync loaded (require \"moonsync\"); ARGS\n"
-            "reach it as ... and in arg. A script may return an exit status.\n"
-            "Environment: MOONSYNC_TIME_LIMIT (seconds), MOONSYNC_LUA_MEMORY (MiB).\n",
-            stdout);
+      fputs(run_usage, stdout);
       return 0;
     }
     if (argc < 3) {
-      fputs("usage: moonsync run SCRIPT.lua [ARGS...]\n", stderr);
-      return 2;
+      fputs(run_usage, stderr);
+      return 1;
     }
     return runlua(argc - 2, argv + 2, 0);
   }
@@ -310,5 +326,5 @@ int main(int argc, char **argv) {
       strcmp(cmd, "inspect") == 0)
     return runlua(argc - 1, argv + 1, 1);
   fprintf(stderr, "moonsync: unknown command '%s'\n\n%s", cmd, usage);
-  return 2;
+  return 1;
 }

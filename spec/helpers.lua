@@ -82,7 +82,7 @@ function M.json_job(dir, opts)
   opts = opts or {}
   return M.write(dir .. "/job.lua", ([[
 local ms = require "moonsync"
-local json_file = require "json_file"
+local json_file = require "moonsync.adapters.json_file"
 local core = require "moonsync.core"
 local dir = %q
 %s

@@ -3,7 +3,7 @@
 -- here on a free local port unless REMOTE_URL names one already running.
 -- Run: bin/moonsync run examples/03-remote-system/main.lua
 local ms = require "moonsync"
-local rest = require "rest"
+local rest = require "moonsync.adapters.rest"
 local util = require "moonsync.util"
 
 local here = (arg[0]:match("^(.*)/[^/]*$") or ".")

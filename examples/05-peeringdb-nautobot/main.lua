@@ -4,7 +4,7 @@
 -- runs with SKIP_UNMATCHED_DST. The result goes to a copy of nautobot.json.
 -- Run: bin/moonsync run examples/05-peeringdb-nautobot/main.lua [OUT.json]
 local ms = require "moonsync"
-local json_file = require "json_file"
+local json_file = require "moonsync.adapters.json_file"
 local util = require "moonsync.util"
 
 local here = (arg[0]:match("^(.*)/[^/]*$") or ".")

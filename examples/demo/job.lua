@@ -8,7 +8,7 @@
 -- names a copy to write to. Without permissions the job may touch only
 -- its own directory: it declares the copy it may write.
 local ms = require "moonsync"
-local json_file = require "json_file"
+local json_file = require "moonsync.adapters.json_file"
 
 local _, here = ...
 local schema = ms.schema(here .. "/schema.json")

@@ -2,7 +2,7 @@
 -- MERAKI_API_KEY) is the source, a Nautobot export file the target
 -- (NAUTOBOT_FILE). Sites only Nautobot knows stay (prevent_delete).
 local ms = require "moonsync"
-local json_file = require "json_file"
+local json_file = require "moonsync.adapters.json_file"
 local meraki = require "meraki"
 
 local _, here = ...

@@ -1,7 +1,7 @@
 -- Models and adapters shared by the SSoT example jobs: devices as the
 -- Nautobot REST API shows them.
 local ms = require "moonsync"
-local nautobot = require "nautobot"
+local nautobot = require "moonsync.adapters.nautobot"
 
 local M = {}
 

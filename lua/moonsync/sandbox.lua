@@ -39,8 +39,10 @@ local collectgarbage = collectgarbage
 
 --- Modules a job may require besides moonsync.* (short adapter names are
 -- the bundled adapters).
-M.MODULES = { moonsync = true, json_file = true, csv_file = true, rest = true,
-              nautobot = true, netbox = true, cjson = true, ["cjson.safe"] = true }
+M.MODULES = { moonsync = "moonsync", cjson = "cjson", ["cjson.safe"] = "cjson.safe" }
+for _, a in ipairs { "json_file", "csv_file", "rest", "netbox", "nautobot" } do
+  M.MODULES[a] = "moonsync.adapters." .. a   -- short names stay as aliases
+end
 
 local BASE = { "assert", "error", "ipairs", "pairs", "next", "pcall", "xpcall",
                "select", "tonumber", "tostring", "type", "print", "rawequal",
@@ -153,8 +155,9 @@ function M.env(dir, onload)
   local loaded = {}
   env.require = function(name)
     if type(name) ~= "string" then error("require: module name expected", 2) end
-    if M.MODULES[name] or smatch(name, "^moonsync%.[%w_.]+$") then
-      return readonly(require(name))
+    local trusted = M.MODULES[name] or (smatch(name, "^moonsync%.[%w_.]+$") and name)
+    if trusted then
+      return readonly(require(trusted))
     end
     if loaded[name] ~= nil then return loaded[name] end
     if not smatch(name, "^[%w_]+[%w_.]*$") then

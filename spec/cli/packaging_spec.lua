@@ -26,14 +26,14 @@ describe("packaging #packaging", function()
     local code, text = sh(("make -s -C %s install DESTDIR=%s PREFIX=/usr/local"):format(h.quote(h.root), h.quote(dest)))
     assert.equals(0, code, text)
     local root = dest .. "/usr/local"
-    for _, f in ipairs { "/bin/moonsync", "/share/moonsync/lua/moonsync/init.lua",
-                         "/share/moonsync/adapters/rest.lua", "/share/lua/5.4/moonsync/init.lua",
+    for _, f in ipairs { "/bin/moonsync", "/share/lua/5.4/moonsync/adapters/rest.lua",
+                         "/share/lua/5.4/moonsync/init.lua",
                          "/lib/lua/5.4/moonsync/core.so", "/share/man/man1/moonsync.1" } do
       assert.is_not_nil(h.read(root .. f), f)
     end
     -- the installed command finds its modules without the source tree
     code, text = sh(("cd / && %s run %s"):format(h.quote(root .. "/bin/moonsync"),
-      h.quote(h.write(dest .. "/t.lua", 'print(require("moonsync")._VERSION, require("rest") ~= nil)'))))
+      h.quote(h.write(dest .. "/t.lua", 'print(require("moonsync")._VERSION, require("moonsync.adapters.rest") ~= nil)'))))
     assert.equals(0, code, text)
     assert.equals("0.1.0\ttrue\n", text)
     -- stock lua5.4 loads the installed module (with the sanitizer runtime
@@ -41,8 +41,9 @@ describe("packaging #packaging", function()
     code, text = sh(("LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s"):format(
       h.quote(root .. "/share/lua/5.4/?.lua;" .. root .. "/share/lua/5.4/?/init.lua;;"),
       h.quote(root .. "/lib/lua/5.4/?.so;;"),
-      h.quote('print(require("moonsync").model "m" { identifiers = { "id" } } { id = 7 }:get_unique_id())')), true)
-    assert.equals("7\n", text)
+      h.quote('print(require("moonsync").model "m" { identifiers = { "id" } } { id = 7 }:get_unique_id(), '
+              .. 'require("moonsync.adapters.json_file") ~= nil)')), true)
+    assert.equals("7\ttrue\n", text)
   end)
 
   local it_man = have("man") and it or pending
@@ -56,30 +57,35 @@ describe("packaging #packaging", function()
   it_rocks("the rockspec builds the Lua module", function()
     local tree, src = h.tmpdir(), h.tmpdir()
     -- build from a copy: luarocks compiles next to the sources
-    local code, text = sh(("cp -r %s/engine %s/lua %s/adapters %s/docs %s/examples %s/moonsync-0.1.0-1.rockspec %s/"
+    local code, text = sh(("cp -r %s/engine %s/lua %s/docs %s/examples %s/moonsync-0.1.0-1.rockspec %s/"
       .. " && cd %s && luarocks --lua-version 5.4 make --deps-mode none --tree %s "
       .. "moonsync-0.1.0-1.rockspec CURL_INCDIR=/usr/include/x86_64-linux-gnu "
-      .. "CURL_LIBDIR=/usr/lib/x86_64-linux-gnu"):format(h.root, h.root, h.root, h.root, h.root, h.root,
+      .. "CURL_LIBDIR=/usr/lib/x86_64-linux-gnu"):format(h.root, h.root, h.root, h.root, h.root,
       h.quote(src), h.quote(src), h.quote(tree)))
     assert.equals(0, code, text)
     code, text = sh(("LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s"):format(
       h.quote(tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua;;"),
       h.quote(tree .. "/lib/lua/5.4/?.so;;"),
-      h.quote('local ms = require "moonsync"; print(ms._VERSION, require("moonsync.http") ~= nil)')))
-    assert.equals("0.1.0\ttrue\n", text)
+      h.quote('local ms = require "moonsync"; print(ms._VERSION, require("moonsync.http") ~= nil, '
+              .. 'require("moonsync.adapters.csv_file") ~= nil)')))
+    assert.equals("0.1.0\ttrue\ttrue\n", text)
   end)
 
   it("every command has --help, and --version answers", function()
-    for _, cmd in ipairs { "run", "diff", "sync", "plan", "apply" } do
+    for _, cmd in ipairs { "run", "diff", "sync", "plan", "apply", "inspect", "version" } do
       local r = h.run(cmd, "--help")
       assert.equals(0, r.code, cmd)
       assert.matches("^usage: moonsync " .. cmd, r.stdout)
+      -- moonsync help CMD says the same
+      local hr = h.run("help", cmd)
+      assert.equals(0, hr.code, cmd)
+      assert.equals(r.stdout, hr.stdout, cmd)
     end
     assert.equals("moonsync 0.1.0\n", h.run("--version").stdout)
     local r = h.run("--help")
     assert.matches("commands:", r.stdout)
     r = h.run("frobnicate")
-    assert.equals(2, r.code)
+    assert.equals(1, r.code)
     assert.matches("unknown command 'frobnicate'", r.stderr)
   end)
 end)

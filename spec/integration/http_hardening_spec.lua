@@ -152,8 +152,8 @@ describe("HTTP hardening #http", function()
       h.write(dir .. "/src.json", '{"site": [{"name": "a", "status": "x"}]}')
       local j = h.write(dir .. "/job.lua", ([[
         local ms = require "moonsync"
-        local json_file = require "json_file"
-        local rest = require "rest"
+        local json_file = require "moonsync.adapters.json_file"
+        local rest = require "moonsync.adapters.rest"
         local dir = %q
         local sc = ms.schema(dir .. "/schema.json")
         local Api = rest.adapter "api" { models = { sc.model.site },

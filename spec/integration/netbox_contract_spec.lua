@@ -38,7 +38,7 @@ end
 
 local JOB = [[
 local ms = require "moonsync"
-local json_file = require "json_file"
+local json_file = require "moonsync.adapters.json_file"
 local preset = require(%q)
 local dir = %q
 local sc = ms.schema(dir .. "/schema.json")

@@ -2,10 +2,10 @@
 -- servers: json-server (npm) and the NetBox-convention test server.
 local h = require "helpers"
 local ms = require "moonsync"
-local rest = require "rest"
-local nautobot = require "nautobot"
-local netbox = require "netbox"
-local json_file = require "json_file"
+local rest = require "moonsync.adapters.rest"
+local nautobot = require "moonsync.adapters.nautobot"
+local netbox = require "moonsync.adapters.netbox"
+local json_file = require "moonsync.adapters.json_file"
 
 local it_node = h.have_node() and it or pending
 

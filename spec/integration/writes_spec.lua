@@ -10,7 +10,7 @@ local TOKEN = "nbt_writes0123456789"
 -- adapter class over sites and devices.
 local PRELUDE = [[
 local ms = require "moonsync"
-local netbox = require "netbox"
+local netbox = require "moonsync.adapters.netbox"
 local URL, TOKEN = %q, %q
 local Site = ms.model "site" { identifiers = { "name" }, attributes = { "slug", "status" },
                                children = { device = "devices" } }
@@ -194,7 +194,7 @@ describe("writes to APIs #writes", function()
     end
     h.write(dir .. "/src.json", '{"site": [' .. table.concat(sites, ", ") .. "]}")
     local j = h.write(dir .. "/job.lua", (PRELUDE:format(srv.url, TOKEN) .. [[
-      local json_file = require "json_file"
+      local json_file = require "moonsync.adapters.json_file"
       local dir = %q
       return ms.job {
         source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json" } end,
@@ -225,7 +225,7 @@ echo $? >%s/code
 
   it("a nested field needs a write rule: without one the declaration is an error", function()
     local r = script([[
-      local rest = require "rest"
+      local rest = require "moonsync.adapters.rest"
       local ok, err = pcall(rest.adapter "x", { models = { Site },
         resources = { site = { path = "/api/dcim/sites/", fields = { name = "name", status = "status.value" } } } })
       print(err)]])
@@ -241,8 +241,8 @@ echo $? >%s/code
     local function job(write)
       return h.write(dir .. "/job.lua", ([[
         local ms = require "moonsync"
-        local netbox = require "netbox"
-        local json_file = require "json_file"
+        local netbox = require "moonsync.adapters.netbox"
+        local json_file = require "moonsync.adapters.json_file"
         local dir = %q
         local sc = ms.schema(dir .. "/schema.json")
         local Api = netbox.adapter "nb" { models = sc.models,

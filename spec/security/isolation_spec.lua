@@ -57,7 +57,7 @@ describe("sandbox isolation #security", function()
         'require("moonsync").Adapter.diff_from = function() error("hijacked") end',
         'require("moonsync.core").diff = nil',
         'require("moonsync.util").read_file = function() return "{}" end',
-        'require("json_file").open = nil',
+        'require("moonsync.adapters.json_file").open = nil',
         'require("cjson").encode = nil',
         'require("moonsync.sandbox").MODULES.os = true',
       } do

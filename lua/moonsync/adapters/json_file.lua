@@ -7,7 +7,7 @@
 -- file is locked from loading until the process ends: one writer at a
 -- time.
 --
---   local json_file = require "json_file"
+--   local json_file = require "moonsync.adapters.json_file"
 --   local target = json_file.open { schema = "schema.json", path = "sot.json",
 --                                   name = "nautobot", side = "dest" }
 -- @module json_file

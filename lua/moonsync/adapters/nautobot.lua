@@ -4,11 +4,11 @@
 -- bulk writes on list endpoints, and natural keys mapped to server ids
 -- through `refs`.
 --
---   local nautobot = require "nautobot"
+--   local nautobot = require "moonsync.adapters.nautobot"
 --   local Nb = nautobot.adapter "nautobot" { models = {...}, resources = {...} }
 --   local nb = Nb:new { url = os.getenv "NAUTOBOT_URL", token_env = "NAUTOBOT_TOKEN" }
 -- @module nautobot
-local rest = require "rest"
+local rest = require "moonsync.adapters.rest"
 
 local M = { api_version = "2.0", token_env = "NAUTOBOT_TOKEN" }
 

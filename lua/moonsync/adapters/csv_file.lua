@@ -4,14 +4,14 @@
 -- column is the model field of the same name); `commit()` writes the
 -- records back atomically with a header row.
 --
---   local csv_file = require "csv_file"
+--   local csv_file = require "moonsync.adapters.csv_file"
 --   local devices = csv_file.open { model = Device, path = "devices.csv",
 --                                   mapping = { name = "hostname", site_name = "site" } }
 -- @module csv_file
 local ms = require "moonsync"
 local core = require "moonsync.core"
 local util = require "moonsync.util"
-local json_file = require "json_file"
+local json_file = require "moonsync.adapters.json_file"
 
 local fmt, concat = string.format, table.concat
 

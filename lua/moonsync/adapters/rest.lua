@@ -9,7 +9,7 @@
 -- (NetBox/Nautobot style), and a refused batch is split until the records
 -- the server refuses are isolated: the others commit.
 --
---   local rest = require "rest"
+--   local rest = require "moonsync.adapters.rest"
 --   local Inv = rest.adapter "inventory" {
 --     models = { Site, Device },
 --     resources = {

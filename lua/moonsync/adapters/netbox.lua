@@ -5,11 +5,11 @@
 -- NETBOX_TOKEN by default, sent as "Bearer" when it is a v2 token (nbt_)
 -- and as "Token" otherwise.
 --
---   local netbox = require "netbox"
+--   local netbox = require "moonsync.adapters.netbox"
 --   local Nb = netbox.adapter "netbox" { models = {...}, resources = {...} }
 --   local nb = Nb:new { url = os.getenv "NETBOX_URL" }
 -- @module netbox
-local nautobot = require "nautobot"
+local nautobot = require "moonsync.adapters.nautobot"
 
 -- NetBox 4.5+ v2 tokens (nbt_...) go as "Bearer", v1 tokens as "Token"
 local M = { api_version = false, token_env = "NETBOX_TOKEN", token_scheme = "netbox" }
