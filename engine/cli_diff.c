@@ -1,7 +1,8 @@
 /*
 ** cli_diff.c: `moonsync diff --schema schema.json source.json dest.json`.
 ** Everything is computed before anything is printed, so an error never
-** leaves partial output on stdout.
+** leaves partial output on stdout. Exit status as every command's: 0 no
+** differences, 1 error, 2 differences (changes pending).
 */
 #include "cli_diff.h"
 
@@ -17,9 +18,14 @@
 
 static const char usage[] =
   "usage: moonsync diff --schema SCHEMA.json SOURCE.json DEST.json\n"
-  "         [--format str|dict|summary|json] [--flag NAME]...\n"
-  "         [--source-name NAME] [--dest-name NAME] [--skip-duplicates]\n"
-  "         [--exit-code] [--timings]\n";
+  "         [--format str|dict|summary|json] [--flag NAME]... [--target MODEL:UID]...\n"
+  "         [--exclude MODEL:UID]... [--source-name NAME] [--dest-name NAME]\n"
+  "         [--skip-duplicates] [--timings] [--no-progress]\n"
+  "exit: 0 no differences, 1 error, 2 differences\n";
+
+enum { EXIT_SAME = 0, EXIT_ERROR = 1, EXIT_DIFFERENT = 2 };
+
+#define MAXSCOPE 256
 
 static double now(void) {
   struct timespec ts;
@@ -43,14 +49,28 @@ static void *loadside(void *p) {
 
 static int die(const char *msg) {
   fprintf(stderr, "moonsync diff: %s\n", msg);
-  return 2;
+  return EXIT_ERROR;
+}
+
+/* "MODEL:UID" into a scope entry pointing into arg, whose colon becomes
+   the model's end (argv strings are ours to change); -1 when malformed. */
+static int scopearg(char *arg, ms_scope *out) {
+  char *colon = strchr(arg, ':');
+  if (colon == NULL || colon == arg || colon[1] == '\0') return -1;
+  *colon = '\0';
+  out->model = arg;
+  out->uid = colon + 1;
+  out->uidlen = strlen(colon + 1);
+  return 0;
 }
 
 int ms_cli_diff_files(int argc, char **argv) {
   const char *schema = NULL, *format = "str", *files[2] = {NULL, NULL};
   const char *names[2] = {"source", "dest"};
   uint32_t flags = 0;
-  int nfiles = 0, exitcode = 0, skip = 0, timings = 0, i, rc, threaded;
+  int nfiles = 0, skip = 0, timings = 0, i, rc, threaded;
+  ms_scope scope[2][MAXSCOPE];
+  size_t nscope[2] = {0, 0};
   double t0, t1, t2;
   ms_schema sc;
   side sides[2];
@@ -69,33 +89,47 @@ int ms_cli_diff_files(int argc, char **argv) {
         fprintf(stderr, "moonsync diff: unknown flag '%s' (flags: "
                 "CONTINUE_ON_FAILURE, SKIP_UNMATCHED_SRC, SKIP_UNMATCHED_DST, "
                 "SKIP_UNMATCHED_BOTH, LOG_UNCHANGED_RECORDS)\n", argv[i]);
-        return 2;
+        return EXIT_ERROR;
       }
     }
-    else if (strcmp(a, "--exit-code") == 0) exitcode = 1;
+    else if ((strcmp(a, "--target") == 0 || strcmp(a, "--exclude") == 0) &&
+             i + 1 < argc) {
+      int k = a[2] == 'e';
+      if (nscope[k] == MAXSCOPE) return die("too many --target/--exclude");
+      if (scopearg(argv[++i], &scope[k][nscope[k]]) != 0) {
+        fprintf(stderr, "moonsync diff: %s expects MODEL:UID, got '%s'\n", a,
+                argv[i]);
+        return EXIT_ERROR;
+      }
+      nscope[k]++;
+    }
+    else if (strcmp(a, "--exit-code") == 0)
+      return die("--exit-code is no longer needed: diff exits 2 when there "
+                 "are differences, 0 when there are none, 1 on an error");
     else if (strcmp(a, "--skip-duplicates") == 0) skip = 1;
     else if (strcmp(a, "--timings") == 0) timings = 1;
+    else if (strcmp(a, "--no-progress") == 0) {}  /* none is shown */
     else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(usage, stdout);
-      return 0;
+      return EXIT_SAME;
     }
     else if (a[0] == '-' && a[1] != '\0') {
-      fprintf(stderr, "moonsync diff: unknown or incomplete option '%s'\n%s", a,
-              usage);
-      return 2;
+      fprintf(stderr, "moonsync diff: unknown or incomplete option '%s' (it "
+              "does not apply to diff --schema)\n%s", a, usage);
+      return EXIT_ERROR;
     }
     else if (nfiles < 2) files[nfiles++] = a;
     else return die("too many arguments (expected SOURCE.json DEST.json)");
   }
   if (schema == NULL || nfiles != 2) {
     fputs(usage, stderr);
-    return 2;
+    return EXIT_ERROR;
   }
   if (strcmp(format, "str") && strcmp(format, "dict") &&
       strcmp(format, "summary") && strcmp(format, "json")) {
     fprintf(stderr, "moonsync diff: unknown format '%s' (str, dict, summary, "
             "json)\n", format);
-    return 2;
+    return EXIT_ERROR;
   }
   if (ms_schema_load(schema, &sc, &err) != MS_OK) return die(err.msg);
   flags |= sc.global_flags;
@@ -117,7 +151,7 @@ int ms_cli_diff_files(int argc, char **argv) {
   loadside(&sides[0]);
   if (threaded) pthread_join(th, NULL);
   else loadside(&sides[1]);
-  rc = 2;
+  rc = EXIT_ERROR;
   for (i = 0; i < 2; i++) {
     if (sides[i].rc != MS_OK) {
       fprintf(stderr, "moonsync diff: %s%s%s\n",
@@ -130,6 +164,12 @@ int ms_cli_diff_files(int argc, char **argv) {
   if (ms_diff_compute(sides[0].st, sides[1].st, flags, NULL, NULL, &d, &err)
       != MS_OK) {
     fprintf(stderr, "moonsync diff: %s: %s\n", ms_err_type(err.code), err.msg);
+    goto done;
+  }
+  if ((nscope[0] || nscope[1]) &&
+      ms_diff_scope(d, scope[0], nscope[0], scope[1], nscope[1]) == 0 &&
+      nscope[0]) {
+    fprintf(stderr, "moonsync diff: no change matches --target\n");
     goto done;
   }
   t2 = now();
@@ -153,7 +193,7 @@ int ms_cli_diff_files(int argc, char **argv) {
     fprintf(stderr, "moonsync diff: cannot write the output\n");
     goto done;
   }
-  rc = exitcode && ms_diff_has_diffs(d) ? 1 : 0;
+  rc = ms_diff_has_diffs(d) ? EXIT_DIFFERENT : EXIT_SAME;
   if (timings) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

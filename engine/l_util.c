@@ -188,6 +188,14 @@ static int l_arena_gc(lua_State *L) {
   return 0;
 }
 
+/* __tostring of light userdata: core.null (cjson.null too) is "null" */
+static int l_light_tostring(lua_State *L) {
+  void *p = lua_touserdata(L, 1);
+  if (p == NULL) lua_pushliteral(L, "null");
+  else lua_pushfstring(L, "userdata: %p", p);
+  return 1;
+}
+
 static const luaL_Reg utilfuncs[] = {
   {"check_json",  l_core_check_json},
   {"error",       l_core_error},
@@ -211,7 +219,17 @@ void ms_l_util_register(lua_State *L) {
   ms_l_markmeta(L, MS_LISTMARK_MT, "__moonsync", "list", NULL);
   ms_l_markmeta(L, MS_ERROR_MT, "__tostring", NULL, ms_l_error_tostring);
   luaL_setfuncs(L, utilfuncs, 0);
+  /* light userdata share one metatable: give null its name, protected */
   lua_pushlightuserdata(L, NULL);
+  if (!lua_getmetatable(L, -1)) {
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, l_light_tostring);
+    lua_setfield(L, -2, "__tostring");
+    ms_l_protect(L, "lightuserdata");
+    lua_setmetatable(L, -2);
+  } else {
+    lua_pop(L, 1);
+  }
   lua_setfield(L, -2, "null");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");

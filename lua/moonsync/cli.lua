@@ -22,35 +22,44 @@ local M = {}
 
 local EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+local JOB_OPTIONS = "  job options: [--allow-read PATH]... [--allow-write PATH]...\n"
+  .. "    [--allow-net HOST[:PORT]]... [--allow-env NAME]... [--timings] [--no-progress]\n"
+local EXITS = "exit: 0 done or nothing to do, 1 error, 2 changes pending, 130 interrupted\n"
+
+--- The usage text of each command (`moonsync CMD --help`, `moonsync help CMD`).
 local USAGE = {
   diff = "usage: moonsync diff JOB.lua [--format str|dict|summary|json] [--flag NAME]...\n"
-      .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--no-progress]\n"
-      .. "       exit: 0 no changes, 1 error, 2 changes pending\n"
+      .. "         [--target MODEL:UID]... [--exclude MODEL:UID]...\n"
+      .. JOB_OPTIONS
       .. "       moonsync diff --schema SCHEMA.json SOURCE.json DEST.json\n"
-      .. "         [--format str|dict|summary|json] [--flag NAME]... [--source-name NAME]\n"
-      .. "         [--dest-name NAME] [--skip-duplicates] [--exit-code] [--timings]\n"
-      .. "       exit: 0 done, 1 differences with --exit-code, 2 error\n",
+      .. "         [--format str|dict|summary|json] [--flag NAME]... [--target MODEL:UID]...\n"
+      .. "         [--exclude MODEL:UID]... [--source-name NAME] [--dest-name NAME]\n"
+      .. "         [--skip-duplicates] [--timings] [--no-progress]\n"
+      .. EXITS,
   sync = "usage: moonsync sync JOB.lua [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
       .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--log-format text|json]\n"
-      .. "         [--no-progress] [--lock-timeout SECONDS] [--verify | --no-verify]\n"
+      .. "         [--lock-timeout SECONDS] [--verify | --no-verify]\n"
+      .. JOB_OPTIONS
       .. "       moonsync sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
       .. "         [--ops-log OPS.json] [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
-      .. "         [--source-name NAME] [--dest-name NAME] [--log-format text|json]\n"
-      .. "exit: 0 done or nothing to do, 1 error or refused, 2 changes pending (--dry-run),\n"
-      .. "130 interrupted\n",
+      .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--source-name NAME]\n"
+      .. "         [--dest-name NAME] [--skip-duplicates] [--log-format text|json]\n"
+      .. "         [--timings] [--no-progress]\n"
+      .. EXITS,
   plan = "usage: moonsync plan JOB.lua -o PLAN.json [--flag NAME]... [--target MODEL:UID]...\n"
-      .. "         [--exclude MODEL:UID]... [--max-deletes N|P%]\n",
+      .. "         [--exclude MODEL:UID]... [--max-deletes N|P%]\n"
+      .. JOB_OPTIONS .. EXITS,
   apply = "usage: moonsync apply PLAN.json [--job JOB.lua] [--refresh] [--max-deletes N|P%]\n"
-      .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--log-format text|json]\n"
-      .. "         [--no-progress] [--lock-timeout SECONDS]\n",
+      .. "         [--flag NAME]... [--target MODEL:UID]... [--exclude MODEL:UID]...\n"
+      .. "         [--log-format text|json] [--lock-timeout SECONDS]\n"
+      .. JOB_OPTIONS .. EXITS,
   inspect = "usage: moonsync inspect JOB.lua [--format text|json]\n"
-      .. "       prints what the job declares: name, flags, policy and permissions\n",
+      .. "         [--allow-read PATH]... [--allow-write PATH]... [--allow-net HOST[:PORT]]...\n"
+      .. "         [--allow-env NAME]...\n"
+      .. "prints what the job declares: name, flags, policy and permissions\n"
+      .. "exit: 0 done, 1 error\n",
 }
-local PERMISSION_USAGE = "job options: [--allow-read PATH]... [--allow-write PATH]...\n"
-  .. "         [--allow-net HOST[:PORT]]... [--allow-env NAME]...\n"
-for _, cmd in ipairs { "diff", "sync", "plan", "apply", "inspect" } do
-  USAGE[cmd] = USAGE[cmd] .. PERMISSION_USAGE
-end
+M.USAGE = USAGE
 
 -- The command line's own control flow: a usage or input problem (one
 -- line, exit 1) or an exit code to return. Their metatable is private to
@@ -69,7 +78,32 @@ local OPTS = {
   refresh = "bool", help = "bool", ["skip-duplicates"] = "bool",
   ["allow-read"] = "list", ["allow-write"] = "list", ["allow-net"] = "list",
   ["allow-env"] = "list", ["lock-timeout"] = "value", verify = "bool", ["no-verify"] = "bool",
+  timings = "bool",
 }
+
+-- The options of each form of each command: any other is an error.
+local JOB = { "allow-read", "allow-write", "allow-net", "allow-env", "timings", "no-progress" }
+local function form(...)
+  local set = { help = true }
+  for _, list in ipairs { ... } do
+    for _, k in ipairs(list) do set[k] = true end
+  end
+  return set
+end
+local FORMS = {
+  diff = form(JOB, { "format", "flag", "target", "exclude" }),
+  sync = form(JOB, { "dry-run", "max-deletes", "flag", "target", "exclude", "log-format",
+                     "lock-timeout", "verify", "no-verify" }),
+  sync_files = form({ "schema", "out", "ops-log", "dry-run", "max-deletes", "flag", "target",
+                      "exclude", "source-name", "dest-name", "skip-duplicates", "log-format",
+                      "timings", "no-progress" }),
+  plan = form(JOB, { "o", "flag", "target", "exclude", "max-deletes" }),
+  apply = form(JOB, { "job", "refresh", "max-deletes", "flag", "target", "exclude",
+                      "log-format", "lock-timeout" }),
+  inspect = form({ "allow-read", "allow-write", "allow-net", "allow-env", "format" }),
+}
+local FORMATS = { diff = { str = true, dict = true, summary = true, json = true },
+                  inspect = { text = true, json = true } }
 
 local function parse(cmd, argv)
   local o = { flag = {}, target = {}, exclude = {}, args = {}, ["allow-read"] = {},
@@ -107,7 +141,66 @@ local function scopes(list, what)
   return out
 end
 
+local function lock_timeout(o)
+  local v = o["lock-timeout"]
+  if v == nil then return 0 end
+  local n = tonumber(v)
+  if not n or n < 0 or n ~= n then fail(fmt("--lock-timeout expects seconds, got '%s'", v)) end
+  return n
+end
+
+-- Checks every option of the command line before anything is loaded: an
+-- option the command's form does not take, a value out of its range, a
+-- flag or a scope that does not parse, all fail at once.
+local function check(cmd, o)
+  local key = (cmd == "sync" and o.schema) and "sync_files" or cmd
+  local allowed = FORMS[key]
+  for name in pairs(OPTS) do
+    local given = o[name]
+    if type(given) == "table" then given = #given > 0 end
+    if given and not allowed[name] then
+      fail(fmt("option --%s does not apply to moonsync %s%s\n%s", name, cmd,
+               key == "sync_files" and " --schema" or "", USAGE[cmd]))
+    end
+  end
+  if o.format and not FORMATS[cmd][o.format] then
+    local names = {}
+    for k in pairs(FORMATS[cmd]) do names[#names + 1] = k end
+    table.sort(names)
+    fail(fmt("unknown format '%s' (%s)", o.format, concat(names, ", ")))
+  end
+  if o["log-format"] and o["log-format"] ~= "text" and o["log-format"] ~= "json" then
+    fail(fmt("unknown log format '%s' (text, json)", o["log-format"]))
+  end
+  if o["max-deletes"] then
+    local ok, err = pcall(jobs.parse_budget, o["max-deletes"], "--max-deletes")
+    if not ok then fail(core.error_text(err)) end
+  end
+  local ok, err = pcall(ms.flag_value, o.flag)
+  if not ok then fail(core.error_text(err)) end
+  if o.verify and o["no-verify"] then fail("--verify and --no-verify: choose one") end
+  lock_timeout(o)
+  scopes(o.target, "target")
+  scopes(o.exclude, "exclude")
+end
+
 -- {====== reporting ======}
+
+-- Records whose change did not happen, whatever the reason: a handler
+-- returning nothing or a failure status, an error, a refused delete, a
+-- change not attempted because its parent's failed.
+local function failures(res) return res.failed + res.errors end
+
+local function mib(bytes) return bytes / (1024 * 1024) end
+
+-- "load 0.120 s, diff 0.030 s; peak memory 41.2 MiB"
+local function timings_line(timings)
+  local parts = {}
+  for _, k in ipairs { "load", "diff", "sync", "write" } do
+    if timings[k] then parts[#parts + 1] = fmt("%s %.3f s", k, timings[k]) end
+  end
+  return fmt("%s; peak memory %.1f MiB", concat(parts, ", "), mib(core.peak_rss()))
+end
 
 local function progress_bar(enabled)
   if not enabled then return nil end
@@ -155,8 +248,6 @@ local function summary_line(s)
              s.create, s.update, s.delete, s["no-change"], s.skip)
 end
 
-local function mib(bytes) return bytes / (1024 * 1024) end
-
 -- {====== shared steps ======}
 
 -- The permissions the command line grants (--allow-*).
@@ -170,14 +261,6 @@ end
 -- identifies its code.
 local function load_job(path, o)
   return jobs.load(path, grants(o))
-end
-
-local function lock_timeout(o)
-  local v = o["lock-timeout"]
-  if v == nil then return 0 end
-  local n = tonumber(v)
-  if not n or n < 0 or n ~= n then fail(fmt("--lock-timeout expects seconds, got '%s'", v)) end
-  return n
 end
 
 -- Where lock files live: $XDG_RUNTIME_DIR/moonsync/locks, else the state
@@ -318,14 +401,14 @@ local function run_sync(target, source, diff, flags, o, timings)
       local s = diff:summary()
       local done = r.created + r.updated + r.deleted
       stderr:write(fmt("\ninterrupted: %d created, %d updated, %d deleted, %d failed; "
-        .. "%d of %d changes not done\n", r.created, r.updated, r.deleted, r.failed + r.errors,
-        math.max(0, s.create + s.update + s.delete - done - r.failed - r.errors),
+        .. "%d of %d changes not done\n", r.created, r.updated, r.deleted, failures(r),
+        math.max(0, s.create + s.update + s.delete - done - failures(r)),
         s.create + s.update + s.delete))
       quit(EXIT_INTERRUPTED)
     end
     if r then
       stderr:write(fmt("sync stopped after %d created, %d updated, %d deleted, %d failed\n",
-                       r.created, r.updated, r.deleted, r.failed + r.errors))
+                       r.created, r.updated, r.deleted, failures(r)))
     end
     error(err, 0)
   end
@@ -333,14 +416,9 @@ local function run_sync(target, source, diff, flags, o, timings)
 end
 
 local function report(res, timings)
-  stdout:write(fmt("sync complete: %d created, %d updated, %d deleted, %d failed, %d errors\n",
-    res.created, res.updated, res.deleted, res.failed, res.errors))
-  local parts = {}
-  for _, k in ipairs { "load", "diff", "sync", "write" } do
-    if timings[k] then parts[#parts + 1] = fmt("%s %.3f s", k, timings[k]) end
-  end
-  stdout:write(fmt("timings: %s; peak memory %.1f MiB\n", concat(parts, ", "),
-                   mib(core.peak_rss())))
+  stdout:write(fmt("sync complete: %d created, %d updated, %d deleted, %d failed\n",
+    res.created, res.updated, res.deleted, failures(res)))
+  stdout:write("timings: ", timings_line(timings), "\n")
 end
 
 local function print_diff(diff, format)
@@ -348,8 +426,7 @@ local function print_diff(diff, format)
   if format == "str" then stdout:write(diff:str(), "\n")
   elseif format == "dict" then stdout:write(diff:dict_json(), "\n")
   elseif format == "summary" then stdout:write(diff:summary_json(), "\n")
-  elseif format == "json" then stdout:write(diff:json(), "\n")
-  else fail(fmt("unknown format '%s' (str, dict, summary, json)", format)) end
+  else stdout:write(diff:json(), "\n") end
 end
 
 local function pending(diff)
@@ -395,8 +472,9 @@ end
 local function cmd_diff(o)
   if #o.args ~= 1 then fail(USAGE.diff) end
   local job = load_job(o.args[1], o)
-  local _, _, diff = job_diff(job, o, not o["no-progress"] and core.isatty(2))
+  local _, _, diff, _, timings = job_diff(job, o, not o["no-progress"] and core.isatty(2))
   print_diff(diff, o.format)
+  if o.timings then stderr:write("timings: ", timings_line(timings), "\n") end
   return pending(diff)
 end
 
@@ -463,7 +541,7 @@ local function cmd_sync_job(o)
   commit(target, timings)
   report(res, timings)
   local unconverged = verify(job, source, flags, o, target)
-  return (res.failed + res.errors + unconverged > 0) and EXIT_ERROR or EXIT_OK
+  return (failures(res) + unconverged > 0) and EXIT_ERROR or EXIT_OK
 end
 
 local function cmd_sync_files(o)
@@ -497,7 +575,7 @@ local function cmd_sync_files(o)
   util.write_atomic(o.out, target:to_json() .. "\n")
   timings.write = core.now() - t0
   report(res, timings)
-  return (res.failed + res.errors > 0) and EXIT_ERROR or EXIT_OK
+  return (failures(res) > 0) and EXIT_ERROR or EXIT_OK
 end
 
 local function cmd_sync(o)
@@ -509,7 +587,7 @@ end
 local function cmd_plan(o)
   if #o.args ~= 1 or not o.o then fail(USAGE.plan) end
   local job, authority, code = load_job(o.args[1], o)
-  local _, target, diff, flags = job_diff(job, o, false)
+  local _, target, diff, flags, timings = job_diff(job, o, false)
   budget_check({ diff }, target, o["max-deletes"], job.policy)
   local modules = {}
   for name, hash in pairs(code.modules) do modules[#modules + 1] = fmt("%s: %s", json_str(name), json_str(hash)) end
@@ -527,12 +605,14 @@ local function cmd_plan(o)
   util.write_atomic(o.o, text, nil, authority)
   stdout:write(diff:str(), "\n", "plan: ", summary_line(diff:summary()), "\n",
                "saved to ", o.o, "\n")
+  if o.timings then stderr:write("timings: ", timings_line(timings), "\n") end
   return pending(diff)
 end
 
 local function cmd_apply(o)
   if #o.args ~= 1 then fail(USAGE.apply) end
   local plan = plans.decode(util.read_file(o.args[1]), o.args[1])
+  local flags = plan.flags | ms.flag_value(o.flag)
   local job, authority, code = load_job(o.job or plan.job, o)
   plans.check_job(plan, job, code)
   lock_job(job, authority, o)
@@ -553,13 +633,13 @@ local function cmd_apply(o)
   end
   local src, refused = plans.source(plan, target)
   t0 = core.now()
-  local diff = narrow(target:diff_from(src, { flags = plan.flags }), o)
+  local diff = narrow(target:diff_from(src, { flags = flags }), o)
   -- the drifted records are re-planned (with the scope of the command
   -- line) before anything is applied, so that the one gate sees every
   -- delete of the run; and again once the plan is applied, to sync them
   local source, targets
   local function replan()
-    local d = target:diff_from(source, { flags = plan.flags })
+    local d = target:diff_from(source, { flags = flags })
     local hits = d:scope(targets, scopes(o.exclude, "exclude"))
     if #o.target > 0 then d:scope(scopes(o.target, "target"), {}) end
     return d, hits
@@ -574,19 +654,19 @@ local function cmd_apply(o)
   timings.diff = core.now() - t0
   budget_check({ diff, fresh }, target, o["max-deletes"], job.policy)
   local res = { created = 0, updated = 0, deleted = 0, failed = 0, errors = 0 }
-  if diff:has_diffs() then res = run_sync(target, src, diff, plan.flags, o, timings) end
-  local status = (res.failed + res.errors > 0) and EXIT_ERROR or EXIT_OK
+  if diff:has_diffs() then res = run_sync(target, src, diff, flags, o, timings) end
+  local status = (failures(res) > 0) and EXIT_ERROR or EXIT_OK
   if fresh then
     fresh, replanned = replan()
     budget_check({ diff, fresh }, target, o["max-deletes"], job.policy)
     stdout:write(fmt("re-planned %d drifted %s:\n%s\n", replanned,
                      replanned == 1 and "record" or "records", fresh:str()))
     if fresh:has_diffs() then
-      local r2 = run_sync(target, source, fresh, plan.flags, o, timings)
+      local r2 = run_sync(target, source, fresh, flags, o, timings)
       for _, k in ipairs { "created", "updated", "deleted", "failed", "errors" } do
         res[k] = res[k] + r2[k]
       end
-      if r2.failed + r2.errors > 0 then status = EXIT_ERROR end
+      if failures(r2) > 0 then status = EXIT_ERROR end
     end
   elseif #refused > 0 then
     stderr:write(fmt("refused %d %s whose target records drifted since the plan "
@@ -606,9 +686,6 @@ end
 local function cmd_inspect(o)
   if #o.args ~= 1 then fail(USAGE.inspect) end
   local format = o.format or "text"
-  if format ~= "text" and format ~= "json" then
-    fail(fmt("unknown format '%s' (text, json)", format))
-  end
   local job, policy = load_job(o.args[1], o)
   local effective = policy:describe()
   if format == "json" then
@@ -673,6 +750,7 @@ function M.main(cmd, ...)
   local ok, res = pcall(function(...)
     local o = parse(cmd, { ... })
     if o.help then stdout:write(USAGE[cmd]); return EXIT_OK end
+    check(cmd, o)
     return fn(o)
   end, ...)
   if ok then return res end

@@ -37,7 +37,7 @@ local function job(dir, file, src, opts)
   opts = opts or {}
   return h.write(dir .. "/" .. file, ([[
 local ms = require "moonsync"
-local json_file = require "json_file"
+local json_file = require "moonsync.adapters.json_file"
 local core = require "moonsync.core"
 local dir = %q
 return ms.job {
@@ -212,7 +212,7 @@ echo $? >%s/code%s
       -- a data document
       h.write(dir .. "/bad.json", '{"site": [{"name": null, "status": "x"}]}')
       local r = h.run("diff", "--schema", dir .. "/schema.json", dir .. "/bad.json", dir .. "/bad.json")
-      assert.equals(2, r.code)
+      assert.equals(1, r.code)
       assert.matches("bad%.json: site%[0%]: " .. msg, r.stderr)
       -- a mapping, a CSV file and the Lua API
       local s = h.write(dir .. "/loaders.lua", ([[
@@ -224,7 +224,7 @@ echo $? >%s/code%s
         try(function() A:new():load_mapped(ms.mapping { model = "site", fields = { name = "name" } },
                                             { { name = ms.null } }) end)
         local f = io.open(%q, "w"); f:write("status\nactive\n"); f:close()
-        try(function() require("csv_file").open { model = sc.model.site, path = %q } end)
+        try(function() require("moonsync.adapters.csv_file").open { model = sc.model.site, path = %q } end)
         try(function() A:new():add(sc.model.site { status = "x" }) end)
         try(function() A:new():new_record("site", { name = ms.null }) end)
         print(table.concat(msgs, "\n"))]]):format(dir .. "/schema.json", dir .. "/s.csv", dir .. "/s.csv"))
@@ -366,7 +366,7 @@ echo $? >%s/code%s
     it("refuses a plan made for another target", function()
       local j = h.write(dir .. "/job.lua", ([[
         local ms = require "moonsync"
-        local json_file = require "json_file"
+        local json_file = require "moonsync.adapters.json_file"
         local dir = %q
         return ms.job {
           source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json" } end,
