@@ -283,6 +283,10 @@ local function lock_dir()
   return dir
 end
 
+-- Locks this process holds until it ends: a lock no longer referenced
+-- would be released by the garbage collector.
+local held = {}
+
 -- One writer per job: a lock named after the job, held until the process
 -- ends (file targets are locked on their own as they are opened).
 local function lock_job(job, authority, o)
@@ -293,7 +297,7 @@ local function lock_job(job, authority, o)
   if not ok then
     fail(fmt("%s; wait for it with --lock-timeout SECONDS", core.error_text(lock)))
   end
-  return lock
+  held[#held + 1] = lock
 end
 
 -- The target, opened as a writer's: file adapters lock what they open.
