@@ -296,7 +296,7 @@ static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
     ms_record *s = sl[i], *d = NULL;
     if (!s->stored) continue;
     if (dmidx >= 0) {
-      d = ms_store_get(df->dst, dmidx, s->uid, s->uid_len);
+      d = ms_store_find(df->dst, dmidx, s->uid, s->uid_len);
       if (d != NULL && d->mark == epoch) d->mark = epoch + 1;
       else d = NULL;
     }
@@ -329,6 +329,7 @@ static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
   g = &g[out->ngroups++];
   g->type = type;
   g->n = (uint32_t)n;
+  g->order = NULL;
   g->elems = ms_arena_alloc(&df->d->arena, n * sizeof *g->elems);
   if (g->elems == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
   memcpy(g->elems, df->elems + ebase, n * sizeof *g->elems);
@@ -377,6 +378,8 @@ static int calculate(differ *df) {
     if (!listed(src->top_level, src->ntop, type)) continue;
     sm = ms_store_model(src, type);
     dm = ms_store_model(dst, type);
+    ms_store_touch(src, sm);   /* get_all on both sides */
+    ms_store_touch(dst, dm);
     rc = objlist(df, src->bymodel[sm].items, src->bymodel[sm].n,
                  dst->bymodel[dm].items, dst->bymodel[dm].n, dm,
                  dst->models[dm]->name, &df->d->top);
@@ -478,6 +481,29 @@ void ms_diff_summary(const ms_diff *d, ms_summary *s) {
             2 * (int64_t)s->update - (int64_t)s->del - 2 * (int64_t)s->nochange;
 }
 
+int ms_dgroup_set_order(ms_diff *d, ms_dgroup *g, const uint32_t *perm,
+                        ms_err *err) {
+  ms_delem **order;
+  uint32_t i;
+  int rc = MS_OK;
+  for (i = 0; i < g->n && rc == MS_OK; i++) {
+    if (perm[i] >= g->n || g->elems[perm[i]]->scratch)
+      rc = ms_err_set(err, MS_EVALUE, "the order of %s elements must name each "
+                      "of the %u elements once (position %u)", g->type,
+                      (unsigned)g->n, (unsigned)i + 1);
+    else
+      g->elems[perm[i]]->scratch = 1;
+  }
+  for (i = 0; i < g->n; i++) g->elems[i]->scratch = 0;
+  if (rc != MS_OK) return rc;
+  order = g->order ? g->order
+                   : ms_arena_alloc(&d->arena, g->n * sizeof *order);
+  if (order == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  for (i = 0; i < g->n; i++) order[i] = g->elems[perm[i]];
+  g->order = order;
+  return MS_OK;
+}
+
 /* {====== text output ======} */
 
 int ms_delem_changed(const ms_delem *e, uint32_t i) {
@@ -522,8 +548,15 @@ static int scopekids(scoper *sc, ms_dchildren *c, int inside) {
         e->action = MS_ACT_NONE;
       }
       e->has_diffs = e->action != MS_ACT_NONE || anydiffs(&e->child);
+      e->scratch = 1;
       grp->elems[w++] = e;
     }
+    if (grp->order) {  /* keep the chosen order of what stays */
+      uint32_t k, ow = 0;
+      for (k = 0; k < grp->n; k++)
+        if (grp->order[k]->scratch) grp->order[ow++] = grp->order[k];
+    }
+    for (i = 0; i < w; i++) grp->elems[i]->scratch = 0;
     grp->n = w;
     if (w) c->groups[gw++] = *grp;
   }
@@ -682,7 +715,7 @@ static void dictjson(ms_buf *b, const ms_dchildren *c, int indent, int *first) {
   for (g = 0; g < c->ngroups; g++) {
     int open = 0, inner = 1;
     for (i = 0; i < c->groups[g].n; i++) {
-      const ms_delem *e = c->groups[g].elems[i];
+      const ms_delem *e = ms_dgroup_at(&c->groups[g], i);
       if (!e->has_diffs) continue;
       if (!open) {
         sep(b, deeper(indent), first);
@@ -742,7 +775,7 @@ static void changes(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
   uint32_t g, i, k;
   for (g = 0; g < c->ngroups; g++) {
     for (i = 0; i < c->groups[g].n; i++) {
-      const ms_delem *e = c->groups[g].elems[i];
+      const ms_delem *e = ms_dgroup_at(&c->groups[g], i);
       const ms_record *r = e->src ? e->src : e->dst;
       const ms_model *m = r->model;
       const ms_value *f = e->src ? e->sfields : e->dfields;

@@ -21,9 +21,17 @@ typedef struct ms_delem ms_delem;
 
 typedef struct ms_dgroup {
   const char *type;       /* model name */
-  ms_delem **elems;
+  ms_delem **elems;       /* diff order: str() and has_diffs */
+  ms_delem **order;       /* the order a Diff class's order_children_<type>
+                             hook chose (sync, dict, changes), or NULL:
+                             elems' order */
   uint32_t n;
 } ms_dgroup;
+
+/* Element i of a group in its sync order (DiffSync's get_children). */
+static inline ms_delem *ms_dgroup_at(const ms_dgroup *g, uint32_t i) {
+  return g->order ? g->order[i] : g->elems[i];
+}
 
 typedef struct ms_dchildren {
   ms_dgroup *groups;
@@ -42,6 +50,7 @@ struct ms_delem {
   uint8_t has_diffs;             /* this element or a descendant changes */
   uint8_t demoted;               /* kept only as the path to a scoped
                                     subtree: its own changes are ignored */
+  uint8_t scratch;               /* 0 outside of a diff.c pass */
   ms_dchildren child;
 };
 
@@ -98,6 +107,12 @@ typedef struct ms_scope {
    Returns the number of elements that matched a target. */
 uint64_t ms_diff_scope(ms_diff *d, const ms_scope *targets, size_t ntargets,
                        const ms_scope *excludes, size_t nexcludes);
+
+/* Sets the sync order of group g of d: perm[i] is the index in g->elems of
+   the element to take i-th; each index exactly once. MS_EVALUE names the
+   first repeated or out-of-range index. */
+int ms_dgroup_set_order(ms_diff *d, ms_dgroup *g, const uint32_t *perm,
+                        ms_err *err);
 
 /* Does attribute pair i of a matched element differ (and count)? */
 int ms_delem_changed(const ms_delem *e, uint32_t i);

@@ -514,7 +514,7 @@ static void nested(ms_buf *b, const ms_store *st, const ms_record *r,
     ms_buf_putc(b, '[');
     for (i = 0; i < l->n; i++) {
       const ms_record *ch = cm < 0 ? NULL
-                          : ms_store_get(st, cm, l->items[i].s, l->items[i].len);
+                          : ms_store_find(st, cm, l->items[i].s, l->items[i].len);
       if (i) ms_buf_putc(b, ',');
       ms_json_nl(b, depth + 2);
       if (ch != NULL) {

@@ -187,6 +187,7 @@ static void pushattrs(lua_State *L, const ms_delem *e, char which) {
   const ms_model *m = ms_delem_model(e);
   uint32_t i;
   lua_newtable(L);
+  luaL_setmetatable(L, MS_MAPMARK_MT);  /* a map even when empty */
   if (e->src && e->dst) {
     for (i = 0; i < e->ncmp; i++) {
       uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
@@ -245,7 +246,7 @@ static void pushchanges(lua_State *L, const ms_dchildren *c,
   luaL_checkstack(L, 8, "diff nested too deeply");
   for (g = 0; g < c->ngroups; g++)
     for (i = 0; i < c->groups[g].n; i++) {
-      const ms_delem *e = c->groups[g].elems[i];
+      const ms_delem *e = ms_dgroup_at(&c->groups[g], i);
       const ms_record *r = e->src ? e->src : e->dst;
       const ms_model *m = r->model;
       const ms_value *f = e->src ? e->sfields : e->dfields;
@@ -305,6 +306,124 @@ static int l_diff_dict(lua_State *L) {
   return 1;
 }
 
+/* {====== ordering hooks ======} */
+
+/* Pushes what an ordering hook sees of an element: {type, name, keys,
+   action, source_attrs, dest_attrs} (attrs of the side that has it). */
+static void pushelem(lua_State *L, const ms_delem *e) {
+  static const char *const acts[] = {NULL, "create", "update", "delete"};
+  const ms_record *r = e->src ? e->src : e->dst;
+  const ms_value *f = e->src ? e->sfields : e->dfields;
+  const ms_model *m = r->model;
+  ms_buf b = MS_BUF_INIT;
+  uint32_t i;
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, e->type);
+  lua_setfield(L, -2, "type");
+  ms_delem_name(&b, e);
+  lua_pushlstring(L, b.data ? b.data : "", b.len);
+  ms_buf_free(&b);
+  lua_setfield(L, -2, "name");
+  lua_createtable(L, 0, (int)m->nids);
+  for (i = 0; i < m->nids; i++) {
+    ms_l_push(L, &f[i], 1);
+    lua_setfield(L, -2, m->fields[i]);
+  }
+  lua_setfield(L, -2, "keys");
+  if (acts[e->action & 3]) {
+    lua_pushstring(L, acts[e->action & 3]);
+    lua_setfield(L, -2, "action");
+  }
+  for (i = 0; i < 2; i++) {
+    const ms_record *side = i ? e->dst : e->src;
+    const ms_value *sf = i ? e->dfields : e->sfields;
+    uint32_t k;
+    if (side == NULL) continue;
+    lua_newtable(L);
+    for (k = side->model->nids; k < side->model->nids + side->model->nattrs; k++) {
+      ms_l_push(L, &sf[k], 1);
+      lua_setfield(L, -2, side->model->fields[k]);
+    }
+    lua_setfield(L, -2, i ? "dest_attrs" : "source_attrs");
+  }
+}
+
+/* Calls the hook (stack index fn) for every group of c, outermost first,
+   and sets the order it returns: a list of the elements it was given, or
+   an iterator function yielding them. */
+static void ordergroups(lua_State *L, int fn, ms_diff *d, ms_dchildren *c) {
+  uint32_t g, i;
+  luaL_checkstack(L, 10, "diff nested too deeply");
+  for (g = 0; g < c->ngroups; g++) {
+    ms_dgroup *grp = &c->groups[g];
+    uint32_t *perm;
+    int list, rev, res;
+    ms_err err;
+    lua_createtable(L, (int)grp->n, 0);
+    list = lua_gettop(L);
+    lua_createtable(L, 0, (int)grp->n);
+    rev = lua_gettop(L);
+    for (i = 0; i < grp->n; i++) {
+      pushelem(L, grp->elems[i]);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, list, (lua_Integer)i + 1);
+      lua_pushinteger(L, (lua_Integer)i);
+      lua_rawset(L, rev);
+    }
+    lua_pushvalue(L, fn);
+    lua_pushstring(L, grp->type);
+    lua_pushvalue(L, list);
+    lua_call(L, 2, 1);
+    res = lua_gettop(L);
+    if (!lua_isnil(L, res)) {
+      perm = lua_newuserdatauv(L, (grp->n ? grp->n : 1) * sizeof *perm, 0);
+      for (i = 0; ; i++) {
+        if (lua_isfunction(L, res)) {
+          lua_pushvalue(L, res);
+          lua_call(L, 0, 1);
+        } else if (lua_istable(L, res)) {
+          lua_geti(L, res, (lua_Integer)i + 1);
+        } else {
+          luaL_error(L, "order_children_%s must return a list of elements or an "
+                     "iterator, not %s", grp->type, luaL_typename(L, res));
+        }
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          break;
+        }
+        lua_rawget(L, rev);
+        if (i >= grp->n || !lua_isinteger(L, -1))
+          luaL_error(L, "order_children_%s returned %s: not one of the %d %s "
+                     "elements it was given", grp->type,
+                     i >= grp->n ? "more elements than it was given" : "a value",
+                     (int)grp->n, grp->type);
+        perm[i] = (uint32_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+      }
+      if (i != grp->n)
+        luaL_error(L, "order_children_%s returned %d of the %d %s elements; "
+                   "it must return each exactly once", grp->type, (int)i,
+                   (int)grp->n, grp->type);
+      if (ms_dgroup_set_order(d, grp, perm, &err) != MS_OK)
+        luaL_error(L, "order_children_%s: %s", grp->type, err.msg);
+    }
+    lua_settop(L, list - 1);
+    for (i = 0; i < grp->n; i++) ordergroups(L, fn, d, &grp->elems[i]->child);
+  }
+}
+
+/* diff:order(fn): fn(model, elements) returns the order in which a sync
+   takes a group's elements (and dict() and changes() list them), or nil
+   for the diff's own order. */
+static int l_diff_order(lua_State *L) {
+  ms_diff *d = ms_l_checkdiff(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  ordergroups(L, 2, d, &d->top);
+  lua_settop(L, 1);
+  return 1;
+}
+
 static const luaL_Reg diffmeth[] = {
   {"changes",          l_diff_changes},
   {"dict",             l_diff_dict},
@@ -314,6 +433,7 @@ static const luaL_Reg diffmeth[] = {
   {"json",             l_diff_json},
   {"len",              l_diff_len},
   {"models_processed", l_diff_models_processed},
+  {"order",            l_diff_order},
   {"scope",            l_diff_scope},
   {"stores",           l_diff_stores},
   {"str",              l_diff_str},

@@ -245,6 +245,7 @@ static int l_store_get_all(lua_State *L) {
   const ms_recvec *v = &s->bymodel[mi];
   size_t i;
   lua_Integer k = 0;
+  ms_store_touch(s, mi);
   lua_createtable(L, (int)v->live, 0);
   for (i = 0; i < v->n; i++) {
     if (!v->items[i]->stored) continue;
@@ -337,16 +338,20 @@ static int l_store_flat_json(lua_State *L) {
   return ms_l_pushbuf(L, &b);
 }
 
-/* store:dict() -> {model = {uid = {field = value (non-nil), ...}}} */
+/* store:dict() -> {model = {uid = {field = value (non-nil), ...}}}: the
+   models DiffSync's dict() lists, those the store ever used (empty ones
+   included), in registration order. */
 static int l_store_dict(lua_State *L) {
   ms_store *s = ms_l_checkstore(L, 1);
   uint32_t m, i, c;
   size_t k;
   lua_createtable(L, 0, (int)s->nmodels);
+  luaL_setmetatable(L, MS_MAPMARK_MT);
   for (m = 0; m < s->nmodels; m++) {
     const ms_recvec *v = &s->bymodel[m];
-    if (v->live == 0) continue;
+    if (!v->touched) continue;
     lua_createtable(L, 0, (int)v->live);
+    luaL_setmetatable(L, MS_MAPMARK_MT);  /* a map even when empty */
     for (k = 0; k < v->n; k++) {
       const ms_record *r = v->items[k];
       if (!r->stored) continue;

@@ -5,6 +5,7 @@
 */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -131,6 +132,108 @@ static int l_core_json_decode(lua_State *L) {
   return 1;
 }
 
+/* {====== pformat ======} */
+
+static int keycmp(const void *a, const void *b) {
+  const ms_value *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->u.s, y->u.s, n);
+  if (c) return c;
+  return (x->len > y->len) - (x->len < y->len);
+}
+
+/* Sorts every map's members by key (bytes: code points, for UTF-8). */
+static void sortmaps(ms_value *v) {
+  uint32_t i;
+  if (v->type == MS_LIST) {
+    for (i = 0; i < v->len; i++) sortmaps(&v->u.items[i]);
+  } else if (v->type == MS_MAP) {
+    qsort(v->u.items, v->len, 2 * sizeof *v->u.items, keycmp);
+    for (i = 0; i < v->len; i++) sortmaps(&v->u.items[2 * i + 1]);
+  }
+}
+
+/* core.pformat(value) -> JSON text with sorted keys and two-space
+   indentation: Python's json.dumps(v, indent=2, sort_keys=True,
+   ensure_ascii=False), a readable print of a dict() */
+static int l_core_pformat(lua_State *L) {
+  ms_store *st;
+  ms_value v;
+  ms_buf b = MS_BUF_INIT;
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  st = ms_store_new_small("pformat", "pformat");
+  if (st == NULL) return luaL_error(L, "out of memory");
+  if (ms_l_tovalue(L, 1, st, &v, "pformat value") != MS_OK) {
+    ms_store_free(st);
+    return lua_error(L);
+  }
+  sortmaps(&v);
+  ms_value_json(&b, &v, 0);
+  ms_store_free(st);
+  return ms_l_pushbuf(L, &b);
+}
+
+/* core.pyrepr(value[, keys]) -> Python's repr() of the value, as DiffSync
+   prints a dict: {'name': 'x', 'count': 3, 'note': None}. Maps list their
+   keys in the order of `keys` when given (keys absent from the map are
+   left out), sorted otherwise: a Lua table keeps no order. */
+static int l_core_pyrepr(lua_State *L) {
+  ms_store *st;
+  ms_value v;
+  ms_buf b = MS_BUF_INIT;
+  int rc = MS_OK;
+  luaL_checkany(L, 1);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+  }
+  lua_settop(L, 2);
+  st = ms_store_new_small("pyrepr", "pyrepr");
+  if (st == NULL) return luaL_error(L, "out of memory");
+  if (lua_isnil(L, 2)) {
+    if ((rc = ms_l_tovalue(L, 1, st, &v, "pyrepr value")) == MS_OK) {
+      sortmaps(&v);
+      ms_value_pyrepr(&b, &v);
+    }
+  } else {
+    lua_Integer i, n = luaL_len(L, 2);
+    int first = 1;
+    ms_buf_putc(&b, '{');
+    for (i = 1; i <= n && rc == MS_OK; i++) {
+      size_t klen;
+      const char *k;
+      lua_geti(L, 2, i);
+      k = lua_tolstring(L, -1, &klen);
+      if (k == NULL) {
+        ms_buf_free(&b);
+        ms_store_free(st);
+        return luaL_error(L, "pyrepr: keys[%d] is not a string", (int)i);
+      }
+      lua_gettable(L, 1);  /* the key stays referenced by keys[i] */
+      if (!lua_isnil(L, -1)) {
+        rc = ms_l_tovalue(L, -1, st, &v, "pyrepr value");
+        if (rc == MS_OK) {
+          if (!first) ms_buf_puts(&b, ", ");
+          first = 0;
+          ms_pyrepr_str(&b, k, klen);
+          ms_buf_puts(&b, ": ");
+          sortmaps(&v);
+          ms_value_pyrepr(&b, &v);
+        }
+      }
+      if (rc == MS_OK) lua_pop(L, 1);
+    }
+    ms_buf_putc(&b, '}');
+  }
+  ms_store_free(st);
+  if (rc != MS_OK) {
+    ms_buf_free(&b);
+    return lua_error(L);
+  }
+  return ms_l_pushbuf(L, &b);
+}
+
 /* core.read_json_file(path) -> true, or raises with file:line:col */
 static int l_core_check_json(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
@@ -209,6 +312,8 @@ static const luaL_Reg utilfuncs[] = {
   {"map",         l_core_map},
   {"now",         l_core_now},
   {"peak_rss",    l_core_peak_rss},
+  {"pformat",     l_core_pformat},
+  {"pyrepr",      l_core_pyrepr},
   {"schema",      l_core_schema},
   {NULL, NULL}
 };

@@ -523,10 +523,16 @@ static int growindex(ms_store *s) {
   return MS_OK;
 }
 
-ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
-                        size_t n) {
+ms_record *ms_store_find(const ms_store *s, int midx, const char *uid,
+                         size_t n) {
   uint64_t h = keyhash(midx, uid, n);
   return s->slots[findslot(s, h, midx, uid, n)].rec;
+}
+
+ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
+                        size_t n) {
+  ms_store_touch(s, midx);
+  return ms_store_find(s, midx, uid, n);
 }
 
 int ms_record_uid(ms_record *r) {
@@ -552,6 +558,7 @@ int ms_store_insert(ms_store *s, ms_record *r, ms_err *err) {
   uint64_t h;
   size_t i;
   ms_recvec *v = &s->bymodel[r->midx];
+  v->touched = 1;
   if (r->stored) return MS_OK;
   if (ms_record_uid(r) != MS_OK)
     return ms_err_set(err, MS_ENOMEM, "out of memory");
@@ -619,6 +626,7 @@ int ms_store_remove(ms_store *s, ms_record *r, int remove_children,
   if (!r->stored || r->store != s)
     return ms_err_set(err, MS_ENOTFOUND, "%s %.*s not present in %s",
                       r->model->name, (int)r->uid_len, r->uid, s->name);
+  ms_store_touch(s, r->midx);
   unindex(s, r);
   r->stored = 0;
   s->count--;
@@ -638,7 +646,9 @@ int ms_store_remove(ms_store *s, ms_record *r, int remove_children,
 }
 
 size_t ms_store_count(const ms_store *s, int midx) {
-  return midx < 0 ? s->count : s->bymodel[midx].live;
+  if (midx < 0) return s->count;
+  ms_store_touch(s, midx);
+  return s->bymodel[midx].live;
 }
 
 int ms_store_copy_value(ms_store *s, const ms_value *v, ms_value *out) {

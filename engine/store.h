@@ -118,6 +118,8 @@ typedef struct ms_record {
 typedef struct ms_recvec {
   ms_record **items;      /* insertion order; removed records stay, unlinked */
   size_t n, cap, live;
+  uint8_t touched;        /* the model was looked up, listed, counted, added
+                             or removed (DiffSync's store bucket exists) */
 } ms_recvec;
 
 typedef struct ms_refslot {
@@ -190,9 +192,13 @@ size_t ms_store_orphans(ms_store *s, ms_buf *names, size_t max);
    (a stored record's uid is fixed). MS_OK or MS_ENOMEM. */
 int ms_record_uid(ms_record *r);
 
-/* Looks up a record by model index and uid; NULL when absent. */
+/* Looks up a record by model index and uid; NULL when absent. A lookup
+   DiffSync's store would make (get, get_by_uids) marks the model as used
+   (ms_store_touch); the engine's own lookups use ms_store_find. */
 ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
                         size_t n);
+ms_record *ms_store_find(const ms_store *s, int midx, const char *uid,
+                         size_t n);
 
 /* Unlinks a stored record (DiffSync's remove). With remove_children, child
    records are removed recursively; a missing child is skipped. */
@@ -201,6 +207,12 @@ int ms_store_remove(ms_store *s, ms_record *r, int remove_children,
 
 /* Number of stored records of model midx, or of all models (midx < 0). */
 size_t ms_store_count(const ms_store *s, int midx);
+/* Marks model midx as used, as DiffSync's store creates a bucket on any
+   access by model name: dict() lists exactly those models. Lookups
+   through a const store may mark it, the mark being no part of the data. */
+static inline void ms_store_touch(const ms_store *s, int midx) {
+  if (midx >= 0) s->bymodel[midx].touched = 1;
+}
 
 /* Deep-copies v into the store's arena; returns MS_OK or MS_ENOMEM. */
 int ms_store_copy_value(ms_store *s, const ms_value *v, ms_value *out);

@@ -281,8 +281,8 @@ static const ms_record *protected_below(syncer *sy, const ms_record *r,
     int cm = ms_store_model(sy->dst, r->model->children[c].model);
     if (cm < 0) continue;
     for (i = 0; i < r->children[c].n; i++) {
-      const ms_record *k = ms_store_get(sy->dst, cm, r->children[c].items[i].s,
-                                        r->children[c].items[i].len);
+      const ms_record *k = ms_store_find(sy->dst, cm, r->children[c].items[i].s,
+                                         r->children[c].items[i].len);
       const ms_record *p;
       if (k == NULL) continue;
       if (children_ran || !ptrhas(&sy->doomed, k)) return k;
@@ -299,7 +299,7 @@ static int children(syncer *sy, ms_delem *e, ms_record *parent) {
   int rc;
   for (g = 0; g < e->child.ngroups; g++)
     for (i = 0; i < e->child.groups[g].n; i++)
-      if ((rc = element(sy, e->child.groups[g].elems[i], parent)) != MS_OK)
+      if ((rc = element(sy, ms_dgroup_at(&e->child.groups[g], i), parent)) != MS_OK)
         return rc;
   return MS_OK;
 }
@@ -393,6 +393,9 @@ static int element(syncer *sy, ms_delem *e, ms_record *parent) {
   if (dmidx < 0)
     return ms_err_set(sy->err, MS_ESCHEMA, "adapter '%s' has no model '%s'",
                       dst->name, e->type);
+  /* DiffSync looks the element up on both sides (get_or_none, get) */
+  ms_store_touch(sy->d->src, ms_store_model(sy->d->src, e->type));
+  ms_store_touch(dst, dmidx);
   if (e->dst != NULL && e->dst->stored && e->dst->store == dst &&
       e->dst->midx == dmidx) {
     dstrec = e->dst;  /* still the record its uid names: skip the lookup */
@@ -453,7 +456,7 @@ int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
   sy.doomed_ready = 0;
   for (g = 0; g < d->top.ngroups && rc == MS_OK; g++)
     for (i = 0; i < d->top.groups[g].n && rc == MS_OK; i++)
-      rc = element(&sy, d->top.groups[g].elems[i], NULL);
+      rc = element(&sy, ms_dgroup_at(&d->top.groups[g], i), NULL);
   free(sy.doomed.slots);
   if (res->ops.oom && rc == MS_OK)
     rc = ms_err_set(err, MS_ENOMEM, "out of memory (operations log)");

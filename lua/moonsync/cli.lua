@@ -376,7 +376,8 @@ local function validate(target, diff)
   local failures = {}
   for _, c in ipairs(changes) do
     local attrs = c.attrs ~= core.null and c.attrs or {}
-    local ok, res, msg = pcall(hook, target, c.action, c.model, c.keys, attrs)
+    -- the model class, as create, update and delete receive it
+    local ok, res, msg = pcall(hook, target, c.action, target.model[c.model], c.keys, attrs)
     if not ok then
       failures[#failures + 1] = fmt("%s %s %s: %s", c.action, c.model, c.uid, core.error_text(res))
     elseif res == false then

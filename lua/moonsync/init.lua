@@ -231,19 +231,23 @@ function M.adapter(name)
 end
 
 --- Creates an adapter instance with an empty store.
--- @tparam[opt] table options `name` (defaults to the class name) and any
+-- @tparam[opt] table options `name` (as DiffSync: defaults to the
+-- adapter's type, itself defaulting to the class name) and any
 -- adapter-specific settings, kept as `self.options`
 function Adapter.new(cls, options)
   if type(cls) ~= "table" or not cls.models then
     error("call new on an adapter class: Class:new(options)", 2)
   end
   options = options or {}
-  local store = core.store(options.name or cls.name, cls.type)
+  local name = options.name
+  if name == nil or name == "" then name = cls.type end
+  if type(name) ~= "string" then
+    error(fmt("adapter '%s': name must be a string, not %s", cls.name, type(name)), 2)
+  end
+  local store = core.store(name, cls.type)
   for _, m in ipairs(cls.models) do store:add_model(m._c) end
   store:set_top_level(cls.top_level)
-  local self = setmetatable({ _store = store, options = options,
-                              name = options.name or cls.name }, cls)
-  return self
+  return setmetatable({ _store = store, options = options, name = name }, cls)
 end
 
 --- The adapter's name and type.
@@ -371,30 +375,78 @@ function Adapter:identity()
   return fmt("%s %s", atype, name)
 end
 
+-- {====== diffs ======}
+
+local DiffClass = {}
+DiffClass.__index = DiffClass
+DiffClass.__metatable = false
+
+--- Declares a Diff class (DiffSync's `Diff` subclass) whose ordering hooks
+-- choose the order in which a sync takes each group of elements, and in
+-- which dict() and changes() list them (str() keeps the diff's order, as
+-- DiffSync's does): `order_children_<model>(elements)` for one model,
+-- `order_children_default(elements)` for the others. A hook gets the
+-- group's elements in diff order, each {type, name, keys, action,
+-- source_attrs, dest_attrs}, and returns them reordered (a list, or an
+-- iterator yielding each), or nil to keep the order.
+function M.diff_class(spec)
+  if type(spec) ~= "table" then argerror(1, "diff_class", "table", spec) end
+  local cls = setmetatable({ hooks = {} }, DiffClass)
+  for k, v in pairs(spec) do
+    if type(k) ~= "string" or not k:match("^order_children_[%w_]+$") then
+      error(fmt("diff_class: unknown key %s (order_children_<model> or "
+                .. "order_children_default)", tostring(k)), 2)
+    end
+    if type(v) ~= "function" then
+      error(fmt("diff_class: %s must be a function, not %s", k, type(v)), 2)
+    end
+    cls.hooks[k] = v
+  end
+  return cls
+end
+
+local function ordered(diff, cls)
+  if cls == nil then return diff end
+  local hooks = cls.hooks
+  return diff:order(function(model, elements)
+    local h = hooks["order_children_" .. model] or hooks.order_children_default
+    if h then return h(elements) end
+  end)
+end
+
 local diff_opt_keys = { flags = true, callback = true, diff = true,
-                        dry_run = true, progress = true }
+                        dry_run = true, progress = true, diff_class = true }
+
+local function checkclass(cls, fname)
+  if cls ~= nil and not (type(cls) == "table" and rawget(cls, "hooks") and
+                         getmetatable(cls) == DiffClass) then
+    error(fmt("%s: diff_class must come from ms.diff_class, not %s", fname, type(cls)), 3)
+  end
+end
 
 local function diffopts(opts, fname)
   opts = opts or {}
   if type(opts) ~= "table" then argerror(2, fname, "table", opts) end
   checkkeys(opts, diff_opt_keys, fname .. " options")
-  return flagvalue(opts.flags, false, fname), opts.callback
+  checkclass(opts.diff_class, fname)
+  return flagvalue(opts.flags, false, fname), opts.callback, opts.diff_class
 end
 
 --- Computes the diff that would make self match source (DiffSync's
 -- `diff_from`). opts.flags: list of flag names or a number;
--- opts.callback(stage, current, total) reports progress.
+-- opts.callback(stage, current, total) reports progress; opts.diff_class
+-- (ms.diff_class) orders the sync.
 function Adapter:diff_from(source, opts)
-  local flags, cb = diffopts(opts, "diff_from")
+  local flags, cb, cls = diffopts(opts, "diff_from")
   if type(source) ~= "table" or not source._store then argerror(1, "diff_from", "adapter", source) end
-  return core.diff(source._store, self._store, flags, cb)
+  return ordered(core.diff(source._store, self._store, flags, cb), cls)
 end
 
 --- The diff that would make target match self (`target:diff_from(self)`).
 function Adapter:diff_to(target, opts)
   if type(target) ~= "table" or not target._store then argerror(1, "diff_to", "adapter", target) end
-  local flags, cb = diffopts(opts, "diff_to")
-  return core.diff(self._store, target._store, flags, cb)
+  local flags, cb, cls = diffopts(opts, "diff_to")
+  return ordered(core.diff(self._store, target._store, flags, cb), cls)
 end
 
 -- {====== sync ======}
@@ -427,7 +479,7 @@ local function sync_handlers(self)
   local spec, byname = self.spec, self.model
   local wanted = { create = spec.create, update = spec.update, delete = spec.delete }
   for _, m in ipairs(self.models) do
-    for op in pairs(wanted) do
+    for _, op in ipairs { "create", "update", "delete" } do
       if m[op] then wanted[op] = wanted[op] or true end
     end
   end
@@ -460,7 +512,7 @@ local function sync_handlers(self)
 end
 
 local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = true,
-                        log = true }
+                        log = true, diff_class = true }
 
 --- Makes self match source (DiffSync's `sync_from`): computes the diff
 -- (or uses opts.diff) and applies it through the adapter's create,
@@ -478,6 +530,7 @@ function Adapter:sync_from(source, opts)
   if type(source) ~= "table" or not source._store then argerror(1, "sync_from", "adapter", source) end
   if type(opts) ~= "table" then argerror(2, "sync_from", "table", opts) end
   checkkeys(opts, sync_opt_keys, "sync_from options")
+  checkclass(opts.diff_class, "sync_from")
   local flags = flagvalue(opts.flags, false, "sync_from")
   local diff = opts.diff
   if diff ~= nil then
@@ -486,7 +539,7 @@ function Adapter:sync_from(source, opts)
       error("sync_from: opts.diff was computed for other adapters", 2)
     end
   else
-    diff = core.diff(source._store, self._store, flags, opts.callback)
+    diff = ordered(core.diff(source._store, self._store, flags, opts.callback), opts.diff_class)
   end
   local res
   if self.write then
@@ -523,6 +576,16 @@ end
 function M.normalize(kind, value, key)
   return core.normalize(kind, value, key)
 end
+
+--- A value as JSON text with sorted keys and two-space indentation (as
+-- Python's `json.dumps(v, indent=2, sort_keys=True)`): a readable print
+-- of `adapter:dict()` or `diff:dict()`, where DiffSync code uses pprint.
+M.pformat = core.pformat
+
+--- Python's repr() of a value, as DiffSync prints ids and attrs:
+-- `{'name': 'x', 'count': 3}`; `keys` (say `Model.attributes`) orders
+-- a map's keys, which are sorted otherwise.
+M.pyrepr = core.pyrepr
 
 --- Declares a job (see moonsync.job): `return ms.job { source = ..., target = ... }`.
 function M.job(spec)

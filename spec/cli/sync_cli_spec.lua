@@ -174,9 +174,11 @@ describe("moonsync jobs", function()
 
   it("a dry run reports what validate hooks reject, without writing", function()
     local before = h.read(dir .. "/dst.json")
+    -- validate gets the model class, the same object create receives
     local j = job(dir, { target = [[
       t.spec.validate = function(self, op, model, ids, attrs)
-        if op == "create" and model == "device" then return false, "devices are read-only" end
+        assert(model == self.model[model.name], "not the model class")
+        if op == "create" and model.name == "device" then return false, "devices are read-only" end
         return true
       end]] })
     local r = h.run("sync", j, "--dry-run")

@@ -109,6 +109,25 @@ describe("moonsync sync", function()
     assert.same({ "model" }, seen)
   end)
 
+  it("runs model-level handlers of an adapter that declares none", function()
+    local seen = {}
+    local S2 = ms.model "site" { identifiers = { "name" }, attributes = { "status", "region" },
+      children = { device = "devices" },
+      create = function(adapter, ids, attrs) seen[#seen + 1] = "create " .. ids.name
+        return adapter:create_base("site", ids, attrs) end,
+      update = function(adapter, rec, attrs) seen[#seen + 1] = "update " .. rec.name
+        return adapter:update_base(rec, attrs) end,
+      delete = function(adapter, rec) seen[#seen + 1] = "delete " .. rec.name
+        return adapter:delete_base(rec) end }
+    local Src = ms.adapter "s" { models = { Site, Device } }
+    local Dst = ms.adapter "d" { models = { S2, Device } }
+    local src, dst = fill(Src:new(), DATA_SRC), fill(Dst:new(), DATA_DST)
+    dst:sync_from(src)
+    table.sort(seen)
+    assert.same({ "create osl", "delete nyc", "update ams" }, seen)
+    assert.is_false(dst:diff_from(src):has_diffs())
+  end)
+
   it("skips the children of an element whose handler returns nil", function()
     local src, dst = pair { create = function(self, model, ids, attrs)
       if model.name == "site" then return nil end
