@@ -1,5 +1,6 @@
 -- Every example runs with one command and does what its comments say.
 local h = require "helpers"
+local cjson = require "cjson"
 
 local it_node = h.have_node() and it or pending
 
@@ -38,41 +39,86 @@ describe("examples #examples", function()
     assert.equals(0, run("diff", job))
   end)
 
-  it("01: multiple data sources, synced both ways", function()
-    local out = example("01-multiple-data-sources/main.lua")
-    assert.matches("site: atl MISSING in Backend%-A", out)
-    assert.matches("Diff A to B after the sync: %(no diffs%)", out)
-    assert.matches("Diff C to B after the sync: %(no diffs%)", out)
+  -- The ports of DiffSync's examples print what DiffSync's examples print:
+  -- each is held to the output scripts/capture-diffsync captured from
+  -- DiffSync itself (examples/*/diffsync-output.txt).
+  local function capture(dir)
+    return h.read(h.root .. "/examples/" .. dir .. "/diffsync-output.txt")
+  end
+
+  -- a tracked file an example could write to, unchanged by the run
+  local function unchanged(files, run)
+    local before = {}
+    for _, f in ipairs(files) do before[f] = h.read(h.root .. "/examples/" .. f) end
+    run()
+    for _, f in ipairs(files) do
+      assert.equals(before[f], h.read(h.root .. "/examples/" .. f), f .. " was modified")
+    end
+  end
+
+  for _, dir in ipairs { "01-multiple-data-sources", "02-callback-function",
+                         "04-get-update-instantiate" } do
+    it(dir .. ": prints what DiffSync's example prints", function()
+      assert.equals(capture(dir), example(dir .. "/main.lua"))
+    end)
+  end
+
+  it("06-ip-prefixes: prints what DiffSync's README session shows, data/ untouched", function()
+    unchanged({ "06-ip-prefixes/data/ipam_a.json", "06-ip-prefixes/data/ipam_b.json" }, function()
+      assert.equals(capture("06-ip-prefixes"), example("06-ip-prefixes/main.lua"))
+    end)
   end)
 
-  it("02: progress callbacks", function()
-    local out = example("02-callback-function/main.lua", "1000")
-    assert.matches("diff: 1500 of 1500 %(100%%%)", out)
-    assert.matches("sync: 1000 of 1000 %(100%%%)", out)
+  -- 03 and 05 against the stand-in Nautobot (and PeeringDB), started here
+  local function standin(db)
+    local copy = h.tmpdir() .. "/db.json"
+    h.write(copy, h.read(h.root .. "/examples/" .. db))
+    return h.server("examples/standin/server.js", copy)
+  end
+
+  it_node("03-remote-system: --diff, --sync, --diff print what DiffSync's example prints", function()
+    local srv = standin("03-remote-system/nautobot-db.json")
+    local out = {}
+    for _, a in ipairs { "--diff", "--sync", "--diff" } do
+      local r = h.run_env({ NAUTOBOT_URL = srv.url,
+                            NAUTOBOT_TOKEN = "0123456789abcdef0123456789abcdef01234567" },
+                          "run", h.root .. "/examples/03-remote-system/main.lua", a)
+      assert.equals("", r.stderr)
+      assert.equals(0, r.code)
+      out[#out + 1] = "$ main " .. a .. "\n" .. r.stdout
+    end
+    srv.stop()
+    assert.equals(capture("03-remote-system"), table.concat(out))
   end)
 
-  it_node("03: a remote system over REST (json-server)", function()
-    local out = example("03-remote-system/main.lua")
-    assert.matches("country: Kenya MISSING in remote", out)
-    assert.matches("synced: 6 created, 2 updated, 2 deleted", out)
-    assert.matches("Differences after the sync: %(no diffs%)", out)
+  it_node("05-peeringdb-nautobot: prints what DiffSync's example shows, and syncs the stand-in", function()
+    local srv = standin("05-peeringdb-nautobot/standin-db.json")
+    local r = h.run_env({ NAUTOBOT_URL = srv.url, PEERINGDB_URL = srv.url },
+                        "run", h.root .. "/examples/05-peeringdb-nautobot/main.lua")
+    assert.equals("", r.stderr)
+    assert.equals(0, r.code)
+    assert.equals(capture("05-peeringdb-nautobot"), r.stdout)
+    -- the sites were created in the stand-in Nautobot, the one only it has kept
+    local sites = {}
+    for _, s in ipairs(cjson.decode(h.fetch(srv.url .. "/api/dcim/sites/")).results) do
+      sites[#sites + 1] = s.name
+    end
+    srv.stop()
+    table.sort(sites)
+    assert.same({ "Head Office", "Sample Campus BCN-1", "Sample Campus BCN-2", "Sample Hall AND-1",
+                  "Sample Tower MAD-1" }, sites)
   end)
 
-  it("04: get_or_instantiate and update_or_instantiate", function()
-    assert.matches("role    last%-wins%(leaf%-v2%)    first%-wins%(leaf%)",
-                   example("04-get-update-instantiate/main.lua"))
-  end)
-
-  it("05: PeeringDB facilities into Nautobot regions and sites", function()
-    local out = example("05-peeringdb-nautobot/main.lua", h.tmpdir() .. "/nb.json")
-    assert.matches("region: Asia Pacific MISSING in nautobot", out)
-    assert.matches("6 created, 0 updated; office%-lon kept: true", out)
-  end)
-
-  it("06: IP prefixes across two IPAM shapes", function()
-    local out = example("06-ip-prefixes/main.lua")
-    assert.matches("tenant    ipam%-a%(Globex%)    ipam%-b%(Initech%)", out)
-    assert.matches("After the sync: %(no diffs%)", out)
+  -- without a Nautobot named, 03 and 05 start the stand-in themselves
+  -- (node runs without the sanitizer runtime check-asan preloads)
+  local it_self = (h.have_node() and os.getenv("MOONSYNC_ASAN") ~= "1") and it or pending
+  it_self("03 and 05 run with one command, tracked data untouched", function()
+    unchanged({ "03-remote-system/nautobot-db.json", "05-peeringdb-nautobot/standin-db.json" }, function()
+      local out = example("03-remote-system/main.lua", "--diff", "--sync")
+      assert.matches("country: belgium\n        population    Local%(11632326%)    Nautobot%(11000000%)", out)
+      assert.matches("Created country : {'slug': 'algeria'}", out)
+      assert.equals(capture("05-peeringdb-nautobot"), example("05-peeringdb-nautobot/main.lua"))
+    end)
   end)
 
   it_node("Meraki: the adapter guide's worked example", function()

@@ -131,13 +131,15 @@ echo $? >%s/code
   return tonumber((M.read(dir .. "/code") or ""):match("%d+")), M.read(dir .. "/err")
 end
 
---- Starts one of the test servers (spec/servers/NAME.js) on a free
+--- Starts one of the test servers (spec/servers/NAME.js, or a script given
+-- by its path in the tree, such as examples/standin/server.js) on a free
 -- 127.0.0.1 port and waits for its "listening PORT PID" line (no sleeps).
 -- Returns {port =, pid =, url =, stop = function}.
 function M.server(name, ...)
   -- the sanitizer runtime preloaded under check-asan is not for node
-  local parts = { "env", "-u", "LD_PRELOAD", "node",
-                  quote(M.root .. "/spec/servers/" .. name .. ".js") }
+  local script = name:find("/", 1, true) and M.root .. "/" .. name
+                 or M.root .. "/spec/servers/" .. name .. ".js"
+  local parts = { "env", "-u", "LD_PRELOAD", "node", quote(script) }
   for _, a in ipairs { ... } do parts[#parts + 1] = quote(a) end
   local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1", "r"))
   local line = p:read("l")

@@ -1,80 +1,43 @@
--- Example 1: three data sources with the same models; diff and sync them
--- in both directions. Run: bin/moonsync run examples/01-multiple-data-sources/main.lua
+-- Example 1: multiple data sources (DiffSync's examples/01-multiple-data-sources).
+-- Run: bin/moonsync run examples/01-multiple-data-sources/main.lua
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+package.path = here .. "/?.lua;" .. package.path
+
 local ms = require "moonsync"
+local backend = require "backend"
 
-local Site = ms.model "site" { identifiers = { "name" }, children = { device = "devices" } }
--- site_name and role are stored but not compared (extra fields)
-local Device = ms.model "device" {
-  identifiers = { "name" }, extra_fields = { "site_name", "role" },
-  children = { interface = "interfaces" },
+--- Custom Diff class to control the order of the site objects.
+local MyDiff = ms.diff_class {
+  -- the site children in alphabetical order
+  order_children_site = function(children)
+    table.sort(children, function(a, b) return a.name < b.name end)
+    return children
+  end,
 }
-local Interface = ms.model "interface" {
-  identifiers = { "device_name", "name" }, shortname = { "name" },
-  attributes = { "description" },
-}
 
--- One adapter class per backend, each loading its own data table.
-local function backend(name, data)
-  return ms.adapter(name) {
-    models = { Site, Device, Interface },
-    load = function(self)
-      for _, s in ipairs(data) do
-        local site = self:add(Site { name = s.name })
-        for _, d in ipairs(s.devices) do
-          local dev = self:add(Device { name = d.name, site_name = s.name, role = d.role })
-          site:add_child(dev)
-          for _, i in ipairs(d.interfaces) do
-            dev:add_child(self:add(Interface { device_name = d.name, name = i[1], description = i[2] }))
-          end
-        end
-      end
-    end,
-  }
-end
+print("Initializing and loading Backend A...")
+local backend_a = backend.BackendA:new { name = "Backend-A" }
+backend_a:load()
+print(backend_a:str())
 
-local function dev(name, role, interfaces) return { name = name, role = role, interfaces = interfaces } end
+print("Initializing and loading Backend B...")
+local backend_b = backend.BackendB:new { name = "Backend-B" }
+backend_b:load()
+print(backend_b:str())
 
-local BackendA = backend("Backend-A", {
-  { name = "nyc", devices = {
-    dev("nyc-spine1", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }),
-    dev("nyc-spine2", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }) } },
-  { name = "sfo", devices = {
-    dev("sfo-spine1", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }),
-    dev("sfo-spine2", "spine", { { "eth0", "TBD" }, { "eth1", "ddd" }, { "eth2", "Interface 2" } }) } },
-})
-local BackendB = backend("Backend-B", {
-  { name = "atl", devices = {
-    dev("atl-spine1", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }),
-    dev("atl-spine2", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }) } },
-  { name = "nyc", devices = {
-    dev("nyc-spine1", "spine", { { "eth0", "Interface 0/0" }, { "eth1", "Interface 1" } }),
-    dev("nyc-spine2", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }) } },
-  { name = "sfo", devices = {
-    dev("sfo-spine1", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }),
-    dev("sfo-spine2", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" }, { "eth2", "Interface 2" } }) } },
-})
-local BackendC = backend("Backend-C", {
-  { name = "nyc", devices = {
-    dev("nyc-spine1", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }),
-    dev("nyc-spine2", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }) } },
-  { name = "sfo", devices = {
-    dev("sfo-spine1", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" } }),
-    dev("sfo-spine2", "spine", { { "eth0", "Interface 0" }, { "eth1", "Interface 1" }, { "eth2", "Interface 2" } }) } },
-})
+print("Initializing and loading Backend C...")
+local backend_c = backend.BackendC:new()
+backend_c:load()
+print(backend_c:str())
 
-local a, b, c = BackendA:new():load(), BackendB:new():load(), BackendC:new():load()
-print("Backend A:\n" .. a:str() .. "\n")
+print("Getting diffs from Backend A to Backend B...")
+local diff_a_b = backend_a:diff_to(backend_b, { diff_class = MyDiff })
+print(diff_a_b:str())
 
-print("Diff from Backend A to Backend B:")
-local diff = a:diff_to(b)
-print(diff:str())
-print("\nThe same diff as JSON (DiffSync's dict()):")
-print(diff:dict_json())
+print("Diffs can also be represented as a dictionary...")
+print(ms.pformat(diff_a_b:dict()))
 
-print("\nSyncing Backend A to Backend B...")
-a:sync_to(b, { diff = diff })
-print("Diff A to B after the sync: " .. a:diff_to(b):str())
-
-print("\nSyncing Backend C back to Backend B (the other direction)...")
-b:sync_from(c)
-print("Diff C to B after the sync: " .. c:diff_to(b):str())
+print("Syncing changes from Backend A to Backend B...")
+backend_a:sync_to(backend_b, { diff = diff_a_b })
+print("Getting updated diffs from Backend A to Backend B...")
+print(backend_a:diff_to(backend_b):str())

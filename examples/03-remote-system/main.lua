@@ -1,66 +1,58 @@
--- Example 3: sync a local dataset into a remote system over REST. The
--- remote system is json-server (from npm) serving remote-db.json, started
--- here on a free local port unless REMOTE_URL names one already running.
--- Run: bin/moonsync run examples/03-remote-system/main.lua
+-- Example 3: work with a remote system (DiffSync's examples/03-remote-system):
+-- the countries of a local JSON file, synced into the regions of a
+-- Nautobot over its REST API.
+--   bin/moonsync run examples/03-remote-system/main.lua --diff
+--   bin/moonsync run examples/03-remote-system/main.lua --sync
+-- NAUTOBOT_URL and NAUTOBOT_TOKEN name the Nautobot. Without NAUTOBOT_URL
+-- a local stand-in (examples/standin/server.js, json-server) serves a
+-- scratch copy of nautobot-db.json for the run.
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+package.path = here .. "/?.lua;" .. package.path
+
 local ms = require "moonsync"
-local rest = require "moonsync.adapters.rest"
-local util = require "moonsync.util"
+local standin = dofile(here .. "/../standin/standin.lua")
 
-local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
-local root = here .. "/../.."
+local args = {}
+for _, a in ipairs(arg) do args[a] = true end
+if not args["--sync"] and not args["--diff"] then
+  io.stderr:write("please select --diff or --sync\n")
+  os.exit(1)
+end
 
-local Region = ms.model "region" { identifiers = { "name" }, children = { country = "countries" } }
-local Country = ms.model "country" { identifiers = { "name" }, attributes = { "region", "population" } }
-
--- the local side: a JSON list of countries, mapped in C
-local Local = ms.adapter "local" { models = { Region, Country },
-  load = function(self, path)
-    local regions = {}
-    for _, c in ipairs(require("moonsync.core").json_decode(util.read_file(path))) do
-      if not regions[c.region] then regions[c.region] = self:add(Region { name = c.region }) end
-    end
-    local m = ms.mapping { model = Country, fields = { name = "name", region = "region",
-                                                       population = "population" },
-                           parent = { model = Region, ids = { name = "region" } } }
-    self:load_mapped(m, { file = path })
-  end }
-
--- the remote side: two REST collections
-local Remote = rest.adapter "remote" {
-  models = { Region, Country },
-  resources = {
-    region = { path = "/regions", fields = { name = "name" } },
-    country = { path = "/countries", fields = { name = "name", region = "region", population = "population" },
-                parent = { model = "region", ids = { name = "region" } } },
-  },
-}
-
-local url, server = os.getenv("REMOTE_URL"), nil
-if not url then
-  local db = os.tmpname()
-  util.write_atomic(db, util.read_file(here .. "/remote-db.json"))
-  server = assert(io.popen(("node %q %q 2>&1"):format(root .. "/spec/servers/json_server.js", db)))
-  local port, pid = (server:read("l") or ""):match("^listening (%d+) (%d+)")
-  assert(port, "could not start json-server (run scripts/install-deps)")
-  url = "http://127.0.0.1:" .. port
-  server = { handle = server, pid = pid, db = db }
+local server
+if not os.getenv("NAUTOBOT_URL") then
+  server = standin.start(here .. "/nautobot-db.json")
+  require("nautobot_adapter").NAUTOBOT_URL = server.url
 end
 
 local ok, err = pcall(function()
-  local src = Local:new():load(here .. "/countries.json")
-  local dst = Remote:new { client = { base_url = url } }:load()
-  local diff = dst:diff_from(src)
-  print("Differences between the local data and the remote system:")
-  print(diff:str())
-  local _, res = dst:sync_from(src, { diff = diff })
-  dst:commit()
-  print(("synced: %d created, %d updated, %d deleted"):format(res.created, res.updated, res.deleted))
-  local again = Remote:new { client = { base_url = url } }:load()
-  print("Differences after the sync: " .. again:diff_from(src):str())
+  local LocalAdapter = require("local_adapter").LocalAdapter
+  local NautobotAdapter = require("nautobot_adapter").NautobotAdapter
+  local AlphabeticalOrderDiff = require "diff"
+
+  print("Initializing and loading Local Data ...")
+  local localdata = LocalAdapter:new()
+  localdata:load(here .. "/countries.json")
+
+  print("Initializing and loading Nautobot Data ...")
+  local nautobot = NautobotAdapter:new()
+  nautobot:load()
+
+  -- a region in Nautobot (the destination) but not in the local data is
+  -- skipped rather than deleted
+  local flags = { "SKIP_UNMATCHED_DST" }
+
+  local diff
+  if args["--diff"] then
+    print("Calculating the Diff between the local adapter and Nautobot ...")
+    diff = nautobot:diff_from(localdata, { flags = flags, diff_class = AlphabeticalOrderDiff })
+    print(diff:str())
+  end
+
+  if args["--sync"] then
+    print("Updating the list of countries in Nautobot ...")
+    nautobot:sync_from(localdata, { flags = flags, diff_class = AlphabeticalOrderDiff, diff = diff })
+  end
 end)
-if server then
-  os.execute("kill " .. server.pid)
-  server.handle:close()
-  os.remove(server.db)
-end
+if server then server.stop() end
 if not ok then error(err, 0) end
