@@ -78,6 +78,12 @@ int ms_cli_diff_files(int argc, char **argv) {
   ms_diff *d = NULL;
   ms_err err;
   ms_buf out = MS_BUF_INIT;
+  /* --help wins wherever it stands, even where an option's value would be */
+  for (i = 1; i < argc; i++)
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      fputs(usage, stdout);
+      return EXIT_SAME;
+    }
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--schema") == 0 && i + 1 < argc) schema = argv[++i];
@@ -109,10 +115,6 @@ int ms_cli_diff_files(int argc, char **argv) {
     else if (strcmp(a, "--skip-duplicates") == 0) skip = 1;
     else if (strcmp(a, "--timings") == 0) timings = 1;
     else if (strcmp(a, "--no-progress") == 0) {}  /* none is shown */
-    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(usage, stdout);
-      return EXIT_SAME;
-    }
     else if (a[0] == '-' && a[1] != '\0') {
       fprintf(stderr, "moonsync diff: unknown or incomplete option '%s' (it "
               "does not apply to diff --schema)\n%s", a, usage);

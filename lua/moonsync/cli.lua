@@ -75,7 +75,7 @@ local OPTS = {
   ["dry-run"] = "bool", ["max-deletes"] = "value", ["log-format"] = "value",
   ["no-progress"] = "bool", schema = "value", out = "value", ["ops-log"] = "value",
   ["source-name"] = "value", ["dest-name"] = "value", o = "value", job = "value",
-  refresh = "bool", help = "bool", ["skip-duplicates"] = "bool",
+  refresh = "bool", ["skip-duplicates"] = "bool",
   ["allow-read"] = "list", ["allow-write"] = "list", ["allow-net"] = "list",
   ["allow-env"] = "list", ["lock-timeout"] = "value", verify = "bool", ["no-verify"] = "bool",
   timings = "bool",
@@ -84,7 +84,7 @@ local OPTS = {
 -- The options of each form of each command: any other is an error.
 local JOB = { "allow-read", "allow-write", "allow-net", "allow-env", "timings", "no-progress" }
 local function form(...)
-  local set = { help = true }
+  local set = {}
   for _, list in ipairs { ... } do
     for _, k in ipairs(list) do set[k] = true end
   end
@@ -111,7 +111,7 @@ local function parse(cmd, argv)
   local i = 1
   while i <= #argv do
     local a = argv[i]
-    local name = a:match("^%-%-([%w-]+)$") or a:match("^%-(o)$") or (a == "-h" and "help")
+    local name = a:match("^%-%-([%w-]+)$") or a:match("^%-(o)$")
     if name then
       local kind = OPTS[name]
       if not kind then fail(fmt("unknown option '%s'\n%s", a, USAGE[cmd])) end
@@ -753,8 +753,11 @@ function M.main(cmd, ...)
     return EXIT_ERROR
   end
   local ok, res = pcall(function(...)
+    -- --help wins wherever it stands, even where an option's value would be
+    for _, a in ipairs { ... } do
+      if a == "--help" or a == "-h" then stdout:write(USAGE[cmd]); return EXIT_OK end
+    end
     local o = parse(cmd, { ... })
-    if o.help then stdout:write(USAGE[cmd]); return EXIT_OK end
     check(cmd, o)
     return fn(o)
   end, ...)
