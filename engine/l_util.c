@@ -147,7 +147,7 @@ static void sortmaps(ms_value *v) {
   uint32_t i;
   if (v->type == MS_LIST) {
     for (i = 0; i < v->len; i++) sortmaps(&v->u.items[i]);
-  } else if (v->type == MS_MAP) {
+  } else if (v->type == MS_MAP && v->len > 0) {
     qsort(v->u.items, v->len, 2 * sizeof *v->u.items, keycmp);
     for (i = 0; i < v->len; i++) sortmaps(&v->u.items[2 * i + 1]);
   }

@@ -23,7 +23,7 @@ local h = require "helpers"
 
 local DOCS = { "README.md" }
 do
-  local p = io.popen("ls " .. h.quote(h.root .. "/docs") .. "/*.md")
+  local p = io.popen("env -u LD_PRELOAD ls " .. h.quote(h.root .. "/docs") .. "/*.md")
   for f in p:lines() do DOCS[#DOCS + 1] = f:sub(#h.root + 2) end
   p:close()
 end
@@ -61,16 +61,19 @@ local function blocks(file)
   return out
 end
 
+-- other programs run without the sanitizer runtime check-asan preloads
+local function sh(cmd) return "env -u LD_PRELOAD sh -c " .. h.quote(cmd) end
+
 local function git_status()
-  local p = io.popen("cd " .. h.quote(h.root) .. " && git status --porcelain 2>/dev/null")
+  local p = io.popen(sh("cd " .. h.quote(h.root) .. " && git status --porcelain 2>/dev/null"))
   local s = p:read("a")
   p:close()
   return s
 end
-local have_git = os.execute("cd " .. h.quote(h.root) .. " && git rev-parse --git-dir >/dev/null 2>&1") == true
+local have_git = os.execute(sh("cd " .. h.quote(h.root) .. " && git rev-parse --git-dir >/dev/null 2>&1")) == true
 
 local function copydir(from, to)
-  assert(os.execute(("cp -r %s/. %s"):format(h.quote(h.root .. "/" .. from), h.quote(to))))
+  assert(os.execute(sh(("cp -r %s/. %s"):format(h.quote(h.root .. "/" .. from), h.quote(to)))))
 end
 
 -- runs a Lua block as its directives say; returns the results of the runs
@@ -151,8 +154,8 @@ describe("docs #docs", function()
             end
           end
           local tree, tmp = h.tmpdir(), h.tmpdir()
-          assert(os.execute(("cd %s && git ls-files -z | xargs -0 cp --parents -t %s && cp -r bin lib %s")
-                            :format(h.quote(h.root), h.quote(tree), h.quote(tree))))
+          assert(os.execute(sh(("cd %s && git ls-files -z | xargs -0 cp --parents -t %s && cp -r bin lib %s")
+                               :format(h.quote(h.root), h.quote(tree), h.quote(tree)))))
           -- a command exits 0, or 2 for changes pending (diff, plan, dry run)
           local body = { "set -u", "export TMPDIR=" .. h.quote(tmp) }
           for i, l in ipairs(lines) do
@@ -160,11 +163,11 @@ describe("docs #docs", function()
                               .. '|| { echo "line ' .. i .. ': exit $rc" >>"$TMPDIR/err"; exit 1; }'
           end
           local script = h.write(tmp .. "/block.sh", table.concat(body, "\n") .. "\n")
-          local ok = os.execute("cd " .. h.quote(tree) .. " && env -u LD_PRELOAD sh " .. h.quote(script))
+          local ok = os.execute(sh("cd " .. h.quote(tree) .. " && sh " .. h.quote(script)))
           assert.is_true(ok == true, h.read(tmp .. "/err"))
-          local p = io.popen("cd " .. h.quote(tree) .. " && git -C " .. h.quote(h.root)
-                             .. " ls-files | while read -r f; do cmp -s \"$f\" " .. h.quote(h.root)
-                             .. "/\"$f\" || echo \"$f\"; done")
+          local p = io.popen(sh("cd " .. h.quote(tree) .. " && git -C " .. h.quote(h.root)
+                                .. " ls-files | while read -r f; do cmp -s \"$f\" " .. h.quote(h.root)
+                                .. "/\"$f\" || echo \"$f\"; done"))
           local changed = p:read("a")
           p:close()
           assert.equals("", changed, "the block changed tracked files")
