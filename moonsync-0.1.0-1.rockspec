@@ -32,7 +32,7 @@ build = {
     ["moonsync.core"] = {
       sources = {
         "engine/arena.c", "engine/buf.c", "engine/err.c", "engine/value.c",
-        "engine/json.c", "engine/store.c", "engine/diff.c", "engine/sync.c",
+        "engine/json.c", "engine/load.c", "engine/store.c", "engine/diff.c", "engine/sync.c",
         "engine/fixture.c", "engine/http.c", "engine/mapping.c", "engine/perm.c",
         "engine/fsafe.c", "engine/proc.c",
         "engine/l_common.c", "engine/l_model.c", "engine/l_record.c", "engine/l_store.c",

@@ -141,9 +141,9 @@ static int resolve(differ *df, ms_store *st, const char *type,
                    const ms_uidlist *l) {
   int mi = ms_store_model(st, type);
   uint32_t i;
+  if (l->n) ms_store_touch(st, mi);  /* get_by_uids */
   for (i = 0; i < l->n; i++) {
-    ms_record *r = mi < 0 ? NULL
-                 : ms_store_get(st, mi, l->items[i].s, l->items[i].len);
+    ms_record *r = ms_store_child(st, mi, &l->items[i]);
     if (r == NULL)
       return ms_err_set(df->err, MS_ENOTFOUND, "%s %.*s not present in %s",
                         type, (int)l->items[i].len, l->items[i].s, st->name);
@@ -283,7 +283,7 @@ static int checknames(differ *df, const ms_dgroup *g) {
 
 static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
                    size_t dn, int dmidx, const char *type, ms_dchildren *out) {
-  size_t pbase = df->npairs, ebase = df->nelems, i, n;
+  size_t pbase = df->npairs, ebase = df->nelems, i, j = 0, n;
   uint32_t epoch;
   ms_dgroup *g;
   int rc;
@@ -296,7 +296,14 @@ static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
     ms_record *s = sl[i], *d = NULL;
     if (!s->stored) continue;
     if (dmidx >= 0) {
-      d = ms_store_find(df->dst, dmidx, s->uid, s->uid_len);
+      /* the two sides mostly list the same records in the same order: the
+         next unpaired dest record is tried before the index */
+      while (j < dn && dl[j]->mark != epoch) j++;
+      if (j < dn && dl[j]->uid_len == s->uid_len &&
+          memcmp(dl[j]->uid, s->uid, s->uid_len) == 0)
+        d = dl[j];
+      else
+        d = ms_store_find(df->dst, dmidx, s->uid, s->uid_len);
       if (d != NULL && d->mark == epoch) d->mark = epoch + 1;
       else d = NULL;
     }

@@ -33,24 +33,37 @@ void ms_schema_free(ms_schema *s);
 int ms_schema_store(const ms_schema *sc, const char *name, int side,
                     ms_store **out, ms_err *err);
 
-/* Loads a data document into the store, depth-first in document order:
-   add the record, link it to its parent (add_child), then its children.
-   The values of `doc` must live in the store's arena (they are shared,
-   not copied). skip_dups drops a record whose uid is taken, with its
-   subtree; otherwise that is MS_EEXISTS. Errors name `docname` and the
-   record's path, e.g. "dest.json: site[2].devices[0]: ...". */
-int ms_load_records(ms_store *st, const ms_value *doc, const char *docname,
-                    int skip_dups, ms_err *err);
+/* Progress of a load: bytes of text read so far, of total, and records
+   built. */
+typedef void (*ms_load_fn)(void *ud, uint64_t done, uint64_t total,
+                           uint64_t records);
+typedef struct ms_load_progress {
+  ms_load_fn fn;
+  void *ud;
+} ms_load_progress;
 
-/* Reads a JSON file into the store's arena and loads it. */
+typedef struct ms_load_opts {
+  int skip_dups;                /* drop a record whose uid is taken, with its
+                                   subtree (otherwise MS_EEXISTS) */
+  ms_load_progress progress;    /* called every few MB of text */
+} ms_load_opts;
+
+/* Loads a data document into the store (load.c), in DiffSync's order: add
+   the record, link it to its parent (add_child), then its children, field
+   by field in the model's order. No document tree is built: records and
+   their values are made as the text is read, strings copied into the
+   store's arena (repeated ones shared). Errors name the document and the
+   record's path, e.g. "dest.json: site[2].devices[0]: ...", or the line
+   and column of malformed JSON. */
+int ms_load_file_opts(ms_store *st, const char *path, const ms_load_opts *o,
+                      ms_err *err);
 int ms_load_file(ms_store *st, const char *path, int skip_dups, ms_err *err);
 
-/* Parses JSON text (copied into the store's arena) and loads it. */
+/* The same from text[0..len), which must be followed by a NUL byte. */
 int ms_load_text(ms_store *st, const char *text, size_t len, const char *name,
                  int skip_dups, ms_err *err);
 
-
-/* The store as a nested data document (the format ms_load_records reads):
+/* The store as a nested data document (the format ms_load_file reads):
    top-level records in store order, children nested through their uid
    lists; a dangling child uid is written {"_missing_uid": uid}. */
 void ms_store_nested_json(ms_buf *b, const ms_store *st);

@@ -4,6 +4,7 @@
 ** container closes, so a parse costs one arena copy per value.
 */
 #include "json.h"
+#include "jsonp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,16 +18,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-typedef struct parser {
-  const char *start, *p, *end;
-  const char *name;
-  ms_arena *a;
-  ms_value *stack;
-  size_t top, cap;
-  ms_err *err;
-} parser;
-
-static int fail(parser *ps, const char *at, const char *what) {
+int ms_jp_fail(parser *ps, const char *at, const char *what) {
   size_t line = 1, col = 1;
   const char *q;
   if (at > ps->end) at = ps->end;
@@ -42,7 +34,7 @@ static int oom(parser *ps) {
   return ms_err_set(ps->err, MS_ENOMEM, "%s: out of memory", ps->name);
 }
 
-static void skipws(parser *ps) {
+void ms_jp_skipws(parser *ps) {
   const char *p = ps->p;
   while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
   ps->p = p;
@@ -115,14 +107,14 @@ static size_t utf8enc(char *o, unsigned cp) {
 }
 
 /* ps->p is just past the opening quote. */
-static int parsestr(parser *ps, ms_value *out) {
+int ms_jp_string(parser *ps, ms_value *out) {
   const unsigned char *s = (const unsigned char *)ps->p;
   const unsigned char *p = s, *end = (const unsigned char *)ps->end;
   char *o, *obase;
   for (;;) {
     while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
       p++;
-    if (p >= end) return fail(ps, (const char *)p, "unterminated string");
+    if (p >= end) return ms_jp_fail(ps, (const char *)p, "unterminated string");
     if (*p == '"') {
       *out = ms_value_str((const char *)s, (size_t)(p - s));
       ps->p = (const char *)p + 1;
@@ -130,10 +122,10 @@ static int parsestr(parser *ps, ms_value *out) {
     }
     if (*p == '\\') break;
     if (*p < 0x20)
-      return fail(ps, (const char *)p, "control character in string");
+      return ms_jp_fail(ps, (const char *)p, "control character in string");
     {
       size_t n = utf8len(p, end);
-      if (n == 0) return fail(ps, (const char *)p, "invalid UTF-8 in string");
+      if (n == 0) return ms_jp_fail(ps, (const char *)p, "invalid UTF-8 in string");
       p += n;
     }
   }
@@ -163,43 +155,43 @@ static int parsestr(parser *ps, ms_value *out) {
         case 't': *o++ = '\t'; p++; break;
         case 'u':
           if (end - p < 5 || hex4((const char *)p + 1, &cp))
-            return fail(ps, (const char *)p - 1, "invalid \\u escape");
+            return ms_jp_fail(ps, (const char *)p - 1, "invalid \\u escape");
           p += 5;
           if (cp >= 0xd800 && cp <= 0xdbff) {
             if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
                 hex4((const char *)p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
-              return fail(ps, (const char *)p - 6,
+              return ms_jp_fail(ps, (const char *)p - 6,
                           "lone UTF-16 surrogate in \\u escape");
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             p += 6;
           } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-            return fail(ps, (const char *)p - 6,
+            return ms_jp_fail(ps, (const char *)p - 6,
                         "lone UTF-16 surrogate in \\u escape");
           }
           o += utf8enc(o, cp);
           break;
         default:
-          return fail(ps, (const char *)p - 1, "invalid escape in string");
+          return ms_jp_fail(ps, (const char *)p - 1, "invalid escape in string");
       }
     } else if (*p < 0x20) {
-      return fail(ps, (const char *)p, "control character in string");
+      return ms_jp_fail(ps, (const char *)p, "control character in string");
     } else if (*p < 0x80) {
       *o++ = (char)*p++;
     } else {
       size_t n = utf8len(p, end);
-      if (n == 0) return fail(ps, (const char *)p, "invalid UTF-8 in string");
+      if (n == 0) return ms_jp_fail(ps, (const char *)p, "invalid UTF-8 in string");
       memcpy(o, p, n);
       o += n;
       p += n;
     }
   }
-  if (p >= end) return fail(ps, (const char *)p, "unterminated string");
+  if (p >= end) return ms_jp_fail(ps, (const char *)p, "unterminated string");
   *out = ms_value_str(obase, (size_t)(o - obase));
   ps->p = (const char *)p + 1;
   return MS_OK;
 }
 
-static int parsenum(parser *ps, ms_value *out) {
+int ms_jp_number(parser *ps, ms_value *out) {
   const char *p = ps->p, *begin = p;
   int neg = 0, isfloat = 0;
   uint64_t n = 0;
@@ -215,19 +207,19 @@ static int parsenum(parser *ps, ms_value *out) {
       p++;
     }
   } else {
-    return fail(ps, begin, "invalid number");
+    return ms_jp_fail(ps, begin, "invalid number");
   }
   if (*p == '.') {
     isfloat = 1;
     p++;
-    if (!(*p >= '0' && *p <= '9')) return fail(ps, p, "invalid number");
+    if (!(*p >= '0' && *p <= '9')) return ms_jp_fail(ps, p, "invalid number");
     while (*p >= '0' && *p <= '9') p++;
   }
   if (*p == 'e' || *p == 'E') {
     isfloat = 1;
     p++;
     if (*p == '+' || *p == '-') p++;
-    if (!(*p >= '0' && *p <= '9')) return fail(ps, p, "invalid number");
+    if (!(*p >= '0' && *p <= '9')) return ms_jp_fail(ps, p, "invalid number");
     while (*p >= '0' && *p <= '9') p++;
   }
   if (isfloat) {
@@ -235,10 +227,10 @@ static int parsenum(parser *ps, ms_value *out) {
     out->len = 0;
     out->u.f = strtod(begin, NULL);
     if (isinf(out->u.f))
-      return fail(ps, begin, "number out of the range of a 64-bit float");
+      return ms_jp_fail(ps, begin, "number out of the range of a 64-bit float");
   } else {
     if (overflow || (neg ? n > (uint64_t)INT64_MAX + 1 : n > INT64_MAX))
-      return fail(ps, begin, "integer out of the 64-bit range");
+      return ms_jp_fail(ps, begin, "integer out of the 64-bit range");
     out->type = MS_INT;
     out->len = 0;
     out->u.i = neg ? (int64_t)(0 - n) : (int64_t)n;
@@ -303,14 +295,13 @@ static int hasdupes(const ms_value *kv, uint32_t n) {
   }
 }
 
-static int parseval(parser *ps, ms_value *out, int depth);
 
 static int finish(parser *ps, size_t base, ms_value *out, int type) {
   size_t n = ps->top - base;
   ms_value *items = NULL;
   if (type == MS_MAP && n > 2 && hasdupes(ps->stack + base, (uint32_t)(n / 2)))
     n = 2 * (size_t)dedupe(ps->stack + base, (uint32_t)(n / 2));
-  if (n > UINT32_MAX) return fail(ps, ps->p, "container too large");
+  if (n > UINT32_MAX) return ms_jp_fail(ps, ps->p, "container too large");
   if (n) {
     items = ms_arena_alloc(ps->a, n * sizeof *items);
     if (items == NULL) return oom(ps);
@@ -328,15 +319,15 @@ static int parsearr(parser *ps, ms_value *out, int depth) {
   ms_value v;
   int rc;
   ps->p++;
-  skipws(ps);
+  ms_jp_skipws(ps);
   if (*ps->p == ']') { ps->p++; return finish(ps, base, out, MS_LIST); }
   for (;;) {
-    if ((rc = parseval(ps, &v, depth + 1)) != MS_OK) return rc;
+    if ((rc = ms_jp_value(ps, &v, depth + 1)) != MS_OK) return rc;
     if ((rc = push(ps, &v)) != MS_OK) return rc;
-    skipws(ps);
+    ms_jp_skipws(ps);
     if (*ps->p == ',') { ps->p++; continue; }
     if (*ps->p == ']') { ps->p++; return finish(ps, base, out, MS_LIST); }
-    return fail(ps, ps->p, "expected ',' or ']' in array");
+    return ms_jp_fail(ps, ps->p, "expected ',' or ']' in array");
   }
 }
 
@@ -345,50 +336,50 @@ static int parseobj(parser *ps, ms_value *out, int depth) {
   ms_value k, v;
   int rc;
   ps->p++;
-  skipws(ps);
+  ms_jp_skipws(ps);
   if (*ps->p == '}') { ps->p++; return finish(ps, base, out, MS_MAP); }
   for (;;) {
-    if (*ps->p != '"') return fail(ps, ps->p, "expected a string key");
+    if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
     ps->p++;
-    if ((rc = parsestr(ps, &k)) != MS_OK) return rc;
-    skipws(ps);
-    if (*ps->p != ':') return fail(ps, ps->p, "expected ':' after key");
+    if ((rc = ms_jp_string(ps, &k)) != MS_OK) return rc;
+    ms_jp_skipws(ps);
+    if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
     ps->p++;
-    if ((rc = parseval(ps, &v, depth + 1)) != MS_OK) return rc;
+    if ((rc = ms_jp_value(ps, &v, depth + 1)) != MS_OK) return rc;
     if ((rc = push(ps, &k)) != MS_OK || (rc = push(ps, &v)) != MS_OK)
       return rc;
-    skipws(ps);
-    if (*ps->p == ',') { ps->p++; skipws(ps); continue; }
+    ms_jp_skipws(ps);
+    if (*ps->p == ',') { ps->p++; ms_jp_skipws(ps); continue; }
     if (*ps->p == '}') { ps->p++; return finish(ps, base, out, MS_MAP); }
-    return fail(ps, ps->p, "expected ',' or '}' in object");
+    return ms_jp_fail(ps, ps->p, "expected ',' or '}' in object");
   }
 }
 
-static int lit(parser *ps, const char *word, size_t n) {
+int ms_jp_literal(parser *ps, const char *word, size_t n) {
   if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
-    return fail(ps, ps->p, "invalid literal");
+    return ms_jp_fail(ps, ps->p, "invalid literal");
   ps->p += n;
   return MS_OK;
 }
 
-static int parseval(parser *ps, ms_value *out, int depth) {
+int ms_jp_value(parser *ps, ms_value *out, int depth) {
   if (depth > MS_JSON_MAX_DEPTH)
-    return fail(ps, ps->p, "nesting deeper than 16384 levels");
-  skipws(ps);
-  if (ps->p >= ps->end) return fail(ps, ps->p, "unexpected end of input");
+    return ms_jp_fail(ps, ps->p, "nesting deeper than 16384 levels");
+  ms_jp_skipws(ps);
+  if (ps->p >= ps->end) return ms_jp_fail(ps, ps->p, "unexpected end of input");
   switch (*ps->p) {
     case '{': return parseobj(ps, out, depth);
     case '[': return parsearr(ps, out, depth);
-    case '"': ps->p++; return parsestr(ps, out);
+    case '"': ps->p++; return ms_jp_string(ps, out);
     case 't': *out = ms_nil; out->type = MS_BOOL; out->u.b = 1;
-      return lit(ps, "true", 4);
+      return ms_jp_literal(ps, "true", 4);
     case 'f': *out = ms_nil; out->type = MS_BOOL; out->u.b = 0;
-      return lit(ps, "false", 5);
-    case 'n': *out = ms_nil; return lit(ps, "null", 4);
+      return ms_jp_literal(ps, "false", 5);
+    case 'n': *out = ms_nil; return ms_jp_literal(ps, "null", 4);
     default:
       if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
-        return parsenum(ps, out);
-      return fail(ps, ps->p, "unexpected character");
+        return ms_jp_number(ps, out);
+      return ms_jp_fail(ps, ps->p, "unexpected character");
   }
 }
 
@@ -404,10 +395,10 @@ int ms_json_parse(ms_arena *a, const char *text, size_t len,
   ps.top = ps.cap = 0;
   ps.err = err;
   if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) ps.p += 3;
-  rc = parseval(&ps, out, 0);
+  rc = ms_jp_value(&ps, out, 0);
   if (rc == MS_OK) {
-    skipws(&ps);
-    if (ps.p != ps.end) rc = fail(&ps, ps.p, "unexpected data after JSON value");
+    ms_jp_skipws(&ps);
+    if (ps.p != ps.end) rc = ms_jp_fail(&ps, ps.p, "unexpected data after JSON value");
   }
   free(ps.stack);
   return rc;

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <strings.h>
 
 #define XXH_INLINE_ALL
@@ -334,8 +335,7 @@ static void reach(const ms_store *s, ms_record *r, uint32_t tag, int depth) {
     int cm = ms_store_model(s, r->model->children[c].model);
     if (cm < 0) continue;
     for (i = 0; i < r->children[c].n; i++) {
-      ms_record *k = ms_store_get(s, cm, r->children[c].items[i].s,
-                                  r->children[c].items[i].len);
+      ms_record *k = ms_store_child(s, cm, &r->children[c].items[i]);
       if (k != NULL && k->mark != tag) reach(s, k, tag, depth + 1);
     }
   }
@@ -370,6 +370,26 @@ size_t ms_store_orphans(ms_store *s, ms_buf *names, size_t max) {
 
 /* {====== store ======} */
 
+/* A zeroed index of n slots. A large one sits on huge pages, where the
+   kernel allows, since probes land anywhere in it, and every page is
+   written at once: lazily zeroed pages would be read first by the probes,
+   then faulted again when written, and each such fault flushes the TLB
+   of every thread of the process. */
+static ms_slot *newslots(size_t n) {
+  const size_t huge = (size_t)2 << 20;
+  size_t bytes = n * sizeof(ms_slot), i;
+  volatile char *page;
+  void *p = NULL;
+  if (bytes < huge) return calloc(n, sizeof(ms_slot));
+  if (posix_memalign(&p, huge, bytes) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  for (page = p, i = 0; i < bytes; i += 4096) page[i] = 0;
+  memset(p, 0, bytes);
+  return p;
+}
+
 static ms_store *newstore(const char *name, const char *type, size_t nslots) {
   ms_store *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
@@ -378,7 +398,7 @@ static ms_store *newstore(const char *name, const char *type, size_t nslots) {
   s->name = xstrdup(name);
   s->type = xstrdup(type ? type : name);
   s->nslots = nslots;
-  s->slots = calloc(s->nslots, sizeof *s->slots);
+  s->slots = newslots(s->nslots);
   if (s->name == NULL || s->type == NULL || s->slots == NULL) {
     ms_store_free(s);
     return NULL;
@@ -409,6 +429,7 @@ void ms_store_free(ms_store *s) {
   free(s->bymodel);
   free(s->slots);
   free(s->refs);
+  free(s->islots);
   free(s->name);
   free(s->type);
   ms_arena_free(&s->arena);
@@ -506,9 +527,9 @@ static size_t findslot(const ms_store *s, uint64_t h, int midx,
   }
 }
 
-static int growindex(ms_store *s) {
-  size_t i, nslots = s->nslots * 2, mask = nslots - 1;
-  ms_slot *slots = calloc(nslots, sizeof *slots);
+static int resize(ms_store *s, size_t nslots) {
+  size_t i, mask = nslots - 1;
+  ms_slot *slots = newslots(nslots);
   if (slots == NULL) return MS_ENOMEM;
   for (i = 0; i < s->nslots; i++) {
     if (s->slots[i].rec != NULL) {
@@ -521,6 +542,83 @@ static int growindex(ms_store *s) {
   s->slots = slots;
   s->nslots = nslots;
   return MS_OK;
+}
+
+static int growindex(ms_store *s) { return resize(s, s->nslots * 2); }
+
+int ms_store_reserve(ms_store *s, size_t n, const size_t *per_model) {
+  size_t nslots = s->nslots;
+  uint32_t m;
+  while (n * 4 > nslots * 3) nslots *= 2;
+  if (nslots != s->nslots && resize(s, nslots) != MS_OK) return MS_ENOMEM;
+  for (m = 0; m < s->nmodels; m++) {
+    ms_recvec *v = &s->bymodel[m];
+    size_t want = per_model ? per_model[m] : n;
+    ms_record **items;
+    if (v->cap >= want) continue;
+    items = realloc(v->items, want * sizeof *items);
+    if (items == NULL) return MS_ENOMEM;
+    v->items = items;
+    v->cap = want;
+  }
+  return MS_OK;
+}
+
+/* {====== kept strings ======} */
+
+#define KEEP_MAX 64        /* longer strings are copied each time */
+#define KEEP_PROBE 2048    /* strings of a source seen before deciding */
+
+struct ms_islot {
+  const char *s;
+  uint32_t len, hash;
+};
+
+static int growkept(ms_store *s) {
+  size_t cap = s->nislots ? s->nislots * 2 : 4096, i, mask = cap - 1;
+  struct ms_islot *slots = calloc(cap, sizeof *slots);
+  if (slots == NULL) return MS_ENOMEM;
+  for (i = 0; i < s->nislots; i++) {
+    size_t j;
+    if (s->islots[i].s == NULL) continue;
+    j = s->islots[i].hash & mask;
+    while (slots[j].s != NULL) j = (j + 1) & mask;
+    slots[j] = s->islots[i];
+  }
+  free(s->islots);
+  s->islots = slots;
+  s->nislots = cap;
+  return MS_OK;
+}
+
+const char *ms_store_keep(ms_store *s, ms_internstat *st, const char *p,
+                          size_t n) {
+  struct ms_islot *sl;
+  size_t mask, i;
+  uint32_t h;
+  if (n > KEEP_MAX || (st && st->off)) return ms_arena_strndup(&s->arena, p, n);
+  if (s->icount * 2 >= s->nislots && growkept(s) != MS_OK) return NULL;
+  h = (uint32_t)XXH3_64bits(p, n);
+  mask = s->nislots - 1;
+  for (i = h & mask;; i = (i + 1) & mask) {
+    sl = &s->islots[i];
+    if (sl->s == NULL) break;
+    if (sl->hash == h && sl->len == n && memcmp(sl->s, p, n) == 0) {
+      if (st) {
+        st->hits++;
+        st->seen++;
+      }
+      return sl->s;
+    }
+  }
+  /* a source whose strings seldom repeat is copied from now on */
+  if (st && ++st->seen >= KEEP_PROBE && st->hits * 8 < st->seen) st->off = 1;
+  sl->s = ms_arena_strndup(&s->arena, p, n);
+  if (sl->s == NULL) return NULL;
+  sl->len = (uint32_t)n;
+  sl->hash = h;
+  s->icount++;
+  return sl->s;
 }
 
 ms_record *ms_store_find(const ms_store *s, int midx, const char *uid,
@@ -637,8 +735,9 @@ int ms_store_remove(ms_store *s, ms_record *r, int remove_children,
     int cm = ms_store_model(s, r->model->children[c].model);
     const ms_uidlist *l = &r->children[c];
     if (cm < 0) continue;
+    if (l->n) ms_store_touch(s, cm);
     for (i = 0; i < l->n; i++) {
-      ms_record *child = ms_store_get(s, cm, l->items[i].s, l->items[i].len);
+      ms_record *child = ms_store_child(s, cm, &l->items[i]);
       if (child != NULL) ms_store_remove(s, child, 1, NULL);
     }
   }
@@ -727,26 +826,21 @@ static int wrongtype(const ms_record *parent, const ms_record *child,
   return rc;
 }
 
-int ms_record_add_child(ms_record *parent, const ms_record *child,
-                        ms_err *err) {
-  int c = ms_model_child(parent->model, child->model->name);
-  ms_uidlist *l;
-  if (c < 0) return wrongtype(parent, child, "store", err);
-  l = &parent->children[c];
-  if (listed(l, child->uid, child->uid_len) >= 0)
-    return ms_err_set(err, MS_EEXISTS, "Already storing a %s with unique_id %.*s",
-                      child->model->name, (int)child->uid_len, child->uid);
+static int append(ms_record *parent, ms_uidlist *l, const ms_record *child,
+                  ms_err *err) {
   if (l->n == l->cap) {
     uint32_t cap = l->cap ? l->cap * 2 : 4;
-    ms_strref *items = ms_arena_alloc(&parent->store->arena,
-                                      cap * sizeof *items);
+    ms_childref *items = ms_arena_alloc(&parent->store->arena,
+                                        cap * sizeof *items);
     if (items == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
     if (l->n) memcpy(items, l->items, l->n * sizeof *items);
     l->items = items;
     l->cap = cap;
   }
+  l->items[l->n].rec = NULL;
   if (child->store == parent->store) {
     l->items[l->n].s = child->uid;
+    l->items[l->n].rec = (ms_record *)child;
   } else {
     l->items[l->n].s = ms_arena_strndup(&parent->store->arena, child->uid,
                                         child->uid_len);
@@ -756,6 +850,18 @@ int ms_record_add_child(ms_record *parent, const ms_record *child,
   l->items[l->n].len = child->uid_len;
   l->n++;
   return MS_OK;
+}
+
+int ms_record_add_child(ms_record *parent, const ms_record *child,
+                        ms_err *err) {
+  int c = ms_model_child(parent->model, child->model->name);
+  ms_uidlist *l;
+  if (c < 0) return wrongtype(parent, child, "store", err);
+  l = &parent->children[c];
+  if (listed(l, child->uid, child->uid_len) >= 0)
+    return ms_err_set(err, MS_EEXISTS, "Already storing a %s with unique_id %.*s",
+                      child->model->name, (int)child->uid_len, child->uid);
+  return append(parent, l, child, err);
 }
 
 int ms_record_remove_child(ms_record *parent, const ms_record *child,
@@ -799,6 +905,7 @@ int ms_store_copy_record(ms_store *s, int midx, const ms_record *r,
                                        l->items[i].len);
       if (d->items[i].s == NULL) goto nomem;
       d->items[i].len = l->items[i].len;
+      d->items[i].rec = NULL;
     }
     d->n = d->cap = l->n;
   }
@@ -850,9 +957,9 @@ static void recstr(ms_buf *b, const ms_store *s, const ms_record *r,
     ms_buf_fill(b, ' ', indent + 2);
     ms_buf_puts(b, m->children[c].field);
     if (l->n == 0) { ms_buf_puts(b, ": []"); continue; }
+    ms_store_touch(s, cm);  /* DiffSync's str() looks each child up */
     for (i = 0; i < l->n; i++) {
-      ms_record *ch = cm < 0 ? NULL
-                    : ms_store_get(s, cm, l->items[i].s, l->items[i].len);
+      ms_record *ch = ms_store_child(s, cm, &l->items[i]);
       ms_buf_putc(b, '\n');
       if (ch != NULL) {
         recstr(b, s, ch, indent + 4);

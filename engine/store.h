@@ -93,14 +93,24 @@ typedef struct ms_strref {
   uint32_t len;
 } ms_strref;
 
+typedef struct ms_record ms_record;
+
+/* A child uid, with the record it named when it was added (a shortcut
+   for lookups: valid while that record is stored under that uid). */
+typedef struct ms_childref {
+  const char *s;
+  uint32_t len;
+  ms_record *rec;
+} ms_childref;
+
 typedef struct ms_uidlist {
-  ms_strref *items;
+  ms_childref *items;
   uint32_t n, cap;
 } ms_uidlist;
 
 typedef struct ms_store ms_store;
 
-typedef struct ms_record {
+struct ms_record {
   ms_model *model;
   ms_value *fields;       /* model->nfields values, copy-on-write */
   ms_uidlist *children;   /* model->nchildren lists */
@@ -113,7 +123,7 @@ typedef struct ms_record {
   uint16_t midx;          /* model index in the store */
   const char *status_msg; /* NUL-terminated; "" by default */
   ms_store *store;
-} ms_record;
+};
 
 typedef struct ms_recvec {
   ms_record **items;      /* insertion order; removed records stay, unlinked */
@@ -147,6 +157,8 @@ struct ms_store {
   uint32_t epoch;         /* last mark used by a diff against this store */
   struct ms_refslot *refs;  /* source-id index of mapped records (lazy) */
   size_t nrefs, caprefs;
+  struct ms_islot *islots;  /* strings kept once (ms_store_keep; lazy) */
+  size_t nislots, icount;
 };
 
 /* New empty store with one owner; NULL when out of memory. Release with
@@ -200,10 +212,40 @@ ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
 ms_record *ms_store_find(const ms_store *s, int midx, const char *uid,
                          size_t n);
 
+/* The record a child uid names in store s (model midx), or NULL: its
+   shortcut when still valid, else an index lookup (ms_store_find). */
+static inline ms_record *ms_store_child(const ms_store *s, int midx,
+                                        const ms_childref *ref) {
+  ms_record *r = ref->rec;
+  if (r != NULL && r->stored && r->store == s && r->midx == midx &&
+      r->uid == ref->s)
+    return r;
+  return midx < 0 ? NULL : ms_store_find(s, midx, ref->s, ref->len);
+}
+
 /* Unlinks a stored record (DiffSync's remove). With remove_children, child
    records are removed recursively; a missing child is skipped. */
 int ms_store_remove(ms_store *s, ms_record *r, int remove_children,
                     ms_err *err);
+
+/* How often the strings of one source (a field, a column) repeat: bulk
+   loaders keep a string once when its kind repeats, and stop looking
+   when it does not. Zero-initialized. */
+typedef struct ms_internstat {
+  uint32_t seen, hits;
+  uint8_t off;
+} ms_internstat;
+
+/* A copy of p[0..n) in the store's arena, NUL-terminated; a short string
+   whose source repeats (stat, or NULL) is shared with an equal string
+   kept before. NULL when out of memory. */
+const char *ms_store_keep(ms_store *s, ms_internstat *stat, const char *p,
+                          size_t n);
+
+/* Sizes the index for n records in all, and each model's list for
+   per_model[m] records (n each when NULL), so that loading them regrows
+   neither. A large list takes memory only where it is used. */
+int ms_store_reserve(ms_store *s, size_t n, const size_t *per_model);
 
 /* Number of stored records of model midx, or of all models (midx < 0). */
 size_t ms_store_count(const ms_store *s, int midx);

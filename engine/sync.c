@@ -281,8 +281,7 @@ static const ms_record *protected_below(syncer *sy, const ms_record *r,
     int cm = ms_store_model(sy->dst, r->model->children[c].model);
     if (cm < 0) continue;
     for (i = 0; i < r->children[c].n; i++) {
-      const ms_record *k = ms_store_find(sy->dst, cm, r->children[c].items[i].s,
-                                         r->children[c].items[i].len);
+      const ms_record *k = ms_store_child(sy->dst, cm, &r->children[c].items[i]);
       const ms_record *p;
       if (k == NULL) continue;
       if (children_ran || !ptrhas(&sy->doomed, k)) return k;

@@ -1,0 +1,35 @@
+/*
+** jsonp.h: the JSON reader's parts, for readers that build something
+** other than a value tree (load.c builds records straight from the text).
+** Internal to the engine.
+*/
+#ifndef MS_JSONP_H
+#define MS_JSONP_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "err.h"
+#include "value.h"
+
+typedef struct parser {
+  const char *start, *p, *end;  /* the text; *end is '\0' */
+  const char *name;             /* for messages: "source.json:3:14: ..." */
+  ms_arena *a;                  /* decoded strings and value trees */
+  ms_value *stack;              /* scratch for containers being built */
+  size_t top, cap;
+  ms_err *err;
+} parser;
+
+/* MS_EPARSE at `at`, with line and column counted from ps->start. */
+int ms_jp_fail(parser *ps, const char *at, const char *what);
+void ms_jp_skipws(parser *ps);
+/* ps->p just past the opening quote. A string without escapes points
+   into the text; one with escapes is decoded into ps->a. */
+int ms_jp_string(parser *ps, ms_value *out);
+int ms_jp_number(parser *ps, ms_value *out);
+int ms_jp_literal(parser *ps, const char *word, size_t n);
+/* Any value, containers built into ps->a. */
+int ms_jp_value(parser *ps, ms_value *out, int depth);
+
+#endif

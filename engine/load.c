@@ -1,0 +1,660 @@
+/*
+** load.c: data documents straight into records (fixture.h). The text is
+** read once, front to back, and each record is built while its object is
+** read: no document tree is kept. Strings are copied into the store's
+** arena, a repeated one once (interned); a file is mapped, not read, and
+** the pages behind the reader are released as it goes, so that a load
+** holds little more than the records it builds.
+**
+** The order is DiffSync's: a record is added, linked to its parent, then
+** its children are loaded, field by field in the model's order. A
+** children list that comes before the record's identifiers, or before a
+** children list of an earlier field, is skipped and read again once the
+** record is complete.
+*/
+#include "fixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "jsonp.h"
+
+#define RELEASE_STEP ((size_t)16 * 1024 * 1024)  /* pages let go at a time */
+#define PROGRESS_STEP ((size_t)4 * 1024 * 1024)
+#define SIZE_SAMPLE ((size_t)2 * 1024 * 1024)    /* text read before sizing */
+
+/* {====== the loader ======} */
+
+typedef struct seg {
+  const struct seg *up;
+  const char *field;
+  size_t flen, index;
+} seg;
+
+typedef struct loader {
+  parser ps;
+  ms_store *st;
+  int skip;                     /* skip duplicates with their subtree */
+  ms_arena scratch;             /* escaped keys, values being copied */
+  ms_err *err;
+  const char *docname;
+  ms_internstat **stats;        /* per model, per field */
+  size_t **flens;               /* per model, field name lengths */
+  size_t **clens;               /* per model, children field lengths */
+  /* a mapped file: pages before `released` were let go */
+  const char *map;
+  const char *released;
+  /* the children of the lists being read, gathered so that each list gets
+     an array of its exact size */
+  ms_childref *kids;
+  size_t nkids, capkids;
+  /* the store's size once enough text was read to tell */
+  size_t *before;               /* records per model when the load began */
+  int sized;
+  /* progress */
+  const ms_load_progress *progress;
+  const char *reported;
+  uint64_t records;
+} loader;
+
+static const char *tname_at(const char *p) {
+  switch (*p) {
+    case '{': return "an object";
+    case '[': return "a list";
+    case '"': return "a string";
+    case 't': case 'f': return "a boolean";
+    case 'n': return "null";
+    default: return (*p == '-' || (*p >= '0' && *p <= '9')) ? "a number"
+                                                            : "something else";
+  }
+}
+
+static void pathstr(ms_buf *b, const seg *s) {
+  if (s == NULL) return;
+  pathstr(b, s->up);
+  if (s->up) ms_buf_putc(b, '.');
+  ms_buf_add(b, s->field, s->flen);
+  ms_buf_printf(b, "[%zu]", s->index);
+}
+
+static int recfail(loader *ld, const seg *at, int code, const char *fmt,
+                   const char *a1, const char *a2) {
+  ms_buf b = MS_BUF_INIT;
+  char msg[512];
+  snprintf(msg, sizeof msg, fmt, a1, a2);
+  pathstr(&b, at);
+  ms_err_set(ld->err, code, "%s: %s: %s", ld->docname, b.data ? b.data : "",
+             msg);
+  ms_buf_free(&b);
+  return code;
+}
+
+static int oom(loader *ld) {
+  return ms_err_set(ld->err, MS_ENOMEM, "%s: out of memory", ld->docname);
+}
+
+/* {====== values ======} */
+
+/* Skips a value, checking its syntax, building nothing that lasts. */
+static int skipval(loader *ld, int depth) {
+  parser *ps = &ld->ps;
+  ms_value v;
+  int rc;
+  if (depth > MS_JSON_MAX_DEPTH)
+    return ms_jp_fail(ps, ps->p, "nesting deeper than 16384 levels");
+  ms_jp_skipws(ps);
+  switch (*ps->p) {
+    case '[':
+      ps->p++;
+      ms_jp_skipws(ps);
+      if (*ps->p == ']') { ps->p++; return MS_OK; }
+      for (;;) {
+        if ((rc = skipval(ld, depth + 1)) != MS_OK) return rc;
+        ms_jp_skipws(ps);
+        if (*ps->p == ',') { ps->p++; continue; }
+        if (*ps->p == ']') { ps->p++; return MS_OK; }
+        return ms_jp_fail(ps, ps->p, "expected ',' or ']' in array");
+      }
+    case '{':
+      ps->p++;
+      ms_jp_skipws(ps);
+      if (*ps->p == '}') { ps->p++; return MS_OK; }
+      for (;;) {
+        if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
+        ps->p++;
+        if ((rc = ms_jp_string(ps, &v)) != MS_OK) return rc;
+        ms_jp_skipws(ps);
+        if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
+        ps->p++;
+        if ((rc = skipval(ld, depth + 1)) != MS_OK) return rc;
+        ms_jp_skipws(ps);
+        if (*ps->p == ',') { ps->p++; ms_jp_skipws(ps); continue; }
+        if (*ps->p == '}') { ps->p++; return MS_OK; }
+        return ms_jp_fail(ps, ps->p, "expected ',' or '}' in object");
+      }
+    default:
+      return ms_jp_value(ps, &v, depth);
+  }
+}
+
+/* A field's value, its strings in the store's arena. */
+static int fieldval(loader *ld, ms_internstat *fs, ms_value *out, int depth) {
+  parser *ps = &ld->ps;
+  int rc;
+  ms_jp_skipws(ps);
+  if (*ps->p == '"') {
+    const char *s;
+    ps->p++;
+    if ((rc = ms_jp_string(ps, out)) != MS_OK) return rc;
+    if ((s = ms_store_keep(ld->st, fs, out->u.s, out->len)) == NULL) return oom(ld);
+    out->u.s = s;
+    return MS_OK;
+  }
+  if ((rc = ms_jp_value(ps, out, depth)) != MS_OK) return rc;
+  if (out->type == MS_LIST || out->type == MS_MAP) {
+    ms_value tree = *out;  /* in the scratch arena, its strings in the text */
+    if (ms_store_copy_value(ld->st, &tree, out) != MS_OK) return oom(ld);
+  }
+  return MS_OK;
+}
+
+/* Model flags from a list of names; -1 when not one, *bad naming an
+   unknown name. */
+static int flaglist(const ms_value *v, uint32_t *flags, const ms_value **bad) {
+  uint32_t i;
+  if (v->type == MS_NIL) return 0;
+  if (v->type != MS_LIST) return -1;
+  *flags = 0;
+  for (i = 0; i < v->len; i++) {
+    const ms_value *f = &v->u.items[i];
+    char name[64];
+    if (f->type != MS_STR || f->len >= sizeof name) return -1;
+    memcpy(name, f->u.s, f->len);
+    name[f->len] = '\0';
+    if (ms_flag_parse(name, 1, flags) != 0) {
+      *bad = f;
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* {====== records ======} */
+
+static int loadlist(loader *ld, int cm, ms_record *parent, uint32_t c,
+                    const seg *at, int depth);
+
+/* Adds r (complete identifiers) and links it to its parent. *dropped is
+   set when r duplicates a record and duplicates are skipped. */
+static int place(loader *ld, ms_record *r, ms_record *parent, const seg *at,
+                 int *dropped) {
+  char msg[MS_ERR_MSG];
+  int rc;
+  *dropped = 0;
+  if (ms_record_check_ids(r, ld->err) != MS_OK) {
+    memcpy(msg, ld->err->msg, sizeof msg);
+    return recfail(ld, at, MS_EINPUT, "%s", msg, NULL);
+  }
+  rc = ms_store_insert(ld->st, r, ld->err);
+  if (rc == MS_EEXISTS && ld->skip) {
+    *dropped = 1;
+    return MS_OK;
+  }
+  if (rc == MS_OK && parent != NULL) {
+    if (ld->nkids == ld->capkids) {
+      size_t cap = ld->capkids ? ld->capkids * 2 : 1024;
+      ms_childref *k = realloc(ld->kids, cap * sizeof *k);
+      if (k == NULL) return oom(ld);
+      ld->kids = k;
+      ld->capkids = cap;
+    }
+    ld->kids[ld->nkids].s = r->uid;
+    ld->kids[ld->nkids].len = r->uid_len;
+    ld->kids[ld->nkids].rec = r;
+    ld->nkids++;
+  }
+  if (rc != MS_OK) {
+    memcpy(msg, ld->err->msg, sizeof msg);
+    return recfail(ld, at, rc, "%s", msg, NULL);
+  }
+  ld->records++;
+  return MS_OK;
+}
+
+enum { C_NONE = 0, C_DONE, C_DEFERRED };
+
+static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
+                   int depth) {
+  parser *ps = &ld->ps;
+  ms_store *st = ld->st;
+  const ms_model *m = st->models[midx];
+  const size_t *flens = ld->flens[midx], *clens = ld->clens[midx];
+  ms_record *r;
+  uint8_t *idseen, *cstate;       /* per identifier, per children field */
+  const char **deferred = NULL;   /* where a deferred list starts */
+  uint32_t nids = 0, c;
+  int placed = 0, dropped = 0, rc;
+  if (depth > MS_JSON_MAX_DEPTH)
+    return ms_jp_fail(ps, ps->p, "nesting deeper than 16384 levels");
+  ms_jp_skipws(ps);
+  if (*ps->p != '{')
+    return recfail(ld, at, MS_EINPUT, "expected a %s record (an object), got %s",
+                   m->name, tname_at(ps->p));
+  r = ms_store_new_record(st, midx);
+  /* the frame lives in the scratch arena, not on the stack: records nest
+     as deep as the text does */
+  idseen = ms_arena_alloc(&ld->scratch, m->nids + m->nchildren);
+  if (r == NULL || idseen == NULL) return oom(ld);
+  cstate = idseen + m->nids;
+  memset(idseen, 0, m->nids + m->nchildren);
+  ps->p++;
+  ms_jp_skipws(ps);
+  if (*ps->p != '}') {
+    for (;;) {
+      ms_value k;
+      uint32_t i;
+      int fi = -1, ci = -1;
+      if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
+      ps->p++;
+      if ((rc = ms_jp_string(ps, &k)) != MS_OK) return rc;
+      ms_jp_skipws(ps);
+      if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
+      ps->p++;
+      for (i = 0; i < m->nfields; i++)
+        if (flens[i] == k.len && memcmp(m->fields[i], k.u.s, k.len) == 0) {
+          fi = (int)i;
+          break;
+        }
+      if (fi < 0)
+        for (i = 0; i < m->nchildren; i++)
+          if (clens[i] == k.len && memcmp(m->children[i].field, k.u.s, k.len) == 0) {
+            ci = (int)i;
+            break;
+          }
+      if (fi >= 0) {
+        if ((uint32_t)fi < m->nids && placed)
+          return recfail(ld, at, MS_EINPUT, "identifier '%s' comes again after "
+                         "the record's children%s", m->fields[fi], "");
+        if ((rc = fieldval(ld, &ld->stats[midx][fi], &r->fields[fi], depth + 1))
+            != MS_OK)
+          return rc;
+        if ((uint32_t)fi < m->nids && !idseen[fi]) {
+          idseen[fi] = 1;
+          nids++;
+        }
+      } else if (ci >= 0) {
+        int ready = nids == m->nids;
+        if (cstate[ci] != C_NONE)
+          return recfail(ld, at, MS_EINPUT, "children field '%s' comes twice%s",
+                         m->children[ci].field, "");
+        for (c = 0; c < (uint32_t)ci && ready; c++)
+          if (cstate[c] != C_DONE) ready = 0;
+        if (ready && !placed) {
+          if ((rc = place(ld, r, parent, at, &dropped)) != MS_OK) return rc;
+          placed = 1;
+        }
+        if (ready && !dropped) {
+          int cm = ms_store_model(st, m->children[ci].model);
+          cstate[ci] = C_DONE;
+          if (cm < 0)
+            return recfail(ld, at, MS_ESCHEMA, "child model '%s' is not a model "
+                           "of this adapter%s", m->children[ci].model, "");
+          rc = loadlist(ld, cm, r, (uint32_t)ci, at, depth + 1);
+        } else {
+          /* read again once the record is complete (or never: dropped) */
+          if (deferred == NULL &&
+              (deferred = ms_arena_alloc(&ld->scratch,
+                                         m->nchildren * sizeof *deferred)) == NULL)
+            return oom(ld);
+          ms_jp_skipws(ps);
+          cstate[ci] = dropped ? C_DONE : C_DEFERRED;
+          deferred[ci] = ps->p;
+          rc = skipval(ld, depth + 1);
+        }
+        if (rc != MS_OK) return rc;
+      } else if (k.len == 6 && memcmp(k.u.s, "_flags", 6) == 0) {
+        ms_value v;
+        const ms_value *bad = NULL;
+        if ((rc = ms_jp_value(ps, &v, depth + 1)) != MS_OK) return rc;
+        if (flaglist(&v, &r->flags, &bad) != 0) {
+          char name[64];
+          if (bad == NULL)
+            return recfail(ld, at, MS_EINPUT, "_flags: expected a list of model "
+                           "flag names%s%s", "", "");
+          snprintf(name, sizeof name, "%.*s", (int)(bad->len < 48 ? bad->len : 48),
+                   bad->u.s);
+          return recfail(ld, at, MS_EINPUT, "_flags: unknown model flag '%s'%s",
+                         name, "");
+        }
+      } else {
+        if ((rc = skipval(ld, depth + 1)) != MS_OK) return rc;  /* ignored */
+      }
+      ms_jp_skipws(ps);
+      if (*ps->p == ',') { ps->p++; ms_jp_skipws(ps); continue; }
+      if (*ps->p == '}') break;
+      return ms_jp_fail(ps, ps->p, "expected ',' or '}' in object");
+    }
+  }
+  ps->p++;
+  if (!placed && (rc = place(ld, r, parent, at, &dropped)) != MS_OK) return rc;
+  for (c = 0; c < m->nchildren; c++) {
+    const char *resume;
+    int cm;
+    if (cstate[c] != C_DEFERRED || dropped) continue;
+    cm = ms_store_model(st, m->children[c].model);
+    if (cm < 0)
+      return recfail(ld, at, MS_ESCHEMA, "child model '%s' is not a model of "
+                     "this adapter%s", m->children[c].model, "");
+    resume = ps->p;
+    ps->p = deferred[c];
+    rc = loadlist(ld, cm, r, c, at, depth + 1);
+    ps->p = resume;
+    if (rc != MS_OK) return rc;
+  }
+  return MS_OK;
+}
+
+/* Appends the children gathered since `base` to the parent's list `c`,
+   in one array of the right size. */
+static int adopt(loader *ld, ms_record *parent, uint32_t c, size_t base) {
+  ms_uidlist *l = &parent->children[c];
+  size_t n = ld->nkids - base;
+  ms_childref *items;
+  if (n == 0) return MS_OK;
+  if (l->n + n > UINT32_MAX) return oom(ld);
+  items = ms_arena_alloc(&ld->st->arena, (l->n + n) * sizeof *items);
+  if (items == NULL) return oom(ld);
+  if (l->n) memcpy(items, l->items, l->n * sizeof *items);
+  memcpy(items + l->n, ld->kids + base, n * sizeof *items);
+  l->items = items;
+  l->n = l->cap = (uint32_t)(l->n + n);
+  ld->nkids = base;
+  return MS_OK;
+}
+
+static int loadlist(loader *ld, int cm, ms_record *parent, uint32_t c,
+                    const seg *at, int depth) {
+  parser *ps = &ld->ps;
+  size_t base = ld->nkids;
+  const char *field = parent->model->children[c].field;
+  seg s;
+  int rc;
+  ms_jp_skipws(ps);
+  if (*ps->p == 'n') return ms_jp_literal(ps, "null", 4);
+  if (*ps->p != '[')
+    return recfail(ld, at, MS_EINPUT, "children field '%s' must be a list of "
+                   "records, got %s", field, tname_at(ps->p));
+  s.up = at;
+  s.field = field;
+  s.flen = ld->clens[parent->midx][c];
+  s.index = 0;
+  ps->p++;
+  ms_jp_skipws(ps);
+  if (*ps->p == ']') { ps->p++; return MS_OK; }
+  for (;;) {
+    if ((rc = loadrec(ld, cm, parent, &s, depth + 1)) != MS_OK) return rc;
+    ms_jp_skipws(ps);
+    if (*ps->p == ',') { ps->p++; s.index++; continue; }
+    if (*ps->p == ']') { ps->p++; return adopt(ld, parent, c, base); }
+    return ms_jp_fail(ps, ps->p, "expected ',' or ']' in array");
+  }
+}
+
+/* Once a few MB of text are read, the records they made tell how many the
+   whole text makes, per model: the index and the lists are sized once. */
+static int size_store(loader *ld) {
+  ms_store *st = ld->st;
+  size_t done = (size_t)(ld->ps.p - ld->ps.start), total = (size_t)(ld->ps.end - ld->ps.start);
+  size_t *per = calloc(st->nmodels + 1, sizeof *per), all = st->count, m;
+  int rc;
+  if (per == NULL) return MS_ENOMEM;
+  for (m = 0; m < st->nmodels; m++) {
+    size_t made = st->bymodel[m].n - ld->before[m];
+    /* a tenth more than the proportion, in case the text thins out */
+    size_t more = (size_t)((double)made * (double)(total - done) / (double)done * 1.1);
+    per[m] = st->bymodel[m].n + more;
+    all += more;
+  }
+  rc = ms_store_reserve(st, all, per);
+  free(per);
+  return rc;
+}
+
+/* Between top-level records: sizes the store, lets go of the pages read
+   and of scratch values, and reports progress. */
+static int between(loader *ld) {
+  const char *p = ld->ps.p;
+  if (!ld->sized && (size_t)(p - ld->ps.start) >= SIZE_SAMPLE) {
+    ld->sized = 1;
+    if (size_store(ld) != MS_OK) return oom(ld);
+  }
+  if (ld->scratch.total > ((size_t)1 << 20)) {
+    ms_arena_free(&ld->scratch);
+    ms_arena_init(&ld->scratch);
+  }
+  if (ld->map != NULL && (size_t)(p - ld->released) >= RELEASE_STEP) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const char *upto = ld->map + ((size_t)(p - ld->map) / page) * page;
+    if (upto > ld->released) {
+      madvise((void *)ld->released, (size_t)(upto - ld->released), MADV_DONTNEED);
+      ld->released = upto;
+    }
+  }
+  if (ld->progress && ld->progress->fn &&
+      (size_t)(p - ld->reported) >= PROGRESS_STEP) {
+    ld->reported = p;
+    ld->progress->fn(ld->progress->ud, (uint64_t)(p - ld->ps.start),
+                     (uint64_t)(ld->ps.end - ld->ps.start), ld->records);
+  }
+  return MS_OK;
+}
+
+/* Is model `name` one of the store's top-level models? */
+static int toplevel(const ms_store *st, const char *name) {
+  uint32_t i;
+  for (i = 0; i < st->ntop; i++)
+    if (strcmp(st->top_level[i], name) == 0) return 1;
+  return 0;
+}
+
+static int document(loader *ld) {
+  parser *ps = &ld->ps;
+  ms_store *st = ld->st;
+  int rc;
+  ms_jp_skipws(ps);
+  if (*ps->p != '{') {
+    if (ps->p >= ps->end) return ms_jp_fail(ps, ps->p, "unexpected end of input");
+    return ms_err_set(ld->err, MS_EINPUT, "%s: expected an object {model: "
+                      "[records]}, got %s", ld->docname, tname_at(ps->p));
+  }
+  ps->p++;
+  ms_jp_skipws(ps);
+  if (*ps->p == '}') { ps->p++; return MS_OK; }
+  for (;;) {
+    ms_value k;
+    char name[256];
+    int midx;
+    seg s;
+    if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
+    ps->p++;
+    if ((rc = ms_jp_string(ps, &k)) != MS_OK) return rc;
+    ms_jp_skipws(ps);
+    if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
+    ps->p++;
+    ms_jp_skipws(ps);
+    snprintf(name, sizeof name, "%.*s", (int)(k.len < 255 ? k.len : 255), k.u.s);
+    midx = (k.len < 255 && memchr(k.u.s, 0, k.len) == NULL)
+           ? ms_store_model(st, name) : -1;
+    if (midx < 0) {
+      ms_buf b = MS_BUF_INIT;
+      uint32_t m;
+      for (m = 0; m < st->nmodels; m++) {
+        if (m) ms_buf_puts(&b, ", ");
+        ms_buf_puts(&b, st->models[m]->name);
+      }
+      rc = ms_err_set(ld->err, MS_EINPUT, "%s: unknown model '%s' (models: %s)",
+                      ld->docname, name, b.data ? b.data : "none");
+      ms_buf_free(&b);
+      return rc;
+    }
+    if (*ps->p != '[')
+      return ms_err_set(ld->err, MS_EINPUT, "%s: %s: expected a list of "
+                        "records, got %s", ld->docname, name, tname_at(ps->p));
+    ps->p++;
+    ms_jp_skipws(ps);
+    if (*ps->p != ']' && !toplevel(st, name)) {
+      /* it would be stored, never diffed, and lost on the next write */
+      ms_buf b = MS_BUF_INIT;
+      uint32_t t;
+      for (t = 0; t < st->ntop; t++) {
+        if (t) ms_buf_puts(&b, ", ");
+        ms_buf_puts(&b, st->top_level[t]);
+      }
+      rc = ms_err_set(ld->err, MS_EINPUT, "%s: %s[0]: %s is not a top-level "
+                      "model of this adapter (top level: %s): nest its records "
+                      "under their parent", ld->docname, name, name,
+                      b.data ? b.data : "none");
+      ms_buf_free(&b);
+      return rc;
+    }
+    s.up = NULL;
+    s.field = k.u.s;
+    s.flen = k.len;
+    s.index = 0;
+    if (*ps->p != ']') {
+      for (;;) {
+        if ((rc = loadrec(ld, midx, NULL, &s, 2)) != MS_OK) return rc;
+        if ((rc = between(ld)) != MS_OK) return rc;
+        ms_jp_skipws(ps);
+        if (*ps->p == ',') { ps->p++; s.index++; continue; }
+        if (*ps->p == ']') break;
+        return ms_jp_fail(ps, ps->p, "expected ',' or ']' in array");
+      }
+    }
+    ps->p++;
+    ms_jp_skipws(ps);
+    if (*ps->p == ',') { ps->p++; ms_jp_skipws(ps); continue; }
+    if (*ps->p == '}') { ps->p++; break; }
+    return ms_jp_fail(ps, ps->p, "expected ',' or '}' in object");
+  }
+  ms_jp_skipws(ps);
+  if (ps->p != ps->end)
+    return ms_jp_fail(ps, ps->p, "unexpected data after JSON value");
+  return MS_OK;
+}
+
+static int run(ms_store *st, const char *text, size_t len, const char *name,
+               const char *map, const ms_load_opts *o, ms_err *err) {
+  loader ld;
+  uint32_t i, j;
+  int rc = MS_OK;
+  memset(&ld, 0, sizeof ld);
+  ld.st = st;
+  ld.skip = o ? o->skip_dups : 0;
+  ld.progress = o ? &o->progress : NULL;
+  ld.err = err;
+  ld.docname = name;
+  ld.map = map;
+  ld.released = map;
+  ld.reported = text;
+  ms_arena_init(&ld.scratch);
+  ld.ps.start = ld.ps.p = text;
+  ld.ps.end = text + len;
+  ld.ps.name = name;
+  ld.ps.a = &ld.scratch;
+  ld.ps.err = err;
+  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) ld.ps.p += 3;
+  ld.stats = calloc(st->nmodels + 1, sizeof *ld.stats);
+  ld.flens = calloc(st->nmodels + 1, sizeof *ld.flens);
+  ld.clens = calloc(st->nmodels + 1, sizeof *ld.clens);
+  if (!ld.stats || !ld.flens || !ld.clens) rc = oom(&ld);
+  for (i = 0; i < st->nmodels && rc == MS_OK; i++) {
+    const ms_model *m = st->models[i];
+    ld.stats[i] = calloc(m->nfields + 1, sizeof **ld.stats);
+    ld.flens[i] = calloc(m->nfields + 1, sizeof **ld.flens);
+    ld.clens[i] = calloc(m->nchildren + 1, sizeof **ld.clens);
+    if (!ld.stats[i] || !ld.flens[i] || !ld.clens[i]) {
+      rc = oom(&ld);
+      break;
+    }
+    for (j = 0; j < m->nfields; j++) ld.flens[i][j] = strlen(m->fields[j]);
+    for (j = 0; j < m->nchildren; j++) ld.clens[i][j] = strlen(m->children[j].field);
+  }
+  ld.before = calloc(st->nmodels + 1, sizeof *ld.before);
+  if (ld.before == NULL) rc = oom(&ld);
+  for (i = 0; i < st->nmodels && rc == MS_OK; i++) ld.before[i] = st->bymodel[i].n;
+  if (rc == MS_OK) rc = document(&ld);
+  if (rc == MS_OK && ld.progress && ld.progress->fn)
+    ld.progress->fn(ld.progress->ud, len, len, ld.records);
+  for (i = 0; i < st->nmodels; i++) {
+    if (ld.stats) free(ld.stats[i]);
+    if (ld.flens) free(ld.flens[i]);
+    if (ld.clens) free(ld.clens[i]);
+  }
+  free(ld.stats);
+  free(ld.flens);
+  free(ld.clens);
+  free(ld.before);
+  free(ld.kids);
+  free(ld.ps.stack);
+  ms_arena_free(&ld.scratch);
+  return rc;
+}
+
+int ms_load_file_opts(ms_store *st, const char *path, const ms_load_opts *o,
+                      ms_err *err) {
+  struct stat sb;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), span;
+  char *map;
+  int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return ms_err_set(err, MS_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return ms_err_set(err, MS_EIO, "%s: not a regular file", path);
+  }
+  /* the file mapped over zeroed pages one page longer than it: the text
+     reads as NUL-terminated whatever its size */
+  span = ((size_t)sb.st_size / page + 1) * page;
+  map = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map != MAP_FAILED && sb.st_size > 0 &&
+      mmap(map, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0)
+      == MAP_FAILED) {
+    munmap(map, span);
+    map = MAP_FAILED;
+  }
+  close(fd);
+  if (map == MAP_FAILED && errno == ENOMEM)
+    return ms_err_set(err, MS_ENOMEM, "%s: out of memory (mapping the file)", path);
+  if (map == MAP_FAILED)
+    return ms_err_set(err, MS_EIO, "%s: cannot map: %s", path, strerror(errno));
+  if (sb.st_size > 0) madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
+  rc = run(st, map, (size_t)sb.st_size, path, map, o, err);
+  munmap(map, span);
+  return rc;
+}
+
+int ms_load_file(ms_store *st, const char *path, int skip_dups, ms_err *err) {
+  ms_load_opts o;
+  memset(&o, 0, sizeof o);
+  o.skip_dups = skip_dups;
+  return ms_load_file_opts(st, path, &o, err);
+}
+
+int ms_load_text(ms_store *st, const char *text, size_t len, const char *name,
+                 int skip_dups, ms_err *err) {
+  ms_load_opts o;
+  memset(&o, 0, sizeof o);
+  o.skip_dups = skip_dups;
+  /* the reader needs a NUL after the text: a Lua string has one, other
+     callers give len + 1 readable bytes */
+  return run(st, text, len, name ? name : "<json>", NULL, &o, err);
+}
