@@ -23,7 +23,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_LUADIR='"$(LUA_LMOD)"' \
              $$($(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
-CORE = arena buf err value json load store diff sync fixture http mapping perm fsafe proc \
+CORE = arena buf err value json load csv store diff sync fixture http mapping perm fsafe proc progress \
        l_common l_model l_record l_store l_diff l_util l_sync l_mapping l_http l_perm l_init
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 BIN_OBJ = $(BUILD)/main.o $(BUILD)/cli_diff.o
@@ -69,9 +69,9 @@ fuzz:
 	    -fno-sanitize-recover=all -DMS_ROOT='"$(CURDIR)"' \
 	    $$($(PKG_CONFIG) --cflags $(PKGS)) -Iengine -Ifuzz \
 	    -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c engine/arena.c engine/buf.c \
-	    engine/err.c engine/value.c engine/json.c engine/load.c engine/store.c engine/diff.c \
+	    engine/err.c engine/value.c engine/json.c engine/load.c engine/csv.c engine/store.c engine/diff.c \
 	    engine/sync.c engine/fixture.c engine/http.c engine/mapping.c \
-	    engine/perm.c engine/fsafe.c engine/proc.c \
+	    engine/perm.c engine/fsafe.c engine/proc.c engine/progress.c \
 	    engine/l_common.c engine/l_model.c engine/l_record.c engine/l_store.c \
 	    engine/l_diff.c engine/l_util.c engine/l_sync.c engine/l_mapping.c \
 	    engine/l_http.c engine/l_perm.c engine/l_init.c \

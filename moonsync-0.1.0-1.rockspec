@@ -32,9 +32,9 @@ build = {
     ["moonsync.core"] = {
       sources = {
         "engine/arena.c", "engine/buf.c", "engine/err.c", "engine/value.c",
-        "engine/json.c", "engine/load.c", "engine/store.c", "engine/diff.c", "engine/sync.c",
+        "engine/json.c", "engine/load.c", "engine/csv.c", "engine/store.c", "engine/diff.c", "engine/sync.c",
         "engine/fixture.c", "engine/http.c", "engine/mapping.c", "engine/perm.c",
-        "engine/fsafe.c", "engine/proc.c",
+        "engine/fsafe.c", "engine/proc.c", "engine/progress.c",
         "engine/l_common.c", "engine/l_model.c", "engine/l_record.c", "engine/l_store.c",
         "engine/l_diff.c", "engine/l_util.c", "engine/l_sync.c", "engine/l_mapping.c",
         "engine/l_http.c", "engine/l_perm.c", "engine/l_init.c",

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -445,4 +446,51 @@ int ms_json_load(ms_arena *a, const char *path, ms_value *out, ms_err *err) {
   int rc = ms_read_file(a, path, &data, &len, err);
   if (rc != MS_OK) return rc;
   return ms_json_parse(a, data, len, path, out, err);
+}
+
+int ms_text_map(const char *path, ms_text *t, ms_err *err) {
+  struct stat sb;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  char *map;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  memset(t, 0, sizeof *t);
+  if (fd < 0)
+    return ms_err_set(err, MS_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return ms_err_set(err, MS_EIO, "%s: not a regular file", path);
+  }
+  t->span = ((size_t)sb.st_size / page + 1) * page;
+  map = mmap(NULL, t->span, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map != MAP_FAILED && sb.st_size > 0 &&
+      mmap(map, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0)
+      == MAP_FAILED) {
+    munmap(map, t->span);
+    map = MAP_FAILED;
+  }
+  close(fd);
+  if (map == MAP_FAILED && errno == ENOMEM)
+    return ms_err_set(err, MS_ENOMEM, "%s: out of memory (mapping the file)", path);
+  if (map == MAP_FAILED)
+    return ms_err_set(err, MS_EIO, "%s: cannot map: %s", path, strerror(errno));
+  if (sb.st_size > 0) madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
+  t->data = t->released = map;
+  t->len = (size_t)sb.st_size;
+  return MS_OK;
+}
+
+void ms_text_release(ms_text *t, const char *upto, size_t step) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  const char *edge;
+  if (t->data == NULL || (size_t)(upto - t->released) < step) return;
+  edge = t->data + ((size_t)(upto - t->data) / page) * page;
+  if (edge > t->released) {
+    madvise((void *)t->released, (size_t)(edge - t->released), MADV_DONTNEED);
+    t->released = edge;
+  }
+}
+
+void ms_text_unmap(ms_text *t) {
+  if (t->data != NULL) munmap((void *)t->data, t->span);
+  memset(t, 0, sizeof *t);
 }

@@ -27,6 +27,20 @@ int ms_json_parse(ms_arena *a, const char *text, size_t len,
 int ms_read_file(ms_arena *a, const char *path, char **data, size_t *len,
                  ms_err *err);
 
+/* A file mapped read-only over zeroed pages one page longer than it, so
+   that its text reads as NUL-terminated whatever its size. Pages read
+   can be let go of as a reader moves on (ms_text_release). */
+typedef struct ms_text {
+  const char *data;
+  size_t len;
+  size_t span;             /* bytes mapped */
+  const char *released;    /* pages before it were let go */
+} ms_text;
+int ms_text_map(const char *path, ms_text *t, ms_err *err);
+/* Lets go of the pages wholly before `upto` once `step` bytes gathered. */
+void ms_text_release(ms_text *t, const char *upto, size_t step);
+void ms_text_unmap(ms_text *t);
+
 /* Reads and parses a file (ms_read_file + ms_json_parse). */
 int ms_json_load(ms_arena *a, const char *path, ms_value *out, ms_err *err);
 

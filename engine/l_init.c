@@ -20,11 +20,13 @@ int luaopen_moonsync_core(lua_State *L) {
   ms_l_mapping_register(L);
   ms_l_http_register(L);
   ms_l_perm_register(L);
-  /* store:map is the mapping binding's, on the store's methods */
+  /* store:map and map_csv are the mapping binding's, on the store's methods */
   luaL_getmetatable(L, MS_STORE_MT);
   lua_getfield(L, -1, "__index");
   lua_pushcfunction(L, ms_l_store_map);
   lua_setfield(L, -2, "map");
+  lua_pushcfunction(L, ms_l_store_map_csv);
+  lua_setfield(L, -2, "map_csv");
   lua_pop(L, 2);
   return 1;
 }

@@ -12,11 +12,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "csv.h"
 #include "fixture.h"
 #include "json.h"
 #include "l_common.h"
 #include "mapping.h"
 #include "perm.h"
+#include "progress.h"
 
 #define MS_MAPPING_MT "moonsync.Mapping"
 
@@ -106,6 +108,8 @@ static int l_core_mapping(lua_State *L) {
   m->model = dupfield(L, 1, "model");
   m->from = dupfield(L, 1, "from");
   m->id = dupfield(L, 1, "id");
+  m->skip_dups = lua_getfield(L, 1, "skip_duplicates") == LUA_TBOOLEAN && lua_toboolean(L, -1);
+  lua_pop(L, 1);
   if (m->name == NULL || m->model == NULL) return luaL_error(L, "mapping needs name and model");
   if (lua_getfield(L, 1, "filter") == LUA_TFUNCTION) {
     lua_rawseti(L, 3, ++fns);
@@ -277,7 +281,8 @@ int ms_l_store_map(lua_State *L) {
   hooks.ud = &run;
   hooks.transform = hook_transform;
   hooks.filter = hook_filter;
-  rc = ms_mapping_run(&p->m, s, &doc, &hooks, &stats, &err);
+  memset(&stats, 0, sizeof stats);
+  rc = ms_mapping_run(&p->m, s, &doc, &hooks, NULL, &stats, &err);
   if (rc != MS_OK) return ms_l_raise(L, &err);
   lua_createtable(L, 0, 3);
   lua_pushinteger(L, (lua_Integer)stats.seen);
@@ -286,6 +291,8 @@ int ms_l_store_map(lua_State *L) {
   lua_setfield(L, -2, "added");
   lua_pushinteger(L, (lua_Integer)stats.filtered);
   lua_setfield(L, -2, "filtered");
+  lua_pushinteger(L, (lua_Integer)stats.skipped);
+  lua_setfield(L, -2, "skipped");
   return 1;
 }
 
@@ -306,6 +313,138 @@ static int l_core_normalize(lua_State *L) {
   return 1;
 }
 
+/* {====== CSV ======} */
+
+static void pushstats(lua_State *L, const ms_mapstats *st) {
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)st->seen);
+  lua_setfield(L, -2, "seen");
+  lua_pushinteger(L, (lua_Integer)st->added);
+  lua_setfield(L, -2, "added");
+  lua_pushinteger(L, (lua_Integer)st->filtered);
+  lua_setfield(L, -2, "filtered");
+  lua_pushinteger(L, (lua_Integer)st->skipped);
+  lua_setfield(L, -2, "skipped");
+}
+
+/* store:map_csv({mapping, ...}, source, opts) -> {stats, ...}: source is
+   CSV text or {file = path}; opts {name =, keep_empty =, skip_duplicates =}.
+   The mappings run in order over every row. */
+int ms_l_store_map_csv(lua_State *L) {
+  ms_store *s = ms_l_checkstore(L, 1);
+  ms_mapping **maps;
+  ms_maphooks *hooks;
+  ms_mapstats *stats;
+  lrun *runs;
+  ms_csv_opts o;
+  ms_err err;
+  char buf[PATH_MAX];
+  const char *name;
+  lua_Integer n, i;
+  int rc, base;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  lua_settop(L, 4);
+  n = (lua_Integer)lua_rawlen(L, 2);
+  memset(&o, 0, sizeof o);
+  lua_getfield(L, 4, "keep_empty");
+  o.keep_empty = lua_toboolean(L, -1);
+  lua_getfield(L, 4, "skip_duplicates");
+  o.skip_dups = lua_toboolean(L, -1);
+  lua_getfield(L, 4, "name");
+  name = lua_tostring(L, -1);  /* stays on the stack */
+  /* scratch arrays owned by a userdata, so that a raise frees them */
+  maps = lua_newuserdatauv(L, (size_t)(n + 1) * (sizeof *maps + sizeof *hooks +
+                                                  sizeof *stats + sizeof *runs), 0);
+  hooks = (ms_maphooks *)(maps + n + 1);
+  stats = (ms_mapstats *)(hooks + n + 1);
+  runs = (lrun *)(stats + n + 1);
+  memset(stats, 0, (size_t)(n + 1) * sizeof *stats);
+  base = lua_gettop(L);
+  for (i = 1; i <= n; i++) {
+    lmapping *p;
+    lua_rawgeti(L, 2, i);
+    p = luaL_testudata(L, -1, MS_MAPPING_MT);
+    if (p == NULL || !p->ready) return luaL_error(L, "map_csv: mappings[%d] is not a mapping", (int)i);
+    lua_getiuservalue(L, -1, 1);  /* its functions, at base + 2i */
+    maps[i - 1] = &p->m;
+    runs[i - 1].L = L;
+    runs[i - 1].fns = base + 2 * (int)i;
+    hooks[i - 1].ud = &runs[i - 1];
+    hooks[i - 1].transform = hook_transform;
+    hooks[i - 1].filter = hook_filter;
+  }
+  o.hooks = hooks;
+  if (lua_type(L, 3) == LUA_TSTRING) {
+    size_t len;
+    const char *text = lua_tolstring(L, 3, &len);
+    rc = ms_csv_map_text(s, text, len, name ? name : "<csv>", maps, (size_t)n,
+                         &o, stats, &err);
+  } else if (lua_istable(L, 3) && lua_getfield(L, 3, "file") == LUA_TSTRING) {
+    const char *path = lua_tostring(L, -1);
+    ms_l_permit_path(L, MS_PERM_READ, path, buf);
+    o.progress.fn = ms_progress_load;
+    o.progress.ud = (void *)path;
+    rc = ms_csv_map_file(s, path, maps, (size_t)n, &o, stats, &err);
+  } else {
+    return luaL_argerror(L, 3, "CSV text or {file = path}");
+  }
+  if (rc != MS_OK) return ms_l_raise(L, &err);
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    pushstats(L, &stats[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+typedef struct rowsink {
+  lua_State *L;
+  lua_Integer n;
+} rowsink;
+
+static int onrow(void *ud, uint32_t line, const ms_value *cells, uint32_t n) {
+  rowsink *k = ud;
+  lua_State *L = k->L;
+  uint32_t i;
+  (void)line;
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    lua_pushlstring(L, cells[i].u.s, cells[i].len);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_rawseti(L, -2, ++k->n);
+  return 0;
+}
+
+/* core.csv_rows(text[, name]) -> {{cell, ...}, ...}: every row (the
+   header included) as strings; blank lines are no rows. */
+static int l_core_csv_rows(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, "<csv>");
+  ms_arena *a;
+  rowsink k;
+  ms_err err;
+  lua_settop(L, 2);
+  a = lua_newuserdatauv(L, sizeof *a, 0);  /* freed with the userdata */
+  ms_arena_init(a);
+  luaL_setmetatable(L, MS_ARENA_MT);
+  lua_newtable(L);
+  k.L = L;
+  k.n = 0;
+  luaL_checkstack(L, 8, "csv");
+  if (ms_csv_rows(text, len, name, a, onrow, &k, &err) != MS_OK)
+    return ms_l_raise(L, &err);
+  return 1;
+}
+
+/* core.load_progress(on): loads of files show their progress on stderr */
+static int l_core_load_progress(lua_State *L) {
+  ms_progress_enable(lua_toboolean(L, 1));
+  return 0;
+}
+
 void ms_l_mapping_register(lua_State *L) {
   luaL_newmetatable(L, MS_MAPPING_MT);
   lua_pushcfunction(L, l_mapping_gc);
@@ -316,4 +455,8 @@ void ms_l_mapping_register(lua_State *L) {
   lua_setfield(L, -2, "mapping");
   lua_pushcfunction(L, l_core_normalize);
   lua_setfield(L, -2, "normalize");
+  lua_pushcfunction(L, l_core_csv_rows);
+  lua_setfield(L, -2, "csv_rows");
+  lua_pushcfunction(L, l_core_load_progress);
+  lua_setfield(L, -2, "load_progress");
 }

@@ -11,6 +11,7 @@
 
 #include "fixture.h"
 #include "l_common.h"
+#include "progress.h"
 #include "perm.h"
 
 static int l_core_store(lua_State *L) {
@@ -303,8 +304,13 @@ static int l_store_load_file(lua_State *L) {
   const char *path = luaL_checkstring(L, 2);
   char buf[PATH_MAX];
   ms_err err;
+  ms_load_opts o;
   ms_l_permit_path(L, MS_PERM_READ, path, buf);
-  if (ms_load_file(s, path, lua_toboolean(L, 3), &err) != MS_OK)
+  memset(&o, 0, sizeof o);
+  o.skip_dups = lua_toboolean(L, 3);
+  o.progress.fn = ms_progress_load;  /* shown when enabled */
+  o.progress.ud = (void *)path;
+  if (ms_load_file_opts(s, path, &o, &err) != MS_OK)
     return ms_l_raisectx(L, &err, s, NULL, NULL, 0);
   return 0;
 }

@@ -14,15 +14,10 @@
 */
 #include "fixture.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "json.h"
 #include "jsonp.h"
@@ -49,9 +44,7 @@ typedef struct loader {
   ms_internstat **stats;        /* per model, per field */
   size_t **flens;               /* per model, field name lengths */
   size_t **clens;               /* per model, children field lengths */
-  /* a mapped file: pages before `released` were let go */
-  const char *map;
-  const char *released;
+  ms_text *text;                /* a mapped file, or NULL */
   /* the children of the lists being read, gathered so that each list gets
      an array of its exact size */
   ms_childref *kids;
@@ -159,10 +152,10 @@ static int fieldval(loader *ld, ms_internstat *fs, ms_value *out, int depth) {
     return MS_OK;
   }
   if ((rc = ms_jp_value(ps, out, depth)) != MS_OK) return rc;
-  if (out->type == MS_LIST || out->type == MS_MAP) {
-    ms_value tree = *out;  /* in the scratch arena, its strings in the text */
-    if (ms_store_copy_value(ld->st, &tree, out) != MS_OK) return oom(ld);
-  }
+  /* a tree in the scratch arena, its strings in the text: into the store */
+  if ((out->type == MS_LIST || out->type == MS_MAP) &&
+      ms_store_copy_value(ld->st, out, out) != MS_OK)
+    return oom(ld);
   return MS_OK;
 }
 
@@ -440,14 +433,7 @@ static int between(loader *ld) {
     ms_arena_free(&ld->scratch);
     ms_arena_init(&ld->scratch);
   }
-  if (ld->map != NULL && (size_t)(p - ld->released) >= RELEASE_STEP) {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    const char *upto = ld->map + ((size_t)(p - ld->map) / page) * page;
-    if (upto > ld->released) {
-      madvise((void *)ld->released, (size_t)(upto - ld->released), MADV_DONTNEED);
-      ld->released = upto;
-    }
-  }
+  if (ld->text != NULL) ms_text_release(ld->text, p, RELEASE_STEP);
   if (ld->progress && ld->progress->fn &&
       (size_t)(p - ld->reported) >= PROGRESS_STEP) {
     ld->reported = p;
@@ -552,7 +538,7 @@ static int document(loader *ld) {
 }
 
 static int run(ms_store *st, const char *text, size_t len, const char *name,
-               const char *map, const ms_load_opts *o, ms_err *err) {
+               ms_text *mapped, const ms_load_opts *o, ms_err *err) {
   loader ld;
   uint32_t i, j;
   int rc = MS_OK;
@@ -562,8 +548,7 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
   ld.progress = o ? &o->progress : NULL;
   ld.err = err;
   ld.docname = name;
-  ld.map = map;
-  ld.released = map;
+  ld.text = mapped;
   ld.reported = text;
   ms_arena_init(&ld.scratch);
   ld.ps.start = ld.ps.p = text;
@@ -611,34 +596,11 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
 
 int ms_load_file_opts(ms_store *st, const char *path, const ms_load_opts *o,
                       ms_err *err) {
-  struct stat sb;
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), span;
-  char *map;
-  int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return ms_err_set(err, MS_EIO, "%s: cannot open: %s", path, strerror(errno));
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    close(fd);
-    return ms_err_set(err, MS_EIO, "%s: not a regular file", path);
-  }
-  /* the file mapped over zeroed pages one page longer than it: the text
-     reads as NUL-terminated whatever its size */
-  span = ((size_t)sb.st_size / page + 1) * page;
-  map = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (map != MAP_FAILED && sb.st_size > 0 &&
-      mmap(map, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0)
-      == MAP_FAILED) {
-    munmap(map, span);
-    map = MAP_FAILED;
-  }
-  close(fd);
-  if (map == MAP_FAILED && errno == ENOMEM)
-    return ms_err_set(err, MS_ENOMEM, "%s: out of memory (mapping the file)", path);
-  if (map == MAP_FAILED)
-    return ms_err_set(err, MS_EIO, "%s: cannot map: %s", path, strerror(errno));
-  if (sb.st_size > 0) madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
-  rc = run(st, map, (size_t)sb.st_size, path, map, o, err);
-  munmap(map, span);
+  ms_text t;
+  int rc = ms_text_map(path, &t, err);
+  if (rc != MS_OK) return rc;
+  rc = run(st, t.data, t.len, path, &t, o, err);
+  ms_text_unmap(&t);
   return rc;
 }
 

@@ -292,19 +292,26 @@ static const char *stepname(const ms_mapstep *st) {
 }
 
 /* "mapping 'x': record 12 (results[12]): " + the message already in err */
-static int where(const ms_mapping *m, size_t i, const char *field, ms_err *err) {
-  char old[MS_ERR_MSG];
+static int where(const ms_mapping *m, const ms_maprun *run, size_t i,
+                 const char *field, ms_err *err) {
+  char old[MS_ERR_MSG], pos[300];
   int code = err->code;
   memcpy(old, err->msg, sizeof old);
+  if (run && run->lines)
+    snprintf(pos, sizeof pos, "%s:%u", run->source ? run->source : "",
+             (unsigned)run->lines[i]);
+  else
+    snprintf(pos, sizeof pos, "record %zu (%s[%zu])", i + (run ? run->base : 0),
+             m->from ? m->from : "", i + (run ? run->base : 0));
   if (field)
-    return ms_err_set(err, code, "mapping '%s': record %zu (%s[%zu]): field '%s': %s",
-                      m->name, i, m->from ? m->from : "", i, field, old);
-  return ms_err_set(err, code, "mapping '%s': record %zu (%s[%zu]): %s", m->name,
-                    i, m->from ? m->from : "", i, old);
+    return ms_err_set(err, code, "mapping '%s': %s: field '%s': %s", m->name,
+                      pos, field, old);
+  return ms_err_set(err, code, "mapping '%s': %s: %s", m->name, pos, old);
 }
 
 int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
-                   const ms_maphooks *hooks, ms_mapstats *stats, ms_err *err) {
+                   const ms_maphooks *hooks, const ms_maprun *run,
+                   ms_mapstats *stats, ms_err *err) {
   int mi = ms_store_model(s, m->model), pm = -1, rc;
   const ms_value *list = m->from ? getpath(doc, m->from) : doc;
   const ms_model *model;
@@ -312,7 +319,7 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
   int *fidx, *refmi, *reffi;
   uint32_t i, k;
   size_t n;
-  memset(stats, 0, sizeof *stats);
+  int skip = m->skip_dups || (run && run->skip_dups);
   if ((rc = ms_mapping_check(m, s, err)) != MS_OK) return rc;
   if (list == NULL || list->type != MS_LIST)
     return ms_err_set(err, MS_EINPUT, "mapping '%s': %s%s%s is not a list of records "
@@ -348,7 +355,7 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
     stats->seen++;
     if (item->type != MS_MAP) {
       ms_err_set(err, MS_EINPUT, "expected an object, got %s", tname(item));
-      return where(m, n, NULL, err);
+      return where(m, run, n, NULL, err);
     }
     for (i = 0; i < m->nwhere && keep; i++) {
       const ms_value *v = getpath(item, m->where[i].path);
@@ -356,7 +363,7 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
     }
     if (keep && m->lua_filter >= 0 && hooks && hooks->filter &&
         hooks->filter(hooks->ud, m->lua_filter, item, &keep, err) != MS_OK)
-      return where(m, n, NULL, err);
+      return where(m, run, n, NULL, err);
     if (!keep) {
       stats->filtered++;
       continue;
@@ -380,7 +387,7 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
             ms_err_set(err, MS_EINPUT, "no %s with source id %.100s (path '%s')",
                        f->ref_model, b.data ? b.data : "", f->path);
             ms_buf_free(&b);
-            return where(m, n, f->field, err);
+            return where(m, run, n, f->field, err);
           }
           v = &target->fields[reffi[k]];
         }
@@ -402,14 +409,31 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
         }
         if (rc != MS_OK) {
           if (rc != MS_ENOMEM && rc != MS_EHANDLER) ms_err_prefix(err, "%s", stepname(step));
-          return rc == MS_EHANDLER ? rc : where(m, n, f->field, err);
+          return rc == MS_EHANDLER ? rc : where(m, run, n, f->field, err);
         }
         cur = out;
       }
+      /* a value straight from a source outside the store is copied in
+         (what a normalizer made is in the store already) */
+      if (run && run->copy && f->nsteps == 0 && !f->has_const &&
+          !f->ref_model && v != &dflt[k]) {
+        if (cur.type == MS_STR) {
+          cur.u.s = ms_store_keep(s, run->kept ? &run->kept[k] : NULL, cur.u.s,
+                                  cur.len);
+          if (cur.u.s == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+        } else if (ms_store_copy_value(s, &cur, &cur) != MS_OK) {
+          return ms_err_set(err, MS_ENOMEM, "out of memory");
+        }
+      }
       r->fields[fidx[k]] = cur;
     }
-    if (ms_record_check_ids(r, err) != MS_OK) return where(m, n, NULL, err);
-    if ((rc = ms_store_insert(s, r, err)) != MS_OK) return where(m, n, NULL, err);
+    if (ms_record_check_ids(r, err) != MS_OK) return where(m, run, n, NULL, err);
+    rc = ms_store_insert(s, r, err);
+    if (rc == MS_EEXISTS && skip) {
+      stats->skipped++;
+      continue;
+    }
+    if (rc != MS_OK) return where(m, run, n, NULL, err);
     stats->added++;
     if (m->id) {
       const ms_value *id = getpath(item, m->id);
@@ -430,11 +454,11 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
         ms_err_set(err, MS_ENOTFOUND, "parent %s %s not present in %s",
                    pmodel->name, b.data ? b.data : "", s->name);
         ms_buf_free(&b);
-        return where(m, n, NULL, err);
+        return where(m, run, n, NULL, err);
       }
       ms_buf_free(&b);
       if ((rc = ms_record_add_child(parent, r, err)) != MS_OK)
-        return where(m, n, NULL, err);
+        return where(m, run, n, NULL, err);
     }
   }
   return MS_OK;

@@ -58,6 +58,9 @@ typedef struct ms_mapping {
   char **parent_ids;         /* parent identifier i <- this record's field */
   uint32_t nparent;
   int lua_filter;            /* callback index, or -1 */
+  int skip_dups;             /* a record whose uid is taken is skipped:
+                                the first wins (records derived from rows
+                                that repeat them, such as sites of devices) */
   ms_arena arena;            /* constants, defaults, where values */
 } ms_mapping;
 
@@ -73,8 +76,19 @@ typedef struct ms_maphooks {
 } ms_maphooks;
 
 typedef struct ms_mapstats {
-  uint64_t seen, added, filtered;
+  uint64_t seen, added, filtered, skipped;
 } ms_mapstats;
+
+/* How a run reads its source (NULL: the defaults, all zero). */
+typedef struct ms_maprun {
+  const char *source;        /* positions as source:line ... */
+  const uint32_t *lines;     /* ... with the line of each item */
+  size_t base;               /* or as indices from base (batches) */
+  int skip_dups;             /* every mapping skips duplicates */
+  int copy;                  /* the source does not live in the store:
+                                values are copied into it */
+  ms_internstat *kept;       /* with copy: one per mapping field */
+} ms_maprun;
 
 /* Frees what a mapping owns (the struct itself is the caller's). */
 void ms_mapping_clear(ms_mapping *m);
@@ -82,11 +96,13 @@ void ms_mapping_clear(ms_mapping *m);
 /* Checks a mapping against a store's model; MS_ESCHEMA naming the field. */
 int ms_mapping_check(const ms_mapping *m, const ms_store *s, ms_err *err);
 
-/* Builds records from doc (values must live in the store's arena) and
-   adds them to the store. Errors name the mapping, the field, the source
-   record's position and the offending value. */
+/* Builds records from doc and adds them to the store; stats are added
+   to. The values of doc must live in the store's arena unless run->copy.
+   Errors name the mapping, the field, the source record's position and
+   the offending value. */
 int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
-                   const ms_maphooks *hooks, ms_mapstats *stats, ms_err *err);
+                   const ms_maphooks *hooks, const ms_maprun *run,
+                   ms_mapstats *stats, ms_err *err);
 
 /* Applies a built-in normalizer (for tests and the Lua API). */
 int ms_normalize(int kind, const char *key, ms_store *s, const ms_value *in,

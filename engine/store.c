@@ -751,19 +751,20 @@ size_t ms_store_count(const ms_store *s, int midx) {
 }
 
 int ms_store_copy_value(ms_store *s, const ms_value *v, ms_value *out) {
+  const ms_value src = *v;  /* out may be v */
   uint32_t i, n;
-  *out = *v;
-  switch (v->type) {
+  *out = src;
+  switch (src.type) {
     case MS_STR:
-      out->u.s = ms_arena_strndup(&s->arena, v->u.s, v->len);
+      out->u.s = ms_arena_strndup(&s->arena, src.u.s, src.len);
       return out->u.s ? MS_OK : MS_ENOMEM;
     case MS_LIST: case MS_MAP:
-      n = v->type == MS_MAP ? 2 * v->len : v->len;
+      n = src.type == MS_MAP ? 2 * src.len : src.len;
       if (n == 0) { out->u.items = NULL; return MS_OK; }
       out->u.items = ms_arena_alloc(&s->arena, n * sizeof *out->u.items);
       if (out->u.items == NULL) return MS_ENOMEM;
       for (i = 0; i < n; i++)
-        if (ms_store_copy_value(s, &v->u.items[i], &out->u.items[i]) != MS_OK)
+        if (ms_store_copy_value(s, &src.u.items[i], &out->u.items[i]) != MS_OK)
           return MS_ENOMEM;
       return MS_OK;
     default:

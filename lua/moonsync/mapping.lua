@@ -18,6 +18,7 @@
 --     where = { status = "active" },                        -- equality, in C
 --     filter = function(r) return r.status ~= "decommissioned" end,  -- Lua
 --     parent = { model = "site", ids = { name = "site_name" } },
+--     skip_duplicates = false,  -- true: a record built before is kept, rows repeating it skipped
 --   }
 --   adapter:load_mapped(devices, api_results)
 -- @module moonsync.mapping
@@ -37,6 +38,7 @@ local BUILTIN = { lower = true, upper = true, trim = true, ip = true, prefix = t
 local field_keys = { path = true, default = true, const = true, transform = true,
                      set = true, ref = true, field = true, compute = true }
 local mapping_keys = { name = true, model = true, from = true, id = true, fields = true,
+                       skip_duplicates = true,
                        where = true, filter = true, parent = true }
 
 -- JSON text of a Lua constant, keeping integers and floats apart.
@@ -170,9 +172,12 @@ function M.mapping(spec)
   if spec.filter ~= nil and type(spec.filter) ~= "function" then
     error(fmt("mapping '%s': 'filter' must be a function", name), 2)
   end
+  if spec.skip_duplicates ~= nil and type(spec.skip_duplicates) ~= "boolean" then
+    error(fmt("mapping '%s': 'skip_duplicates' must be a boolean", name), 2)
+  end
   return setmetatable({ name = name, model = mname, from = spec.from, id = spec.id,
     fields = fields, where = where, filter = spec.filter, parent = spec.parent,
-    compiled = {} }, Mapping)
+    skip_duplicates = spec.skip_duplicates, compiled = {} }, Mapping)
 end
 
 -- The compiled mapping for an adapter (parent identifiers need the
@@ -200,7 +205,7 @@ function Mapping:_compiled(adapter)
   end
   c = core.mapping { name = self.name, model = self.model, from = self.from, id = self.id,
                      fields = self.fields, where = self.where, filter = self.filter,
-                     parent = parent }
+                     parent = parent, skip_duplicates = self.skip_duplicates }
   self.compiled[key] = c
   return c
 end

@@ -39,7 +39,7 @@ describe("moonsync.mapping", function()
       { name = "sw1", site_id = 7, role = { slug = "leaf" }, status = "active" },
       { name = "sw2", site_id = 8, status = "active" },
       { name = "old", site_id = 8, status = "retired" } } })
-    assert.same({ seen = 3, added = 2, filtered = 1 }, st)
+    assert.same({ seen = 3, added = 2, filtered = 1, skipped = 0 }, st)
     assert.equals("leaf", a:get("device", "ams__sw1").role)
     assert.equals("unknown", a:get("device", "ber__sw2").role)
     assert.same({ "ams__sw1" }, a:get("site", "ams").devices)
@@ -76,6 +76,16 @@ describe("moonsync.mapping", function()
     assert.matches("field 'site_name': no site with source id 99 %(path 's'%)", err.message)
   end)
 
+  it("skips records built before with skip_duplicates, and refuses them otherwise", function()
+    local rows = { { site = "osl" }, { site = "osl" }, { site = "rom" } }
+    local derived = ms.mapping { model = Site, fields = { name = "site" }, skip_duplicates = true }
+    assert.same({ seen = 3, added = 2, filtered = 0, skipped = 1 }, a:load_mapped(derived, rows))
+    local strict = ms.mapping { model = Site, fields = { name = "site" } }
+    local ok, err = pcall(a.load_mapped, a, strict, { { site = "new" }, { site = "new" } })
+    assert.is_false(ok)
+    assert.matches("record 1 %(%[1%]%): Object new already present", tostring(err))
+  end)
+
   it("runs Lua transforms and filters where asked", function()
     local m = ms.mapping { model = Device,
       fields = { name = "name", site_name = { const = "ams" },
@@ -83,7 +93,7 @@ describe("moonsync.mapping", function()
                  serial = { path = "serial", transform = { "trim", function(v) return v and #v end } } },
       filter = function(r) return r.name ~= "skip" end }
     local st = a:load_mapped(m, { { name = "sw9", serial = " abc " }, { name = "skip" } })
-    assert.same({ seen = 2, added = 1, filtered = 1 }, st)
+    assert.same({ seen = 2, added = 1, filtered = 1, skipped = 0 }, st)
     assert.equals("SW9!", a:get("device", "ams__sw9").label)
     assert.equals(3, a:get("device", "ams__sw9").serial)
     local bad = ms.mapping { model = Device, fields = { name = "name", site_name = { const = "ams" },
@@ -124,7 +134,7 @@ describe("moonsync.mapping", function()
     local m = ms.mapping { model = Device, from = "results",
       fields = { name = "name", site_name = "site.name" },
       parent = { model = Site, ids = { name = "site_name" } } }
-    assert.same({ seen = 1, added = 1, filtered = 0 }, a:load_mapped(m, { file = f }))
+    assert.same({ seen = 1, added = 1, filtered = 0, skipped = 0 }, a:load_mapped(m, { file = f }))
     os.remove(f)
     assert.same({ "ams__f1" }, a:get("site", "ams").devices)
   end)

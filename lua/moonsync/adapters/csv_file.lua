@@ -17,50 +17,11 @@ local fmt, concat = string.format, table.concat
 
 local M = {}
 
---- Parses CSV text into a list of rows (lists of strings). Raises an
--- InputError naming the file and line for an unterminated quote.
+--- Parses CSV text into a list of rows (lists of strings), the header
+-- included; blank lines are no rows. Raises an InputError naming the file
+-- and line of an unterminated quoted field.
 function M.parse(text, name)
-  local rows, row, field = {}, {}, {}
-  local i, n, line, quoted = 1, #text, 1, false
-  local qline
-  while i <= n do
-    local c = text:sub(i, i)
-    if quoted then
-      if c == '"' then
-        if text:sub(i + 1, i + 1) == '"' then
-          field[#field + 1] = '"'
-          i = i + 1
-        else
-          quoted = false
-        end
-      else
-        if c == "\n" then line = line + 1 end
-        field[#field + 1] = c
-      end
-    elseif c == '"' and #field == 0 then
-      quoted, qline = true, line
-    elseif c == "," then
-      row[#row + 1] = concat(field)
-      field = {}
-    elseif c == "\n" or c == "\r" then
-      if c == "\r" and text:sub(i + 1, i + 1) == "\n" then i = i + 1 end
-      row[#row + 1] = concat(field)
-      rows[#rows + 1] = row
-      row, field = {}, {}
-      line = line + 1
-    else
-      field[#field + 1] = c
-    end
-    i = i + 1
-  end
-  if quoted then
-    error(ms.error("InputError", fmt("%s:%d: unterminated quoted field", name or "csv", qline)), 0)
-  end
-  if #field > 0 or #row > 0 then
-    row[#row + 1] = concat(field)
-    rows[#rows + 1] = row
-  end
-  return rows
+  return core.csv_rows(text, name)
 end
 
 local function quote(v)
@@ -70,33 +31,70 @@ local function quote(v)
   return s
 end
 
---- Opens a CSV file as an adapter of one model.
--- @tparam table opts `model` (a model class), `path`, `name`, `mapping`
--- (model field -> column name, or a full ms.mapping field spec; default:
--- every model field from the column of the same name), `create_missing`,
--- `lock` (as json_file.open)
--- @treturn table the loaded adapter; `adapter:commit()` saves it
+local open_keys = { model = true, models = true, path = true, name = true, mapping = true,
+                    mappings = true, create_missing = true, lock = true, keep_empty = true,
+                    skip_duplicates = true }
+
+--- Opens a CSV file as an adapter. The rows (the first row naming the
+-- columns) are read in C, and mappings turn them into records.
+-- @tparam table opts `path`, `name`, and either `model` (one model class)
+-- with an optional `mapping` (model field -> column name, or a full
+-- ms.mapping field spec; default: every model field from the column of
+-- the same name), or `models` (the model classes) with `mappings` (a list
+-- of ms.mapping, run in order over every row: several models from one
+-- file, e.g. sites derived from device rows with `skip_duplicates = true`
+-- and devices linked to them with `parent`). `keep_empty`: empty cells
+-- are "" (default: null). `skip_duplicates`: a row naming a record
+-- already loaded is skipped (default: an error). `create_missing`,
+-- `lock` as json_file.open.
+-- @treturn table the loaded adapter; `adapter:commit()` saves an adapter
+-- of one model
 function M.open(opts)
-  local model = opts.model
-  if type(model) ~= "table" or not model._c then error("csv_file.open: 'model' must be a model", 2) end
+  if type(opts) ~= "table" then error("csv_file.open: expected a table of options", 2) end
+  for k in pairs(opts) do
+    if not open_keys[k] then error(fmt("csv_file.open: unknown option '%s'", tostring(k)), 2) end
+  end
   if type(opts.path) ~= "string" then error("csv_file.open: 'path' is required", 2) end
-  local fields = {}
-  local columns = {}
-  for _, list in ipairs { model.identifiers, model.attributes, model.extra_fields } do
-    for _, f in ipairs(list) do
-      local spec = opts.mapping and opts.mapping[f]
-      if opts.mapping == nil then spec = f end
-      if spec ~= nil then
-        fields[f] = spec
-        columns[#columns + 1] = { field = f, column = type(spec) == "string" and spec or f }
+  local models, mappings, columns
+  if opts.models ~= nil or opts.mappings ~= nil then
+    if opts.model ~= nil or opts.mapping ~= nil then
+      error("csv_file.open: give model (and mapping), or models and mappings", 2)
+    end
+    if type(opts.models) ~= "table" or #opts.models == 0 then
+      error("csv_file.open: 'models' must list model classes", 2)
+    end
+    if type(opts.mappings) ~= "table" or #opts.mappings == 0 then
+      error("csv_file.open: 'mappings' must list mappings (ms.mapping)", 2)
+    end
+    models, mappings = opts.models, opts.mappings
+  else
+    local model = opts.model
+    if type(model) ~= "table" or not model._c then error("csv_file.open: 'model' must be a model", 2) end
+    local fields = {}
+    columns = {}
+    for _, list in ipairs { model.identifiers, model.attributes, model.extra_fields } do
+      for _, f in ipairs(list) do
+        local spec = opts.mapping and opts.mapping[f]
+        if opts.mapping == nil then spec = f end
+        if spec ~= nil then
+          fields[f] = spec
+          columns[#columns + 1] = { field = f, column = type(spec) == "string" and spec or f }
+        end
       end
     end
+    models = { model }
+    mappings = { ms.mapping { name = opts.path, model = model, fields = fields } }
   end
   local name = opts.name or opts.path:match("([^/]+)%.csv$") or opts.path
   local Class = ms.adapter(name) {
-    models = { model }, type = "csv_file",
+    models = models, type = "csv_file",
     methods = {
       commit = function(self)
+        if not columns then
+          error(ms.error("InputError", fmt("%s: an adapter loaded through several mappings "
+            .. "cannot be written back as CSV", self.options.path)), 2)
+        end
+        local model = models[1]
         local out = {}
         local header = {}
         for i, c in ipairs(columns) do header[i] = quote(c.column) end
@@ -117,22 +115,15 @@ function M.open(opts)
     if opts.create_missing then return a end
     error(ms.error("IOError", opts.path .. ": cannot open: No such file or directory"), 2)
   end
-  local rows = M.parse(util.read_file(opts.path), opts.path)
-  local header = rows[1] or {}
-  local records = {}
-  for r = 2, #rows do
-    local row = rows[r]
-    if not (#row == 1 and row[1] == "") then
-      if #row ~= #header then
-        error(ms.error("InputError", fmt("%s: row %d has %d fields, the header has %d",
-          opts.path, r, #row, #header)), 2)
-      end
-      local rec = {}
-      for i, col in ipairs(header) do rec[col] = row[i] end
-      records[#records + 1] = rec
+  local compiled = {}
+  for i, m in ipairs(mappings) do
+    if getmetatable(m) ~= "moonsync.Mapping" then
+      error(fmt("csv_file.open: mappings[%d] is not a mapping (ms.mapping)", i), 2)
     end
+    compiled[i] = m:_compiled(a)
   end
-  a:load_mapped(ms.mapping { name = opts.path, model = model, fields = fields }, records, opts.path)
+  a._store:map_csv(compiled, { file = opts.path }, { name = opts.path, keep_empty = opts.keep_empty,
+                                                    skip_duplicates = opts.skip_duplicates })
   return a
 end
 
