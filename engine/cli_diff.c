@@ -8,13 +8,15 @@
 
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "diff.h"
 #include "fixture.h"
+#include "progress.h"
 
 static const char usage[] =
   "usage: moonsync diff --schema SCHEMA.json SOURCE.json DEST.json\n"
@@ -43,7 +45,12 @@ typedef struct side {
 
 static void *loadside(void *p) {
   side *s = p;
-  s->rc = ms_load_file(s->st, s->path, s->skip, &s->err);
+  ms_load_opts o;
+  memset(&o, 0, sizeof o);
+  o.skip_dups = s->skip;
+  o.progress.fn = ms_progress_load;  /* shown on a terminal */
+  o.progress.ud = (void *)s->path;
+  s->rc = ms_load_file_opts(s->st, s->path, &o, &s->err);
   return NULL;
 }
 
@@ -68,7 +75,7 @@ int ms_cli_diff_files(int argc, char **argv) {
   const char *schema = NULL, *format = "str", *files[2] = {NULL, NULL};
   const char *names[2] = {"source", "dest"};
   uint32_t flags = 0;
-  int nfiles = 0, skip = 0, timings = 0, i, rc, threaded;
+  int nfiles = 0, skip = 0, timings = 0, progress = 1, i, rc, threaded;
   ms_scope scope[2][MAXSCOPE];
   size_t nscope[2] = {0, 0};
   double t0, t1, t2;
@@ -114,7 +121,7 @@ int ms_cli_diff_files(int argc, char **argv) {
                  "are differences, 0 when there are none, 1 on an error");
     else if (strcmp(a, "--skip-duplicates") == 0) skip = 1;
     else if (strcmp(a, "--timings") == 0) timings = 1;
-    else if (strcmp(a, "--no-progress") == 0) {}  /* none is shown */
+    else if (strcmp(a, "--no-progress") == 0) progress = 0;
     else if (a[0] == '-' && a[1] != '\0') {
       fprintf(stderr, "moonsync diff: unknown or incomplete option '%s' (it "
               "does not apply to diff --schema)\n%s", a, usage);
@@ -149,6 +156,7 @@ int ms_cli_diff_files(int argc, char **argv) {
   ms_schema_free(&sc);
   /* both documents parse in parallel: they are independent stores */
   t0 = now();
+  ms_progress_enable(progress && isatty(2));
   threaded = pthread_create(&th, NULL, loadside, &sides[1]) == 0;
   loadside(&sides[0]);
   if (threaded) pthread_join(th, NULL);

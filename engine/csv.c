@@ -14,7 +14,7 @@
 
 #define BATCH 4096
 #define RELEASE_STEP ((size_t)16 * 1024 * 1024)
-#define PROGRESS_STEP ((size_t)4 * 1024 * 1024)
+#define PROGRESS_STEP ((size_t)1024 * 1024)
 
 typedef struct reader {
   const char *p, *end;

@@ -23,7 +23,7 @@
 #include "jsonp.h"
 
 #define RELEASE_STEP ((size_t)16 * 1024 * 1024)  /* pages let go at a time */
-#define PROGRESS_STEP ((size_t)4 * 1024 * 1024)
+#define PROGRESS_STEP ((size_t)1024 * 1024)
 #define SIZE_SAMPLE ((size_t)2 * 1024 * 1024)    /* text read before sizing */
 
 /* {====== the loader ======} */

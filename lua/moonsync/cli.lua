@@ -457,8 +457,10 @@ local function job_diff(job, o, show, authority)
   local t0 = core.now()
   if authority then lock_job(job, authority, o) end
   if show then stderr:write("load  source and target...") end
+  core.load_progress(show)  -- files loaded in C show bytes read and records built
   local source = job:get_source()
   local target = authority and open_target(job, authority, o) or job:get_target()
+  core.load_progress(false)
   if show then
     stderr:write(fmt("\rload  %d + %d records in %.2f s        \n", source:count(), target:count(),
                      core.now() - t0))

@@ -84,6 +84,34 @@ describe("moonsync diff --schema", function()
     assert.equals(1, select(2, r.stderr:gsub("\n", "")))  -- one line
   end
 
+  -- on a terminal (script(1) gives one), loading shows bytes and records
+  local it_tty = os.execute("command -v script >/dev/null 2>&1") and it or pending
+  it_tty("shows load progress on a terminal, none with --no-progress", function()
+    local sites = {}
+    for i = 1, 60000 do sites[i] = ('{"name": "s%05d", "status": "active"}'):format(i) end
+    local big = doc("big.json", '{"site": [' .. table.concat(sites, ",\n") .. "]}")
+    local function tty(...)
+      local out = dir .. "/tty.out"
+      local parts = {}
+      for i, a in ipairs { h.bin, ... } do parts[i] = h.quote(a) end
+      os.execute(("env -u LD_PRELOAD script -qec %s %s >/dev/null 2>&1"):format(
+        h.quote(table.concat(parts, " ")), h.quote(out)))
+      return h.read(out) or ""
+    end
+    local shown = tty("diff", "--schema", schema, big, big, "--format", "summary")
+    assert.matches("\rload  big%.json +%d+%%", shown)
+    assert.matches("%d+ records", shown)
+    local quiet = tty("diff", "--schema", schema, big, big, "--format", "summary", "--no-progress")
+    assert.is_nil(quiet:find("\rload", 1, true))
+    -- not on a terminal: nothing
+    local r = h.run("diff", "--schema", schema, big, big, "--format", "summary")
+    assert.is_nil(r.stderr:find("load", 1, true))
+    -- a job's files too
+    local text = h.read(big)
+    local jobdir = h.sync_dir(SCHEMA, text, text)
+    assert.matches("\rload  src%.json +%d+%%", tty("diff", h.json_job(jobdir)))
+  end)
+
   it("reports malformed JSON with file, line and column", function()
     local bad = doc("bad.json", '{"site": [\n  {"name": "x",}\n]}')
     fails({ "diff", "--schema", schema, bad, doc("d.json", DST) },
