@@ -3,9 +3,11 @@
 */
 #include "fixture.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "json.h"
@@ -403,6 +405,37 @@ void ms_store_nested_json(ms_buf *b, const ms_store *st) {
   }
   if (st->ntop) ms_json_nl(b, 0);
   ms_buf_putc(b, '}');
+}
+
+typedef struct fdsink {
+  int fd, err;
+} fdsink;
+
+static int tofd(void *ud, const char *p, size_t n) {
+  fdsink *k = ud;
+  while (n > 0) {
+    ssize_t w = write(k->fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return k->err = errno;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int ms_store_write_nested(const ms_store *st, int fd) {
+  ms_buf b = MS_BUF_INIT;
+  fdsink k;
+  k.fd = fd;
+  k.err = 0;
+  b.sink = tofd;
+  b.sink_ud = &k;
+  ms_store_nested_json(&b, st);
+  ms_buf_putc(&b, '\n');
+  ms_buf_flush(&b);
+  if (k.err == 0 && b.oom) k.err = ENOMEM;
+  ms_buf_free(&b);
+  return k.err;
 }
 
 static int modelcmp(const void *a, const void *b) {

@@ -68,6 +68,10 @@ int ms_load_text(ms_store *st, const char *text, size_t len, const char *name,
    lists; a dangling child uid is written {"_missing_uid": uid}. */
 void ms_store_nested_json(ms_buf *b, const ms_store *st);
 
+/* Writes the nested document and a newline to fd as it is made, a chunk
+   at a time (no copy of the whole text is held): 0 or an errno. */
+int ms_store_write_nested(const ms_store *st, int fd);
+
 /* Flat dump of every model (sorted by name), records in store order with
    "_uid", fields, child uid lists, "_status" and "_status_message". */
 void ms_store_flat_json(ms_buf *b, const ms_store *st);

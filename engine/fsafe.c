@@ -159,8 +159,26 @@ static int writeall(int fd, const char *p, size_t n) {
   return 0;
 }
 
+typedef struct bytes {
+  const char *p;
+  size_t n;
+} bytes;
+
+static int putbytes(void *ud, int fd) {
+  const bytes *b = ud;
+  return writeall(fd, b->p, b->n) == 0 ? 0 : errno;
+}
+
 int ms_fsafe_write(const char *path, const char *data, size_t len,
                    int *lockfd, ms_buf *removed, ms_err *err) {
+  bytes b;
+  b.p = data;
+  b.n = len;
+  return ms_fsafe_write_with(path, putbytes, &b, lockfd, removed, err);
+}
+
+int ms_fsafe_write_with(const char *path, ms_fsafe_producer produce, void *ud,
+                        int *lockfd, ms_buf *removed, ms_err *err) {
   static unsigned counter;
   char real[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX];
   const char *base;
@@ -204,7 +222,11 @@ int ms_fsafe_write(const char *path, const char *data, size_t len,
                       "%ld:%ld (%s)", path, (long)st.st_uid, (long)st.st_gid,
                       strerror(e));
   }
-  if (writeall(fd, data, len) != 0 || fsync(fd) != 0) goto fail;
+  if ((e = produce(ud, fd)) != 0) {
+    errno = e;
+    goto fail;
+  }
+  if (fsync(fd) != 0) goto fail;
   if (lockfd && *lockfd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) goto fail;
   if (rename(tmp, real) != 0) goto fail;
   release(slot);

@@ -31,6 +31,12 @@ int ms_fsafe_target(const char *path, char *out, ms_err *err);
 int ms_fsafe_write(const char *path, const char *data, size_t len,
                    int *lockfd, ms_buf *removed, ms_err *err);
 
+/* The same with the content written by `produce` to the temporary file's
+   descriptor: 0, or an errno. For content made as it is written. */
+typedef int (*ms_fsafe_producer)(void *ud, int fd);
+int ms_fsafe_write_with(const char *path, ms_fsafe_producer produce, void *ud,
+                        int *lockfd, ms_buf *removed, ms_err *err);
+
 /* Removes the temporary files of writes in progress. Async-signal-safe:
    for signal handlers and the deadline thread, just before the process
    ends. */

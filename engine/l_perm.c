@@ -16,6 +16,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "fixture.h"
 #include "fsafe.h"
 #include "l_common.h"
 #include "perm.h"
@@ -178,14 +179,25 @@ static int *lockfdarg(lua_State *L, int idx) {
   return k->fd >= 0 ? &k->fd : NULL;
 }
 
-/* Writes with ms_fsafe_write; returns the leftovers it removed. */
+static int putstore(void *ud, int fd) { return ms_store_write_nested(ud, fd); }
+
+/* Writes with ms_fsafe_write the string at dataidx, or the nested data
+   document of the store there, made as it is written; returns the
+   leftovers it removed. */
 static int dowrite(lua_State *L, const char *path, int dataidx, int lockidx) {
-  size_t n;
-  const char *data = luaL_checklstring(L, dataidx, &n);
   int *lockfd = lockfdarg(L, lockidx);
   ms_buf removed = MS_BUF_INIT;
   ms_err err;
-  if (ms_fsafe_write(path, data, n, lockfd, &removed, &err) != MS_OK) {
+  int rc;
+  if (luaL_testudata(L, dataidx, MS_STORE_MT)) {
+    rc = ms_fsafe_write_with(path, putstore, ms_l_checkstore(L, dataidx), lockfd,
+                             &removed, &err);
+  } else {
+    size_t n;
+    const char *data = luaL_checklstring(L, dataidx, &n);
+    rc = ms_fsafe_write(path, data, n, lockfd, &removed, &err);
+  }
+  if (rc != MS_OK) {
     ms_buf_free(&removed);
     return ms_l_raise(L, &err);
   }

@@ -4,6 +4,7 @@
 ** text and JSON forms.
 */
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -11,8 +12,8 @@
 
 #include "fixture.h"
 #include "l_common.h"
-#include "progress.h"
 #include "perm.h"
+#include "progress.h"
 
 static int l_core_store(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
@@ -315,6 +316,47 @@ static int l_store_load_file(lua_State *L) {
   return 0;
 }
 
+typedef struct loadjob {
+  ms_store *st;
+  const char *path;
+  ms_load_opts o;
+  ms_err err;
+  int rc;
+} loadjob;
+
+static void *loadone(void *p) {
+  loadjob *j = p;
+  j->rc = ms_load_file_opts(j->st, j->path, &j->o, &j->err);
+  return NULL;
+}
+
+/* core.load_files(store1, path1, store2, path2[, skip_duplicates]): loads
+   two files into two stores at once, one of them in a second thread (the
+   stores share nothing). Raises the first error, naming its file. */
+static int l_core_load_files(lua_State *L) {
+  loadjob j[2];
+  char buf[PATH_MAX];
+  pthread_t th;
+  int i, threaded;
+  for (i = 0; i < 2; i++) {
+    j[i].st = ms_l_checkstore(L, 1 + 2 * i);
+    j[i].path = luaL_checkstring(L, 2 + 2 * i);
+    ms_l_permit_path(L, MS_PERM_READ, j[i].path, buf);
+    memset(&j[i].o, 0, sizeof j[i].o);
+    j[i].o.skip_dups = lua_toboolean(L, 5);
+    j[i].o.progress.fn = ms_progress_load;
+    j[i].o.progress.ud = (void *)j[i].path;
+  }
+  if (j[0].st == j[1].st) return luaL_error(L, "load_files: two different stores are needed");
+  threaded = pthread_create(&th, NULL, loadone, &j[1]) == 0;
+  loadone(&j[0]);
+  if (threaded) pthread_join(th, NULL);
+  else loadone(&j[1]);
+  for (i = 0; i < 2; i++)
+    if (j[i].rc != MS_OK) return ms_l_raisectx(L, &j[i].err, j[i].st, NULL, NULL, 0);
+  return 0;
+}
+
 static int l_store_load_json(lua_State *L) {
   ms_store *s = ms_l_checkstore(L, 1);
   size_t n;
@@ -444,4 +486,6 @@ void ms_l_store_register(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_core_store);
   lua_setfield(L, -2, "store");
+  lua_pushcfunction(L, l_core_load_files);
+  lua_setfield(L, -2, "load_files");
 }

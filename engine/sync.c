@@ -296,10 +296,16 @@ static int element(syncer *sy, ms_delem *e, ms_record *parent);
 static int children(syncer *sy, ms_delem *e, ms_record *parent) {
   uint32_t g, i;
   int rc;
-  for (g = 0; g < e->child.ngroups; g++)
-    for (i = 0; i < e->child.groups[g].n; i++)
-      if ((rc = element(sy, ms_dgroup_at(&e->child.groups[g], i), parent)) != MS_OK)
-        return rc;
+  for (g = 0; g < e->child.ngroups; g++) {
+    const ms_dgroup *grp = &e->child.groups[g];
+    for (i = 0; i < grp->n; i++) {
+      if (i + 4 < grp->n) {  /* the records a few elements ahead */
+        const ms_delem *ahead = ms_dgroup_at(grp, i + 4);
+        __builtin_prefetch(ahead->dst, 1);
+      }
+      if ((rc = element(sy, ms_dgroup_at(grp, i), parent)) != MS_OK) return rc;
+    }
+  }
   return MS_OK;
 }
 
@@ -380,9 +386,15 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
   return MS_OK;
 }
 
+/* The model index of an element's model in store s: its record's, when
+   the record is of s, else by name. */
+static int elemmodel(const ms_store *s, const ms_record *r, const char *type) {
+  return r != NULL && r->store == s ? (int)r->midx : ms_store_model(s, type);
+}
+
 static int element(syncer *sy, ms_delem *e, ms_record *parent) {
   ms_store *dst = sy->dst;
-  int dmidx = ms_store_model(dst, e->type), rc, natural = 0, skipch = 0;
+  int dmidx = elemmodel(dst, e->dst, e->type), rc, natural = 0, skipch = 0;
   ms_record *dstrec = NULL, *r;
   ms_buf b = MS_BUF_INIT;
   size_t n;
@@ -393,7 +405,7 @@ static int element(syncer *sy, ms_delem *e, ms_record *parent) {
     return ms_err_set(sy->err, MS_ESCHEMA, "adapter '%s' has no model '%s'",
                       dst->name, e->type);
   /* DiffSync looks the element up on both sides (get_or_none, get) */
-  ms_store_touch(sy->d->src, ms_store_model(sy->d->src, e->type));
+  ms_store_touch(sy->d->src, elemmodel(sy->d->src, e->src, e->type));
   ms_store_touch(dst, dmidx);
   if (e->dst != NULL && e->dst->stored && e->dst->store == dst &&
       e->dst->midx == dmidx) {

@@ -3,6 +3,7 @@
 */
 #include "value.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +115,16 @@ void ms_pyrepr_float(ms_buf *b, double d) {
   if (isnan(d)) { ms_buf_puts(b, "nan"); return; }
   if (isinf(d)) { ms_buf_puts(b, d < 0 ? "-inf" : "inf"); return; }
   if (d == 0) { ms_buf_puts(b, signbit(d) ? "-0.0" : "0.0"); return; }
-  for (prec = 1; prec <= 17; prec++) {
+  if (fabs(d) < 1e15 && d == (double)(long long)d) {
+    ms_buf_put_i64(b, (long long)d);  /* 1000.0 */
+    ms_buf_add(b, ".0", 2);
+    return;
+  }
+  /* the shortest digits that read back as d: for a normal double, every
+     decimal of up to 15 digits that does is the 15-digit rounding of d
+     with zeros after it, so only 15, 16 and 17 digits need a try (a
+     subnormal one has fewer bits: all are tried) */
+  for (prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
     if (strtod(tmp, NULL) == d) break;
   }
@@ -214,7 +224,7 @@ static void pytext(ms_buf *b, const ms_value *v, int repr) {
   switch (v->type) {
     case MS_NIL: ms_buf_puts(b, "None"); break;
     case MS_BOOL: ms_buf_puts(b, v->u.b ? "True" : "False"); break;
-    case MS_INT: ms_buf_printf(b, "%lld", (long long)v->u.i); break;
+    case MS_INT: ms_buf_put_i64(b, (long long)v->u.i); break;
     case MS_FLOAT: ms_pyrepr_float(b, v->u.f); break;
     case MS_STR:
       if (repr) ms_pyrepr_str(b, v->u.s, v->len);
@@ -248,6 +258,19 @@ void ms_value_pyrepr(ms_buf *b, const ms_value *v) { pytext(b, v, 1); }
 
 void ms_json_str(ms_buf *b, const char *s, size_t n) {
   size_t i, run = 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == '"' || c == '\\') break;
+  }
+  if (i == n) {  /* nothing to escape: one copy */
+    if (b->cap - b->len <= n + 2 && ms_buf_grow(b, n + 2) != 0) return;
+    b->data[b->len] = '"';
+    memcpy(b->data + b->len + 1, s, n);
+    b->data[b->len + n + 1] = '"';
+    b->len += n + 2;
+    b->data[b->len] = '\0';
+    return;
+  }
   ms_buf_putc(b, '"');
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -284,7 +307,7 @@ void ms_value_json(ms_buf *b, const ms_value *v, int indent) {
   switch (v->type) {
     case MS_NIL: ms_buf_puts(b, "null"); break;
     case MS_BOOL: ms_buf_puts(b, v->u.b ? "true" : "false"); break;
-    case MS_INT: ms_buf_printf(b, "%lld", (long long)v->u.i); break;
+    case MS_INT: ms_buf_put_i64(b, (long long)v->u.i); break;
     case MS_FLOAT:
       if (isnan(v->u.f)) ms_buf_puts(b, "NaN");
       else if (isinf(v->u.f)) ms_buf_puts(b, v->u.f < 0 ? "-Infinity" : "Infinity");

@@ -560,8 +560,10 @@ local function cmd_sync_files(o)
   local sname, dname = o["source-name"] or "source", o["dest-name"] or "dest"
   local source = schema:adapter(sname, "source"):new { name = sname }
   local target = schema:adapter(dname, "dest"):new { name = dname }
-  source:load_file(o.args[1], { skip_duplicates = o["skip-duplicates"] })
-  target:load_file(o.args[2], { skip_duplicates = o["skip-duplicates"] })
+  -- both documents at once, as diff --schema does
+  core.load_progress(not o["no-progress"] and core.isatty(2))
+  core.load_files(source._store, o.args[1], target._store, o.args[2], o["skip-duplicates"])
+  core.load_progress(false)
   timings.load = core.now() - t0
   local flags = schema.flags | ms.flag_value(o.flag)
   t0 = core.now()
@@ -579,7 +581,7 @@ local function cmd_sync_files(o)
   end
   if not ok then error(res, 0) end
   t0 = core.now()
-  util.write_atomic(o.out, target:to_json() .. "\n")
+  util.write_atomic(o.out, target._store)  -- written as it is made
   timings.write = core.now() - t0
   report(res, timings)
   return (failures(res) > 0) and EXIT_ERROR or EXIT_OK

@@ -23,7 +23,8 @@ end
 --- Writes data to path atomically: a temporary file beside the real file
 -- (symbolic links followed) with its mode and owner, fsynced and renamed
 -- over it, so readers never see a half-written file and a crash leaves
--- the old one. `lock` (from core.lock) keeps holding the file's lock
+-- the old one. `data` is a string, or an adapter's store (`a._store`),
+-- whose nested data document is written as it is made. `lock` (from core.lock) keeps holding the file's lock
 -- across the replacement. `authority` (the policy handle of
 -- moonsync.job) writes the operator's own outputs outside the job's
 -- permissions. Returns the leftover temporary files of killed runs it

@@ -70,7 +70,8 @@ function M.open(opts)
     methods = {
       commit = function(self)
         M.check_tree(self, self.options.path)
-        return util.write_atomic(self.options.path, self:to_json() .. "\n", self._lock)
+        -- the document is written as it is made: no copy of it in memory
+        return util.write_atomic(self.options.path, self._store, self._lock)
       end,
       identity = function(self) return "json_file " .. core.realpath(self.options.path) end,
     },
