@@ -192,11 +192,17 @@ int ms_jp_string(parser *ps, ms_value *out) {
   return MS_OK;
 }
 
+/* Exact powers of ten as doubles (10^22 is the largest). */
+static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+  1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+  1e21, 1e22};
+
 int ms_jp_number(parser *ps, ms_value *out) {
   const char *p = ps->p, *begin = p;
   int neg = 0, isfloat = 0;
   uint64_t n = 0;
   int overflow = 0;
+  int fdigits = 0, hasexp = 0;  /* for the fast path of floats */
   if (*p == '-') { neg = 1; p++; }
   if (*p == '0') {
     p++;
@@ -214,10 +220,16 @@ int ms_jp_number(parser *ps, ms_value *out) {
     isfloat = 1;
     p++;
     if (!(*p >= '0' && *p <= '9')) return ms_jp_fail(ps, p, "invalid number");
-    while (*p >= '0' && *p <= '9') p++;
+    while (*p >= '0' && *p <= '9') {
+      unsigned d = (unsigned)(*p - '0');
+      if (n > (UINT64_MAX - d) / 10) overflow = 1;
+      else n = n * 10 + d;
+      fdigits++;
+      p++;
+    }
   }
   if (*p == 'e' || *p == 'E') {
-    isfloat = 1;
+    isfloat = hasexp = 1;
     p++;
     if (*p == '+' || *p == '-') p++;
     if (!(*p >= '0' && *p <= '9')) return ms_jp_fail(ps, p, "invalid number");
@@ -226,6 +238,14 @@ int ms_jp_number(parser *ps, ms_value *out) {
   if (isfloat) {
     out->type = MS_FLOAT;
     out->len = 0;
+    /* digits and a point only, the digits an exact double, and a power of
+       ten that is one too: one rounding, as strtod's (Clinger's fast path) */
+    if (!overflow && !hasexp && n <= (1ULL << 53) && fdigits <= 22) {
+      double d = (double)n / pow10[fdigits];
+      out->u.f = neg ? -d : d;
+      ps->p = p;
+      return MS_OK;
+    }
     out->u.f = strtod(begin, NULL);
     if (isinf(out->u.f))
       return ms_jp_fail(ps, begin, "number out of the range of a 64-bit float");
