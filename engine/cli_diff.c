@@ -6,7 +6,6 @@
 */
 #include "cli_diff.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,25 +34,6 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-typedef struct side {
-  ms_store *st;
-  const char *path;
-  int skip;
-  int rc;
-  ms_err err;
-} side;
-
-static void *loadside(void *p) {
-  side *s = p;
-  ms_load_opts o;
-  memset(&o, 0, sizeof o);
-  o.skip_dups = s->skip;
-  o.progress.fn = ms_progress_load;  /* shown on a terminal */
-  o.progress.ud = (void *)s->path;
-  s->rc = ms_load_file_opts(s->st, s->path, &o, &s->err);
-  return NULL;
-}
-
 static int die(const char *msg) {
   fprintf(stderr, "moonsync diff: %s\n", msg);
   return EXIT_ERROR;
@@ -75,15 +55,15 @@ int ms_cli_diff_files(int argc, char **argv) {
   const char *schema = NULL, *format = "str", *files[2] = {NULL, NULL};
   const char *names[2] = {"source", "dest"};
   uint32_t flags = 0;
-  int nfiles = 0, skip = 0, timings = 0, progress = 1, i, rc, threaded;
+  int nfiles = 0, skip = 0, timings = 0, progress = 1, i, rc, which;
   ms_scope scope[2][MAXSCOPE];
   size_t nscope[2] = {0, 0};
   double t0, t1, t2;
   ms_schema sc;
-  side sides[2];
-  pthread_t th;
+  ms_store *st[2] = {NULL, NULL};
   ms_diff *d = NULL;
-  ms_err err;
+  ms_load_opts lo[2];
+  ms_err err, lerr[2];
   ms_buf out = MS_BUF_INIT;
   /* --help wins wherever it stands, even where an option's value would be */
   for (i = 1; i < argc; i++)
@@ -142,36 +122,32 @@ int ms_cli_diff_files(int argc, char **argv) {
   }
   if (ms_schema_load(schema, &sc, &err) != MS_OK) return die(err.msg);
   flags |= sc.global_flags;
-  memset(sides, 0, sizeof sides);
   for (i = 0; i < 2; i++) {
-    sides[i].path = files[i];
-    sides[i].skip = skip;
     if (ms_schema_store(&sc, names[i], i ? MS_SIDE_DEST : MS_SIDE_SOURCE,
-                        &sides[i].st, &err) != MS_OK) {
-      ms_store_free(sides[0].st);
+                        &st[i], &err) != MS_OK) {
+      ms_store_free(st[0]);
       ms_schema_free(&sc);
       return die(err.msg);
     }
+    memset(&lo[i], 0, sizeof lo[i]);
+    lo[i].skip_dups = skip;
+    lo[i].progress.fn = ms_progress_load;  /* shown on a terminal */
+    lo[i].progress.ud = (void *)files[i];
   }
   ms_schema_free(&sc);
   /* both documents parse in parallel: they are independent stores */
   t0 = now();
   ms_progress_enable(progress && isatty(2));
-  threaded = pthread_create(&th, NULL, loadside, &sides[1]) == 0;
-  loadside(&sides[0]);
-  if (threaded) pthread_join(th, NULL);
-  else loadside(&sides[1]);
-  rc = EXIT_ERROR;
-  for (i = 0; i < 2; i++) {
-    if (sides[i].rc != MS_OK) {
-      fprintf(stderr, "moonsync diff: %s%s%s\n",
-              sides[i].rc == MS_EEXISTS ? ms_err_type(sides[i].rc) : "",
-              sides[i].rc == MS_EEXISTS ? ": " : "", sides[i].err.msg);
-      goto done;
-    }
+  rc = ms_load_pair(st, files, lo, lerr, &which);
+  if (rc != MS_OK) {
+    fprintf(stderr, "moonsync diff: %s%s%s\n", rc == MS_EEXISTS ? ms_err_type(rc) : "",
+            rc == MS_EEXISTS ? ": " : "", lerr[which].msg);
+    rc = EXIT_ERROR;
+    goto done;
   }
+  rc = EXIT_ERROR;
   t1 = now();
-  if (ms_diff_compute(sides[0].st, sides[1].st, flags, NULL, NULL, &d, &err)
+  if (ms_diff_compute(st[0], st[1], flags, NULL, NULL, &d, &err)
       != MS_OK) {
     fprintf(stderr, "moonsync diff: %s: %s\n", ms_err_type(err.code), err.msg);
     goto done;
@@ -209,13 +185,13 @@ int ms_cli_diff_files(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     fprintf(stderr, "timings: load %.3f s, diff %.3f s, output %.3f s, "
             "records %zu + %zu, peak RSS %.1f MiB\n", t1 - t0, t2 - t1,
-            now() - t2, ms_store_count(sides[0].st, -1),
-            ms_store_count(sides[1].st, -1), (double)ru.ru_maxrss / 1024.0);
+            now() - t2, ms_store_count(st[0], -1),
+            ms_store_count(st[1], -1), (double)ru.ru_maxrss / 1024.0);
   }
 done:
   ms_buf_free(&out);
   ms_diff_free(d);
-  ms_store_free(sides[0].st);
-  ms_store_free(sides[1].st);
+  ms_store_free(st[0]);
+  ms_store_free(st[1]);
   return rc;
 }

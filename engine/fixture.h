@@ -59,6 +59,12 @@ int ms_load_file_opts(ms_store *st, const char *path, const ms_load_opts *o,
                       ms_err *err);
 int ms_load_file(ms_store *st, const char *path, int skip_dups, ms_err *err);
 
+/* Loads two files into two stores at once, the second in a thread of
+   its own (the stores share nothing). On failure *which tells whose
+   error err[*which] is. */
+int ms_load_pair(ms_store *st[2], const char *path[2], const ms_load_opts o[2],
+                 ms_err err[2], int *which);
+
 /* The same from text[0..len), which must be followed by a NUL byte. */
 int ms_load_text(ms_store *st, const char *text, size_t len, const char *name,
                  int skip_dups, ms_err *err);

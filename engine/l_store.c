@@ -4,7 +4,6 @@
 ** text and JSON forms.
 */
 #include <limits.h>
-#include <pthread.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -316,44 +315,28 @@ static int l_store_load_file(lua_State *L) {
   return 0;
 }
 
-typedef struct loadjob {
-  ms_store *st;
-  const char *path;
-  ms_load_opts o;
-  ms_err err;
-  int rc;
-} loadjob;
-
-static void *loadone(void *p) {
-  loadjob *j = p;
-  j->rc = ms_load_file_opts(j->st, j->path, &j->o, &j->err);
-  return NULL;
-}
-
 /* core.load_files(store1, path1, store2, path2[, skip_duplicates]): loads
    two files into two stores at once, one of them in a second thread (the
    stores share nothing). Raises the first error, naming its file. */
 static int l_core_load_files(lua_State *L) {
-  loadjob j[2];
+  ms_store *st[2];
+  const char *path[2];
+  ms_load_opts o[2];
+  ms_err err[2];
   char buf[PATH_MAX];
-  pthread_t th;
-  int i, threaded;
+  int i, which;
   for (i = 0; i < 2; i++) {
-    j[i].st = ms_l_checkstore(L, 1 + 2 * i);
-    j[i].path = luaL_checkstring(L, 2 + 2 * i);
-    ms_l_permit_path(L, MS_PERM_READ, j[i].path, buf);
-    memset(&j[i].o, 0, sizeof j[i].o);
-    j[i].o.skip_dups = lua_toboolean(L, 5);
-    j[i].o.progress.fn = ms_progress_load;
-    j[i].o.progress.ud = (void *)j[i].path;
+    st[i] = ms_l_checkstore(L, 1 + 2 * i);
+    path[i] = luaL_checkstring(L, 2 + 2 * i);
+    ms_l_permit_path(L, MS_PERM_READ, path[i], buf);
+    memset(&o[i], 0, sizeof o[i]);
+    o[i].skip_dups = lua_toboolean(L, 5);
+    o[i].progress.fn = ms_progress_load;
+    o[i].progress.ud = (void *)path[i];
   }
-  if (j[0].st == j[1].st) return luaL_error(L, "load_files: two different stores are needed");
-  threaded = pthread_create(&th, NULL, loadone, &j[1]) == 0;
-  loadone(&j[0]);
-  if (threaded) pthread_join(th, NULL);
-  else loadone(&j[1]);
-  for (i = 0; i < 2; i++)
-    if (j[i].rc != MS_OK) return ms_l_raisectx(L, &j[i].err, j[i].st, NULL, NULL, 0);
+  if (st[0] == st[1]) return luaL_error(L, "load_files: two different stores are needed");
+  if (ms_load_pair(st, path, o, err, &which) != MS_OK)
+    return ms_l_raisectx(L, &err[which], st[which], NULL, NULL, 0);
   return 0;
 }
 
