@@ -244,8 +244,22 @@ static int hook_filter(void *ud, int idx, const ms_value *rec, int *keep,
   return MS_OK;
 }
 
-/* store:map(mapping, source[, name]) -> {seen =, added =, filtered =}.
-   source: JSON text, {file = path}, or Lua tables. */
+static void pushstats(lua_State *L, const ms_mapstats *st) {
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)st->seen);
+  lua_setfield(L, -2, "seen");
+  lua_pushinteger(L, (lua_Integer)st->added);
+  lua_setfield(L, -2, "added");
+  lua_pushinteger(L, (lua_Integer)st->filtered);
+  lua_setfield(L, -2, "filtered");
+  lua_pushinteger(L, (lua_Integer)st->skipped);
+  lua_setfield(L, -2, "skipped");
+}
+
+/* store:map(mapping, source[, name]) -> {seen =, added =, filtered =,
+   skipped =}. source: JSON text, {file = path}, or Lua tables; a document
+   read from text is parsed into scratch and what the records keep of it
+   is copied into the store. */
 int ms_l_store_map(lua_State *L) {
   ms_store *s = ms_l_checkstore(L, 1);
   lmapping *p = luaL_checkudata(L, 2, MS_MAPPING_MT);
@@ -254,27 +268,39 @@ int ms_l_store_map(lua_State *L) {
   ms_value doc;
   ms_maphooks hooks;
   ms_mapstats stats;
+  ms_maprun mrun;
+  ms_text text;
+  ms_arena *scratch;
   ms_err err;
   lrun run;
-  int rc;
+  int rc = MS_OK;
   if (!p->ready) return luaL_error(L, "mapping is closed");
   lua_settop(L, 4);
   lua_getiuservalue(L, 2, 1);   /* 5: functions */
+  /* 6: a document parsed from text lives here, what is kept is copied */
+  scratch = lua_newuserdatauv(L, sizeof *scratch, 0);
+  ms_arena_init(scratch);
+  luaL_setmetatable(L, MS_ARENA_MT);
+  memset(&mrun, 0, sizeof mrun);
+  memset(&text, 0, sizeof text);
   if (lua_type(L, 3) == LUA_TSTRING) {
     size_t n;
-    const char *text = lua_tolstring(L, 3, &n);
-    char *copy = ms_arena_strndup(&s->arena, text, n);
-    if (copy == NULL) return luaL_error(L, "out of memory");
-    if (ms_json_parse(&s->arena, copy, n, name, &doc, &err) != MS_OK)
-      return ms_l_raise(L, &err);
+    const char *t = lua_tolstring(L, 3, &n);  /* NUL-terminated, kept on the stack */
+    rc = ms_json_parse(scratch, t, n, name, &doc, &err);
+    mrun.copy = 1;
   } else if (lua_istable(L, 3) && lua_getfield(L, 3, "file") == LUA_TSTRING) {
-    ms_l_permit_path(L, MS_PERM_READ, lua_tostring(L, -1), buf);
-    if (ms_json_load(&s->arena, lua_tostring(L, -1), &doc, &err) != MS_OK)
-      return ms_l_raise(L, &err);
-    lua_pop(L, 1);
+    const char *path = lua_tostring(L, -1);
+    ms_l_permit_path(L, MS_PERM_READ, path, buf);
+    rc = ms_text_map(path, &text, &err);
+    if (rc == MS_OK) rc = ms_json_parse(scratch, text.data, text.len, path, &doc, &err);
+    mrun.copy = 1;
   } else {
-    lua_settop(L, 5);
+    lua_settop(L, 6);
     if (ms_l_tovalue(L, 3, s, &doc, "source") != MS_OK) return lua_error(L);
+  }
+  if (rc == MS_OK && mrun.copy) {
+    mrun.kept = lua_newuserdatauv(L, (p->m.nfields + 1) * sizeof *mrun.kept, 0);
+    memset(mrun.kept, 0, (p->m.nfields + 1) * sizeof *mrun.kept);
   }
   run.L = L;
   run.fns = 5;
@@ -282,17 +308,10 @@ int ms_l_store_map(lua_State *L) {
   hooks.transform = hook_transform;
   hooks.filter = hook_filter;
   memset(&stats, 0, sizeof stats);
-  rc = ms_mapping_run(&p->m, s, &doc, &hooks, NULL, &stats, &err);
+  if (rc == MS_OK) rc = ms_mapping_run(&p->m, s, &doc, &hooks, &mrun, &stats, &err);
+  ms_text_unmap(&text);
   if (rc != MS_OK) return ms_l_raise(L, &err);
-  lua_createtable(L, 0, 3);
-  lua_pushinteger(L, (lua_Integer)stats.seen);
-  lua_setfield(L, -2, "seen");
-  lua_pushinteger(L, (lua_Integer)stats.added);
-  lua_setfield(L, -2, "added");
-  lua_pushinteger(L, (lua_Integer)stats.filtered);
-  lua_setfield(L, -2, "filtered");
-  lua_pushinteger(L, (lua_Integer)stats.skipped);
-  lua_setfield(L, -2, "skipped");
+  pushstats(L, &stats);
   return 1;
 }
 
@@ -314,18 +333,6 @@ static int l_core_normalize(lua_State *L) {
 }
 
 /* {====== CSV ======} */
-
-static void pushstats(lua_State *L, const ms_mapstats *st) {
-  lua_createtable(L, 0, 4);
-  lua_pushinteger(L, (lua_Integer)st->seen);
-  lua_setfield(L, -2, "seen");
-  lua_pushinteger(L, (lua_Integer)st->added);
-  lua_setfield(L, -2, "added");
-  lua_pushinteger(L, (lua_Integer)st->filtered);
-  lua_setfield(L, -2, "filtered");
-  lua_pushinteger(L, (lua_Integer)st->skipped);
-  lua_setfield(L, -2, "skipped");
-}
 
 /* store:map_csv({mapping, ...}, source, opts) -> {stats, ...}: source is
    CSV text or {file = path}; opts {name =, keep_empty =, skip_duplicates =}.

@@ -285,6 +285,15 @@ int ms_normalize(int kind, const char *key, ms_store *s, const ms_value *in,
 
 /* {====== running ======} */
 
+/* May the field's value point into the source after its steps? */
+static int viewof(const ms_mapfield *f) {
+  int st;
+  if (f->nsteps == 0) return 1;
+  for (st = 0; st < f->nsteps; st++)
+    if (f->steps[st].kind == MS_NORM_TRIM || f->steps[st].kind == MS_NORM_SET) return 1;
+  return 0;
+}
+
 static const char *stepname(const ms_mapstep *st) {
   static const char *names[] = {"?", "lower", "upper", "trim", "ip", "prefix",
                                 "mac", "set", "transform"};
@@ -413,10 +422,11 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
         }
         cur = out;
       }
-      /* a value straight from a source outside the store is copied in
-         (what a normalizer made is in the store already) */
-      if (run && run->copy && f->nsteps == 0 && !f->has_const &&
-          !f->ref_model && v != &dflt[k]) {
+      /* a value from a source outside the store is copied in: straight
+         from the source, or a view of it that trim or set made (other
+         normalizers and Lua transforms make their values in the store) */
+      if (run && run->copy && !f->has_const && !f->ref_model && v != &dflt[k] &&
+          viewof(f)) {
         if (cur.type == MS_STR) {
           cur.u.s = ms_store_keep(s, run->kept ? &run->kept[k] : NULL, cur.u.s,
                                   cur.len);

@@ -93,6 +93,26 @@ describe("csv_file #csv", function()
     assert.equals("a, b", b:get("device", "sw1").note)
   end)
 
+  it("keeps what transforms made of the cells, the file gone", function()
+    -- in a process of its own: a value left pointing into the file read
+    -- would crash it once the file is unmapped
+    local path = file("t.csv", "name,site,role,note\n  sw1 ,AMS, leaf ,\"b, a, b\"\n")
+    local script = file("t.lua", ([[
+      local ms = require "moonsync"
+      local csv_file = require "moonsync.adapters.csv_file"
+      local Device = ms.model "device" { identifiers = { "name" }, attributes = { "site", "role", "note" } }
+      local a = csv_file.open { path = %q, model = Device, mapping = {
+        name = { path = "name", transform = "trim" }, site = { path = "site", transform = "lower" },
+        role = { path = "role", transform = { "trim", "upper" } },
+        note = { path = "note", transform = function(v) return v:reverse() end } } }
+      os.remove(%q)
+      io.write(a:str())
+    ]]):format(path, path))
+    local r = h.run("run", script)
+    assert.equals(0, r.code, r.stderr)
+    assert.equals("device\n  device: sw1: {'site': 'ams', 'role': 'LEAF', 'note': 'b ,a ,b'}", r.stdout)
+  end)
+
   it("parses rows for scripts", function()
     assert.same({ { "a", "b" }, { "x\ny", "" } }, csv_file.parse('a,b\r\n"x\ny",\n'))
   end)
