@@ -84,7 +84,8 @@ function M.text(s)
   for _, secret in ipairs(list) do
     if sfind(s, secret, 1, true) then s = mask(s, secret) end
   end
-  s = sgsub(s, "(%a[%w+.%-]*://)[^/@%s\"'<>]+@", "%1***@")
+  -- anchored on "://", so a long run of letters costs one pass
+  s = sgsub(s, "://[^/@%s\"'<>]+@", "://***@")
   s = sgsub(s, "([?&;])([%w_.%-%%]+)=([^&#%s\"'<>;,]*)", function(sep, k, v)
     if v ~= "" and v ~= "***" and M.sensitive(k) then return sep .. k .. "=***" end
     return nil
