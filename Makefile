@@ -15,7 +15,7 @@ BUSTED ?= /usr/bin/busted
 CFLAGS ?= -O2 -g
 BUILD ?= build
 
-PKGS = $(LUA_PC) libcurl libxxhash
+PKGS = $(LUA_PC) libcurl libxxhash sqlite3
 WARN = -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings \
        -Wmissing-prototypes -Wstrict-prototypes -Wold-style-definition \
        -Wno-unused-parameter
@@ -24,7 +24,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_LUADIR='"$(LUA_LMOD)"' \
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
 CORE = arena buf err value json load csv store diff sync fixture http mapping perm fsafe proc progress \
-       l_common l_model l_record l_store l_diff l_util l_sync l_mapping l_http l_perm l_init
+       l_common l_model l_record l_store l_diff l_util l_sync l_mapping l_http l_perm l_sqlite l_init
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 BIN_OBJ = $(BUILD)/main.o $(BUILD)/cli_diff.o
 HDR = $(wildcard engine/*.h)
@@ -47,7 +47,7 @@ bin/moonsync: $(CORE_OBJ) $(BIN_OBJ)
 lib/moonsync/core.so: $(CORE_OBJ)
 	@mkdir -p lib/moonsync
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $(CORE_OBJ) $(LDFLAGS) \
-	  $$($(PKG_CONFIG) --libs libcurl libxxhash) -lpthread -lm
+	  $$($(PKG_CONFIG) --libs libcurl libxxhash sqlite3) -lpthread -lm
 
 $(BUILD)/ctest/%: spec/c/%.c $(CORE_OBJ) $(HDR)
 	@mkdir -p $(BUILD)/ctest

@@ -25,6 +25,7 @@ dependencies = {
 external_dependencies = {
   CURL = { header = "curl/curl.h", library = "curl" },
   XXHASH = { header = "xxhash.h" },
+  SQLITE = { header = "sqlite3.h", library = "sqlite3" },
 }
 build = {
   type = "builtin",
@@ -37,12 +38,12 @@ build = {
         "engine/fsafe.c", "engine/proc.c", "engine/progress.c",
         "engine/l_common.c", "engine/l_model.c", "engine/l_record.c", "engine/l_store.c",
         "engine/l_diff.c", "engine/l_util.c", "engine/l_sync.c", "engine/l_mapping.c",
-        "engine/l_http.c", "engine/l_perm.c", "engine/l_init.c",
+        "engine/l_http.c", "engine/l_perm.c", "engine/l_sqlite.c", "engine/l_init.c",
       },
       defines = { "_GNU_SOURCE" },
-      incdirs = { "engine", "$(CURL_INCDIR)", "$(XXHASH_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
-      libraries = { "curl", "pthread", "m" },
+      incdirs = { "engine", "$(CURL_INCDIR)", "$(XXHASH_INCDIR)", "$(SQLITE_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(SQLITE_LIBDIR)" },
+      libraries = { "curl", "sqlite3", "pthread", "m" },
     },
     moonsync = "lua/moonsync/init.lua",
     ["moonsync.cli"] = "lua/moonsync/cli.lua",

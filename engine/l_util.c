@@ -272,6 +272,14 @@ static int l_core_now(lua_State *L) {
   return 1;
 }
 
+/* core.wall_time() -> seconds since the epoch, with fractions */
+static int l_core_wall_time(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
 /* core.peak_rss() -> peak resident memory of the process in bytes */
 static int l_core_peak_rss(lua_State *L) {
   struct rusage ru;
@@ -315,6 +323,7 @@ static const luaL_Reg utilfuncs[] = {
   {"pformat",     l_core_pformat},
   {"pyrepr",      l_core_pyrepr},
   {"schema",      l_core_schema},
+  {"wall_time",   l_core_wall_time},
   {NULL, NULL}
 };
 
