@@ -26,7 +26,7 @@ LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 CORE = arena buf err value json load csv store diff sync fixture http mapping perm fsafe proc progress \
        l_common l_model l_record l_store l_diff l_util l_sync l_mapping l_http l_perm l_sqlite l_init
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
-BIN_OBJ = $(BUILD)/main.o $(BUILD)/cli_diff.o
+BIN_OBJ = $(BUILD)/main.o
 HDR = $(wildcard engine/*.h)
 FUZZ = json fixture diff headers lua
 CTESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*.c)) \
@@ -95,9 +95,10 @@ check-asan:
 
 # valgrind (memcheck) over the C unit tests and representative runs of the
 # command: a diff, the conformance suite through Lua, a job sync, a plan,
-# and the finalizer scenarios of the sandbox
+# the finalizer scenarios of the sandbox, and the run history they made
 VALGRIND = valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
            --error-exitcode=9
+check-valgrind: export MOONSYNC_HISTORY = $(CURDIR)/$(BUILD)/vg-history.sqlite
 check-valgrind: all ctest
 	@set -e; for t in $(CTESTS); do echo "valgrind $$t"; $(VALGRIND) $$t >/dev/null; done
 	@# a diff that finds differences exits 2; valgrind's own failure is 9
@@ -111,6 +112,7 @@ check-valgrind: all ctest
 	MOONSYNC_DEMO_TARGET=$(BUILD)/vg-target.json $(VALGRIND) bin/moonsync plan \
 	  examples/demo/job.lua -o $(BUILD)/vg-plan.json >/dev/null
 	$(VALGRIND) bin/moonsync run spec/fixtures/finalizers.lua >/dev/null
+	$(VALGRIND) bin/moonsync history show 1 --format json --report $(BUILD)/vg-report.html >/dev/null
 	@echo "valgrind: clean"
 
 bench: all

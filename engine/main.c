@@ -1,8 +1,7 @@
 /*
 ** main.c: the moonsync command. `run` executes a Lua script with moonsync
-** loaded; `diff --schema` is the file-to-file diff in C (cli_diff.c);
-** every other command is implemented in Lua (moonsync.cli) over the same
-** engine, which is linked in and preloaded as moonsync.core.
+** loaded; every other command is implemented in Lua (moonsync.cli) over
+** the same engine, which is linked in and preloaded as moonsync.core.
 */
 #include <limits.h>
 #include <signal.h>
@@ -16,7 +15,6 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "cli_diff.h"
 #include "l_init.h"
 #include "proc.h"
 
@@ -36,6 +34,7 @@ static const char usage[] =
   "  plan JOB.lua -o PLAN.json  save what a sync would change\n"
   "  apply PLAN.json            apply a saved plan if the target has not drifted\n"
   "  inspect JOB.lua            show what a job declares and may touch\n"
+  "  history [show ID]          list past runs, or show one\n"
   "  diff --schema SCHEMA.json SOURCE.json DEST.json [--format F]\n"
   "                             diff two documents\n"
   "  sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
@@ -315,15 +314,9 @@ int main(int argc, char **argv) {
     }
     return runlua(argc - 2, argv + 2, 0);
   }
-  if (strcmp(cmd, "diff") == 0) {
-    int i;
-    for (i = 2; i < argc; i++)
-      if (strcmp(argv[i], "--schema") == 0)
-        return ms_cli_diff_files(argc - 1, argv + 1);
-  }
   if (strcmp(cmd, "diff") == 0 || strcmp(cmd, "sync") == 0 ||
       strcmp(cmd, "plan") == 0 || strcmp(cmd, "apply") == 0 ||
-      strcmp(cmd, "inspect") == 0)
+      strcmp(cmd, "inspect") == 0 || strcmp(cmd, "history") == 0)
     return runlua(argc - 1, argv + 1, 1);
   fprintf(stderr, "moonsync: unknown command '%s'\n\n%s", cmd, usage);
   return 1;

@@ -223,4 +223,23 @@ function M.have_node()
   return f ~= nil and os.execute("command -v node >/dev/null 2>&1") == true
 end
 
+--- Opens a page (a file path, with an optional #fragment) in headless
+-- Chromium (scripts/install-deps installs it) and returns the DOM once
+-- the page has loaded, and how long Chromium took in seconds.
+function M.chromium(path, fragment)
+  local profile = M.tmpdir()
+  local t0 = os.time()
+  local p = assert(io.popen(("env -u LD_PRELOAD timeout 120 chromium --headless --no-sandbox "
+    .. "--disable-gpu --no-first-run --user-data-dir=%s --dump-dom %s 2>/dev/null")
+    :format(quote(profile), quote("file://" .. path .. (fragment or "")))))
+  local dom = p:read("a")
+  p:close()
+  return dom, os.time() - t0
+end
+
+--- Is headless Chromium there?
+function M.have_chromium()
+  return os.execute("command -v chromium >/dev/null 2>&1") == true
+end
+
 return M

@@ -1,6 +1,8 @@
 --- The moonsync command line for jobs, file syncs and plans: `diff
--- job.lua`, `sync job.lua`, `sync --schema ...`, `plan`, `apply`.
--- (`run` and `diff --schema` are handled in C.)
+-- job.lua`, `diff --schema ...`, `sync job.lua`, `sync --schema ...`,
+-- `plan`, `apply`, `inspect` and `history`. (`run` is handled in C.)
+-- Every diff, sync, plan and apply is recorded in the run history
+-- (moonsync.history) and can leave an HTML report (moonsync.report).
 -- Exit codes follow Terraform's -detailed-exitcode: 0 nothing to do or
 -- done, 1 error, 2 changes pending (diff, --dry-run); 130 interrupted.
 -- @module moonsync.cli
@@ -10,6 +12,9 @@ local jobs = require "moonsync.job"
 local util = require "moonsync.util"
 local plans = require "moonsync.plan"
 local redact = require "moonsync.redact"
+local cjson = require "cjson"
+local history = require "moonsync.history"
+local reports = require "moonsync.report"
 
 local lfs = require "lfs"
 
@@ -24,6 +29,8 @@ local EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 local JOB_OPTIONS = "  job options: [--allow-read PATH]... [--allow-write PATH]...\n"
   .. "    [--allow-net HOST[:PORT]]... [--allow-env NAME]... [--timings] [--no-progress]\n"
+local RUN_OPTIONS = "  run options: [--report FILE.html] [--history FILE | --no-history]\n"
+  .. "    [--history-keep N]\n"
 local EXITS = "exit: 0 done or nothing to do, 1 error, 2 changes pending, 130 interrupted\n"
 
 --- The usage text of each command (`moonsync CMD --help`, `moonsync help CMD`).
@@ -35,7 +42,7 @@ local USAGE = {
       .. "         [--format str|dict|summary|json] [--flag NAME]... [--target MODEL:UID]...\n"
       .. "         [--exclude MODEL:UID]... [--source-name NAME] [--dest-name NAME]\n"
       .. "         [--skip-duplicates] [--timings] [--no-progress]\n"
-      .. EXITS,
+      .. RUN_OPTIONS .. EXITS,
   sync = "usage: moonsync sync JOB.lua [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
       .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--log-format text|json]\n"
       .. "         [--lock-timeout SECONDS] [--verify | --no-verify]\n"
@@ -45,18 +52,24 @@ local USAGE = {
       .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--source-name NAME]\n"
       .. "         [--dest-name NAME] [--skip-duplicates] [--log-format text|json]\n"
       .. "         [--timings] [--no-progress]\n"
-      .. EXITS,
+      .. RUN_OPTIONS .. EXITS,
   plan = "usage: moonsync plan JOB.lua -o PLAN.json [--flag NAME]... [--target MODEL:UID]...\n"
       .. "         [--exclude MODEL:UID]... [--max-deletes N|P%]\n"
-      .. JOB_OPTIONS .. EXITS,
+      .. JOB_OPTIONS .. RUN_OPTIONS .. EXITS,
   apply = "usage: moonsync apply PLAN.json [--job JOB.lua] [--refresh] [--max-deletes N|P%]\n"
       .. "         [--flag NAME]... [--target MODEL:UID]... [--exclude MODEL:UID]...\n"
       .. "         [--log-format text|json] [--lock-timeout SECONDS]\n"
-      .. JOB_OPTIONS .. EXITS,
+      .. JOB_OPTIONS .. RUN_OPTIONS .. EXITS,
   inspect = "usage: moonsync inspect JOB.lua [--format text|json]\n"
       .. "         [--allow-read PATH]... [--allow-write PATH]... [--allow-net HOST[:PORT]]...\n"
       .. "         [--allow-env NAME]...\n"
       .. "prints what the job declares: name, flags, policy and permissions\n"
+      .. "exit: 0 done, 1 error\n",
+  history = "usage: moonsync history [--job NAME] [--limit N] [--format text|json]\n"
+      .. "         [--history FILE]\n"
+      .. "       moonsync history show ID [--format text|json] [--report FILE.html]\n"
+      .. "         [--history FILE]\n"
+      .. "lists recorded runs newest first, or shows one with its operations\n"
       .. "exit: 0 done, 1 error\n",
 }
 M.USAGE = USAGE
@@ -78,11 +91,13 @@ local OPTS = {
   refresh = "bool", ["skip-duplicates"] = "bool",
   ["allow-read"] = "list", ["allow-write"] = "list", ["allow-net"] = "list",
   ["allow-env"] = "list", ["lock-timeout"] = "value", verify = "bool", ["no-verify"] = "bool",
-  timings = "bool",
+  timings = "bool", report = "value", history = "value", ["no-history"] = "bool",
+  ["history-keep"] = "value", limit = "value",
 }
 
 -- The options of each form of each command: any other is an error.
 local JOB = { "allow-read", "allow-write", "allow-net", "allow-env", "timings", "no-progress" }
+local RUN = { "report", "history", "no-history", "history-keep" }
 local function form(...)
   local set = {}
   for _, list in ipairs { ... } do
@@ -91,19 +106,22 @@ local function form(...)
   return set
 end
 local FORMS = {
-  diff = form(JOB, { "format", "flag", "target", "exclude" }),
-  sync = form(JOB, { "dry-run", "max-deletes", "flag", "target", "exclude", "log-format",
-                     "lock-timeout", "verify", "no-verify" }),
-  sync_files = form({ "schema", "out", "ops-log", "dry-run", "max-deletes", "flag", "target",
-                      "exclude", "source-name", "dest-name", "skip-duplicates", "log-format",
-                      "timings", "no-progress" }),
-  plan = form(JOB, { "o", "flag", "target", "exclude", "max-deletes" }),
-  apply = form(JOB, { "job", "refresh", "max-deletes", "flag", "target", "exclude",
-                      "log-format", "lock-timeout" }),
+  diff = form(JOB, RUN, { "format", "flag", "target", "exclude" }),
+  diff_files = form(RUN, { "schema", "format", "flag", "target", "exclude", "source-name",
+                           "dest-name", "skip-duplicates", "timings", "no-progress" }),
+  sync = form(JOB, RUN, { "dry-run", "max-deletes", "flag", "target", "exclude", "log-format",
+                          "lock-timeout", "verify", "no-verify" }),
+  sync_files = form(RUN, { "schema", "out", "ops-log", "dry-run", "max-deletes", "flag",
+                           "target", "exclude", "source-name", "dest-name", "skip-duplicates",
+                           "log-format", "timings", "no-progress" }),
+  plan = form(JOB, RUN, { "o", "flag", "target", "exclude", "max-deletes" }),
+  apply = form(JOB, RUN, { "job", "refresh", "max-deletes", "flag", "target", "exclude",
+                           "log-format", "lock-timeout" }),
   inspect = form({ "allow-read", "allow-write", "allow-net", "allow-env", "format" }),
+  history = form({ "job", "limit", "format", "history", "report" }),
 }
 local FORMATS = { diff = { str = true, dict = true, summary = true, json = true },
-                  inspect = { text = true, json = true } }
+                  inspect = { text = true, json = true }, history = { text = true, json = true } }
 
 local function parse(cmd, argv)
   local o = { flag = {}, target = {}, exclude = {}, args = {}, ["allow-read"] = {},
@@ -112,6 +130,10 @@ local function parse(cmd, argv)
   while i <= #argv do
     local a = argv[i]
     local name = a:match("^%-%-([%w-]+)$") or a:match("^%-(o)$")
+    if name == "exit-code" and cmd == "diff" then
+      fail("--exit-code is no longer needed: diff exits 2 when there are differences, "
+           .. "0 when there are none, 1 on an error")
+    end
     if name then
       local kind = OPTS[name]
       if not kind then fail(fmt("unknown option '%s'\n%s", a, USAGE[cmd])) end
@@ -153,15 +175,31 @@ end
 -- option the command's form does not take, a value out of its range, a
 -- flag or a scope that does not parse, all fail at once.
 local function check(cmd, o)
-  local key = (cmd == "sync" and o.schema) and "sync_files" or cmd
+  local key = o.schema and (cmd == "sync" or cmd == "diff") and cmd .. "_files" or cmd
   local allowed = FORMS[key]
   for name in pairs(OPTS) do
     local given = o[name]
     if type(given) == "table" then given = #given > 0 end
     if given and not allowed[name] then
       fail(fmt("option --%s does not apply to moonsync %s%s\n%s", name, cmd,
-               key == "sync_files" and " --schema" or "", USAGE[cmd]))
+               key ~= cmd and " --schema" or "", USAGE[cmd]))
     end
+  end
+  if o.history and o["no-history"] then fail("--history and --no-history: choose one") end
+  if o["history-keep"] then
+    local n = tonumber(o["history-keep"])
+    if not n or n < 1 or n ~= math.floor(n) then
+      fail(fmt("--history-keep expects a number of runs (1 or more), got '%s'", o["history-keep"]))
+    end
+  end
+  if o.limit then
+    local n = tonumber(o.limit)
+    if not n or n < 1 or n ~= math.floor(n) then
+      fail(fmt("--limit expects a number of runs (1 or more), got '%s'", o.limit))
+    end
+  end
+  if o.report and not o.report:match("%.html?$") then
+    fail(fmt("--report names an HTML file (FILE.html), got '%s'", o.report))
   end
   if o.format and not FORMATS[cmd][o.format] then
     local names = {}
@@ -177,7 +215,7 @@ local function check(cmd, o)
     if not ok then fail(core.error_text(err)) end
   end
   local ok, err = pcall(ms.flag_value, o.flag)
-  if not ok then fail(core.error_text(err)) end
+  if not ok then fail((core.error_text(err):gsub("^[^\n]-%.lua:%d+: ", ""))) end
   if o.verify and o["no-verify"] then fail("--verify and --no-verify: choose one") end
   lock_timeout(o)
   scopes(o.target, "target")
@@ -196,7 +234,7 @@ local function mib(bytes) return bytes / (1024 * 1024) end
 -- "load 0.120 s, diff 0.030 s; peak memory 41.2 MiB"
 local function timings_line(timings)
   local parts = {}
-  for _, k in ipairs { "load", "diff", "sync", "write" } do
+  for _, k in ipairs { "load", "diff", "sync", "write", "output" } do
     if timings[k] then parts[#parts + 1] = fmt("%s %.3f s", k, timings[k]) end
   end
   return fmt("%s; peak memory %.1f MiB", concat(parts, ", "), mib(core.peak_rss()))
@@ -226,7 +264,7 @@ local function json_str(s)
 end
 
 -- Operation logs: every message goes through the one redaction path.
-local function op_logger(format)
+local function log_writer(format)
   if format == "json" then
     return function(op)
       stderr:write(fmt('{"op": %s, "model": %s, "uid": %s, "status": %s, "result": %s, "message": %s, "duration": %.6f}\n',
@@ -240,6 +278,17 @@ local function op_logger(format)
       stderr:write(fmt("%s %s %s: %s (%s)\n", op.op, op.model, op.uid, op.status,
                        redact.text(op.message or op.result)))
     end
+  end
+end
+
+-- The operation logger of a sync: writes each operation as `format` says
+-- and keeps it in `ops` (the run's rows in the history and the report).
+local function op_logger(format, ops)
+  local write = log_writer(format)
+  return function(op)
+    ops[#ops + 1] = { op = op.op, model = op.model, uid = op.uid, status = op.status,
+                      result = op.result, message = op.message, duration = op.duration }
+    write(op)
   end
 end
 
@@ -260,7 +309,10 @@ end
 -- (the command line's authority for its own outputs and locks) and what
 -- identifies its code.
 local function load_job(path, o)
-  return jobs.load(path, grants(o))
+  local job, authority, code = jobs.load(path, grants(o))
+  local ctx = o.ctx
+  ctx.job, ctx.job_path, ctx.authority = job.name or job.path, job.path, authority
+  return job, authority, code
 end
 
 -- Where lock files live: $XDG_RUNTIME_DIR/moonsync/locks, else the state
@@ -268,18 +320,11 @@ end
 local function lock_dir()
   local base = getenv("XDG_RUNTIME_DIR")
   if not base or base == "" or lfs.attributes(base, "mode") ~= "directory" then
-    base = getenv("XDG_STATE_HOME")
-    if not base or base == "" then
-      local home = getenv("HOME")
-      if not home or home == "" then fail("cannot place lock files: set XDG_RUNTIME_DIR or HOME") end
-      base = home .. "/.local/state"
-    end
+    base = history.state_home()
+    if not base then fail("cannot place lock files: set XDG_RUNTIME_DIR or HOME") end
   end
-  local dir = ""
-  for part in (base .. "/moonsync/locks"):gmatch("[^/]+") do
-    dir = dir .. "/" .. part
-    if lfs.attributes(dir, "mode") == nil then lfs.mkdir(dir) end
-  end
+  local dir = base .. "/moonsync/locks"
+  history.mkdirs(dir)
   return dir
 end
 
@@ -394,14 +439,17 @@ local function run_sync(target, source, diff, flags, o, timings)
   local bar = progress_bar(show)
   core.trap_signals(true)
   local t0 = core.now()
+  local ctx = o.ctx
   local ok, d, res = pcall(target.sync_from, target, source, {
     diff = diff, flags = flags, callback = bar, ops_log = o.ops_log,
-    log = op_logger(o["log-format"] or "text") })
+    log = op_logger(o["log-format"] or "text", ctx.ops) })
   core.trap_signals(false)
-  timings.sync = core.now() - t0
+  timings.sync = (timings.sync or 0) + core.now() - t0
+  if ok then ctx.results[#ctx.results + 1] = res end
   if not ok then
     local err = d
     local r = core.is_error(err) and rawget(err, "result")
+    if r then ctx.results[#ctx.results + 1] = r end
     if r and rawget(err, "type") == "Interrupted" then
       local s = diff:summary()
       local done = r.created + r.updated + r.deleted
@@ -471,12 +519,51 @@ local function job_diff(job, o, show, authority)
   t0 = core.now()
   local diff = narrow(target:diff_from(source, { flags = flags, callback = progress_bar(show) }), o)
   timings.diff = core.now() - t0
+  local ctx = o.ctx
+  ctx.source, ctx.target, ctx.diff, ctx.timings = source, target, diff, timings
   return source, target, diff, flags, timings
 end
 
 -- {====== commands ======}
 
+-- The --schema forms: both documents loaded at once (in two threads),
+-- then diffed. Returns source, target, diff, flags, timings.
+local function files_diff(o)
+  local timings = {}
+  local t0 = core.now()
+  local schema = ms.schema(o.schema)
+  local sname, dname = o["source-name"] or "source", o["dest-name"] or "dest"
+  local source = schema:adapter(sname, "source"):new { name = sname }
+  local target = schema:adapter(dname, "dest"):new { name = dname }
+  core.load_progress(not o["no-progress"] and core.isatty(2))
+  local ok, err = pcall(core.load_files, source._store, o.args[1], target._store, o.args[2],
+                        o["skip-duplicates"])
+  core.load_progress(false)
+  if not ok then error(err, 0) end
+  timings.load = core.now() - t0
+  local flags = schema.flags | ms.flag_value(o.flag)
+  t0 = core.now()
+  local diff = narrow(target:diff_from(source, { flags = flags }), o)
+  timings.diff = core.now() - t0
+  local ctx = o.ctx
+  ctx.job_path = o.schema
+  ctx.source, ctx.target, ctx.diff, ctx.timings = source, target, diff, timings
+  ctx.labels = { o.args[1], o.args[2] }  -- the documents, as named on the command line
+  return source, target, diff, flags, timings
+end
+
+local function cmd_diff_files(o)
+  if #o.args ~= 2 then fail(USAGE.diff) end
+  local _, _, diff, _, timings = files_diff(o)
+  local t0 = core.now()
+  print_diff(diff, o.format)
+  timings.output = core.now() - t0
+  if o.timings then stderr:write("timings: ", timings_line(timings), "\n") end
+  return pending(diff)
+end
+
 local function cmd_diff(o)
+  if o.schema then return cmd_diff_files(o) end
   if #o.args ~= 1 then fail(USAGE.diff) end
   local job = load_job(o.args[1], o)
   local _, _, diff, _, timings = job_diff(job, o, not o["no-progress"] and core.isatty(2))
@@ -554,33 +641,19 @@ end
 local function cmd_sync_files(o)
   if #o.args ~= 2 then fail(USAGE.sync) end
   if not o.out and not o["dry-run"] then fail("sync --schema needs --out AFTER.json (or --dry-run)") end
-  local timings = {}
-  local t0 = core.now()
-  local schema = ms.schema(o.schema)
-  local sname, dname = o["source-name"] or "source", o["dest-name"] or "dest"
-  local source = schema:adapter(sname, "source"):new { name = sname }
-  local target = schema:adapter(dname, "dest"):new { name = dname }
-  -- both documents at once, as diff --schema does
-  core.load_progress(not o["no-progress"] and core.isatty(2))
-  core.load_files(source._store, o.args[1], target._store, o.args[2], o["skip-duplicates"])
-  core.load_progress(false)
-  timings.load = core.now() - t0
-  local flags = schema.flags | ms.flag_value(o.flag)
-  t0 = core.now()
-  local diff = narrow(target:diff_from(source, { flags = flags }), o)
-  timings.diff = core.now() - t0
+  local source, target, diff, flags, timings = files_diff(o)
   if o["dry-run"] then return dry_run(target, diff) end
   budget_check({ diff }, target, o["max-deletes"], nil)
   local ok, res = pcall(run_sync, target, source, diff, flags,
                         { ["no-progress"] = o["no-progress"], ["log-format"] = o["log-format"],
-                          ops_log = o["ops-log"] ~= nil }, timings)
+                          ops_log = o["ops-log"] ~= nil, ctx = o.ctx }, timings)
   -- the ops log says what was attempted, also when the sync stopped
   local result = ok and res or (core.is_error(res) and rawget(res, "result"))
   if o["ops-log"] and result and result.ops_json then
     util.write_atomic(o["ops-log"], result.ops_json .. "\n")
   end
   if not ok then error(res, 0) end
-  t0 = core.now()
+  local t0 = core.now()
   util.write_atomic(o.out, target._store)  -- written as it is made
   timings.write = core.now() - t0
   report(res, timings)
@@ -643,6 +716,8 @@ local function cmd_apply(o)
   local src, refused = plans.source(plan, target)
   t0 = core.now()
   local diff = narrow(target:diff_from(src, { flags = flags }), o)
+  local ctx = o.ctx
+  ctx.source, ctx.target, ctx.diff, ctx.timings = src, target, diff, timings
   -- the drifted records are re-planned (with the scope of the command
   -- line) before anything is applied, so that the one gate sees every
   -- delete of the run; and again once the plan is applied, to sync them
@@ -746,8 +821,227 @@ local function cmd_inspect(o)
   return EXIT_OK
 end
 
+-- {====== run history and reports ======}
+
+local function wall_iso(t)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
+end
+
+-- A JSON array of values encoded by cjson (which writes {} for an empty list).
+local function json_list(list)
+  local parts = {}
+  for i, v in ipairs(list or {}) do parts[i] = cjson.encode(v) end
+  return "[" .. concat(parts, ", ") .. "]"
+end
+
+-- One run as JSON: its fields, counts and, with `full`, its operations
+-- and diff.
+local function run_json(r, full)
+  local fields = {}
+  for k, v in pairs(r) do
+    if k ~= "counts" and k ~= "ops" and k ~= "diff_json" then fields[k] = v end
+  end
+  local text = cjson.encode(fields):sub(1, -2) .. ', "counts": ' .. json_list(r.counts)
+  if full then
+    text = text .. ', "operations": ' .. json_list(r.ops) .. ', "diff": ' .. (r.diff_json or "null")
+  end
+  return text .. "}"
+end
+
+local function adapter_label(a)
+  local ok, id = pcall(a.identity, a)
+  return ok and id or tostring(a.name)
+end
+
+-- What the command line knows of a run once it ended, in the form
+-- moonsync.history stores and moonsync.report shows.
+local function run_record(cmd, o, status, msg)
+  local ctx = o.ctx
+  local r = { command = cmd, exit_status = status, error = msg, job = ctx.job,
+              job_path = ctx.job_path, dry_run = o["dry-run"] or false,
+              timings = ctx.timings or {}, peak_rss = core.peak_rss(), ops = ctx.ops,
+              started = wall_iso(ctx.wall0), ended = wall_iso(core.wall_time()),
+              duration = core.now() - ctx.t0 }
+  local labels = ctx.labels or {}
+  if ctx.source then r.source = labels[1] or adapter_label(ctx.source) end
+  if ctx.target then r.target = labels[2] or adapter_label(ctx.target) end
+  if ctx.diff then
+    r.diff_json = ctx.diff:json()
+    r.summary = ctx.diff:summary()
+    r.changes = core.json_decode(r.diff_json, "diff").changes
+  end
+  if #ctx.results > 0 then
+    local sum = { created = 0, updated = 0, deleted = 0, failed = 0 }
+    for _, res in ipairs(ctx.results) do
+      sum.created, sum.updated = sum.created + res.created, sum.updated + res.updated
+      sum.deleted, sum.failed = sum.deleted + res.deleted, sum.failed + failures(res)
+    end
+    r.result = sum
+  end
+  r.counts = history.counts(r.changes, r.ops)
+  return r
+end
+
+local function warn(msg)
+  stderr:write("moonsync: ", redact.text(msg), "\n")
+end
+
+-- Opens the history and records the start of a run; nil when it is off
+-- or cannot be written (a warning then: the run goes on).
+local function history_begin(cmd, argv, o)
+  local ok, path = pcall(history.path, o)
+  if not ok then warn(core.error_text(path)); return nil end
+  if not path then return nil end
+  local h
+  ok, h = pcall(history.open, path)
+  local id
+  if ok then ok, id = pcall(h.begin, h, { command = cmd, argv = argv, dry_run = o["dry-run"],
+                                          job_path = o.args[1] }) end
+  if not ok then
+    warn(fmt("run history not recorded: %s", core.error_text(h or id)))
+    return nil
+  end
+  return { h = h, id = id }
+end
+
+local function history_keep(o)
+  local v = o["history-keep"] or getenv("MOONSYNC_HISTORY_KEEP")
+  local n = tonumber(v)
+  if v and (not n or n < 1) then
+    warn(fmt("MOONSYNC_HISTORY_KEEP expects a number of runs, got '%s'; keeping %d", v,
+             history.DEFAULT_KEEP))
+    n = nil
+  end
+  return n and math.floor(n) or history.DEFAULT_KEEP
+end
+
+-- After a recorded command: its run into the history, its report into
+-- --report. Returns the exit status (a report that cannot be written is
+-- an error).
+local function finish_run(cmd, o, status, msg)
+  local ctx = o.ctx
+  local ok, r = pcall(run_record, cmd, o, status, msg)
+  if not ok then
+    warn(fmt("run not recorded: %s", core.error_text(r)))
+    return status
+  end
+  local rec = ctx.recorder
+  if rec then
+    local done, err = pcall(rec.h.finish, rec.h, rec.id, r, history_keep(o))
+    if not done then warn(fmt("run history not recorded: %s", core.error_text(err))) end
+    r.id = rec.id
+    rec.h:close()
+  end
+  if o.report then
+    local done, err = pcall(reports.write, o.report, r, ctx.authority)
+    if not done then
+      stderr:write(fmt("moonsync %s: cannot write the report: %s\n", cmd,
+                       redact.text(core.error_text(err))))
+      return EXIT_ERROR
+    end
+  end
+  return status
+end
+
+local function run_line(r)
+  local s, res = r.summary, r.result
+  local changes = s and fmt("%d/%d/%d", s.create, s.update, s.delete) or "-"
+  local done = res and fmt("%d/%d/%d/%d", res.created, res.updated, res.deleted, res.failed) or "-"
+  return fmt("%-5d %-20s %-6s%s %-24s %4s  %-11s %-13s %7.2f s", r.id, r.started:sub(1, 19) .. "Z",
+             r.command, r.dry_run and "*" or " ", (r.job or "-"):sub(1, 24),
+             r.exit_status and tostring(r.exit_status) or "-", changes, done, r.duration or 0)
+end
+
+local function show_run(r)
+  local out = {}
+  local function add(...) out[#out + 1] = fmt(...) end
+  add("run %d: %s%s of %s", r.id, r.command, r.dry_run and " (dry run)" or "",
+      r.job_path or r.job or "?")
+  add("started %s, ended %s, %.2f s, exit %s", r.started, r.ended or "-", r.duration or 0,
+      r.exit_status and tostring(r.exit_status) or "- (running or killed)")
+  add("command: moonsync %s %s", r.command, concat(r.argv, " "))
+  if r.source or r.target then add("source: %s; target: %s", r.source or "-", r.target or "-") end
+  if r.error then add("error: %s", r.error) end
+  if r.summary then add("changes: %s", summary_line(r.summary)) end
+  if r.result then
+    add("result: %d created, %d updated, %d deleted, %d failed", r.result.created,
+        r.result.updated, r.result.deleted, r.result.failed)
+  end
+  local t = {}
+  for _, k in ipairs { "load", "diff", "sync", "write" } do
+    if r.timings[k] then t[#t + 1] = fmt("%s %.3f s", k, r.timings[k]) end
+  end
+  if r.peak_rss then t[#t + 1] = fmt("peak memory %.1f MiB", mib(r.peak_rss)) end
+  if #t > 0 then add("timings: %s", concat(t, ", ")) end
+  if #r.counts > 0 then
+    add("by model:")
+    for _, c in ipairs(r.counts) do
+      add("  %-20s %-7s planned %d, done %d, failed %d", c.model, c.action, c.planned, c.done,
+          c.failed)
+    end
+  end
+  if r.ops and #r.ops > 0 then
+    add("operations:")
+    for _, op in ipairs(r.ops) do
+      add("  %s %s %s: %s%s", op.op, op.model, op.uid, op.result or "",
+          op.message and op.message ~= "" and " (" .. op.message .. ")" or "")
+    end
+  end
+  return concat(out, "\n")
+end
+
+-- moonsync history [show ID]
+local function cmd_history(o)
+  local sub, path = o.args[1], history.path(o)
+  if not path then fail("the run history is off (MOONSYNC_HISTORY=off); name it with --history FILE") end
+  local listing = sub == nil
+  if not listing and (sub ~= "show" or #o.args ~= 2) then fail(USAGE.history) end
+  if listing and o.report then fail("--report applies to moonsync history show ID") end
+  if not listing and (o.job or o.limit) then fail("--job and --limit apply to the list of runs") end
+  local format = o.format or "text"
+  if lfs.attributes(path, "mode") == nil then
+    if not listing then fail(fmt("no run %s: no history at %s", o.args[2], path)) end
+    stdout:write(format == "json" and fmt('{"history": %s, "runs": []}\n', json_str(path))
+                 or fmt("no runs recorded in %s\n", path))
+    return EXIT_OK
+  end
+  local h = history.open(path)
+  if listing then
+    local runs = h:list { job = o.job, limit = o.limit and math.floor(tonumber(o.limit)) }
+    h:close()
+    if format == "json" then
+      local parts = {}
+      for i, r in ipairs(runs) do parts[i] = run_json(r) end
+      stdout:write(fmt('{"history": %s, "runs": [%s]}\n', json_str(path), concat(parts, ",\n ")))
+      return EXIT_OK
+    end
+    if #runs == 0 then
+      stdout:write(fmt("no runs recorded%s in %s\n", o.job and " for job " .. o.job or "", path))
+      return EXIT_OK
+    end
+    stdout:write(fmt("%-5s %-20s %-7s %-24s %4s  %-11s %-13s %9s\n", "ID", "STARTED (UTC)",
+                     "COMMAND", "JOB", "EXIT", "CHANGES", "DONE", "TIME"))
+    for _, r in ipairs(runs) do stdout:write(run_line(r), "\n") end
+    stdout:write("CHANGES: to create/update/delete; DONE: created/updated/deleted/failed; ",
+                 "* dry run\n")
+    return EXIT_OK
+  end
+  local id = tonumber(o.args[2])
+  local r = id and h:get(math.floor(id))
+  h:close()
+  if not r then fail(fmt("no run %s in %s", o.args[2], path)) end
+  if o.report then
+    local ok, err = pcall(reports.write, o.report, r)
+    if not ok then fail(fmt("cannot write the report: %s", core.error_text(err))) end
+  end
+  if format == "json" then stdout:write(run_json(r, true), "\n")
+  else stdout:write(show_run(r), "\n") end
+  return EXIT_OK
+end
+
 local COMMANDS = { diff = cmd_diff, sync = cmd_sync, plan = cmd_plan, apply = cmd_apply,
-                   inspect = cmd_inspect }
+                   inspect = cmd_inspect, history = cmd_history }
+local RECORDED = { diff = true, sync = true, plan = true, apply = true }
 
 --- Runs a command; returns the exit code. Errors are printed as one line.
 function M.main(cmd, ...)
@@ -756,27 +1050,36 @@ function M.main(cmd, ...)
     stderr:write(fmt("moonsync: unknown command '%s'\n", tostring(cmd)))
     return EXIT_ERROR
   end
-  local ok, res = pcall(function(...)
+  local argv, o = { ... }, nil
+  local ok, res = pcall(function()
     -- --help wins wherever it stands, even where an option's value would be
-    for _, a in ipairs { ... } do
+    for _, a in ipairs(argv) do
       if a == "--help" or a == "-h" then stdout:write(USAGE[cmd]); return EXIT_OK end
     end
-    local o = parse(cmd, { ... })
-    check(cmd, o)
-    return fn(o)
-  end, ...)
-  if ok then return res end
-  local msg
-  if getmetatable(res) == Control then
-    if rawget(res, "exit") then return rawget(res, "exit") end
-    msg = rawget(res, "cli")
-  else
-    -- whatever a job raised: its text, never its metamethods
-    msg = core.error_text(res)
+    local opts = parse(cmd, argv)
+    check(cmd, opts)
+    opts.ctx = { ops = {}, results = {}, t0 = core.now(), wall0 = core.wall_time() }
+    o = opts
+    if RECORDED[cmd] then opts.ctx.recorder = history_begin(cmd, argv, opts) end
+    return fn(opts)
+  end)
+  local status, msg = res, nil
+  if not ok then
+    status = EXIT_ERROR
+    if getmetatable(res) == Control then
+      status = rawget(res, "exit") or EXIT_ERROR
+      msg = rawget(res, "cli")
+    else
+      -- whatever a job raised: its text, never its metamethods
+      msg = core.error_text(res)
+    end
   end
-  msg = redact.text(msg)
-  stderr:write("moonsync ", cmd, ": ", msg, msg:sub(-1) == "\n" and "" or "\n")
-  return EXIT_ERROR
+  if msg then
+    msg = redact.text(msg)
+    stderr:write("moonsync ", cmd, ": ", msg, msg:sub(-1) == "\n" and "" or "\n")
+  end
+  if o and RECORDED[cmd] then status = finish_run(cmd, o, status, msg) end
+  return status
 end
 
 return M

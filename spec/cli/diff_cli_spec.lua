@@ -171,7 +171,7 @@ describe("moonsync diff --schema", function()
     fails({ "diff", "--schema", schema, doc("s.json", SRC), doc("d.json", DST), "--format", "xml" },
           "unknown format 'xml'")
     fails({ "diff", "--schema", schema, doc("s.json", SRC), doc("d.json", DST), "--flag", "NOPE" },
-          "unknown flag 'NOPE'")
+          "unknown global flag 'NOPE'")
   end)
 end)
 
