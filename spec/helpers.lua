@@ -225,13 +225,14 @@ end
 
 --- Opens a page (a file path, with an optional #fragment) in headless
 -- Chromium (scripts/install-deps installs it) and returns the DOM once
--- the page has loaded, and how long Chromium took in seconds.
-function M.chromium(path, fragment)
+-- the page has loaded, and how long Chromium took in seconds. `flags`:
+-- more command-line flags for Chromium.
+function M.chromium(path, fragment, flags)
   local profile = M.tmpdir()
   local t0 = os.time()
   local p = assert(io.popen(("env -u LD_PRELOAD timeout 120 chromium --headless --no-sandbox "
-    .. "--disable-gpu --no-first-run --user-data-dir=%s --dump-dom %s 2>/dev/null")
-    :format(quote(profile), quote("file://" .. path .. (fragment or "")))))
+    .. "--disable-gpu --no-first-run --user-data-dir=%s %s --dump-dom %s 2>/dev/null")
+    :format(quote(profile), flags or "", quote("file://" .. path .. (fragment or "")))))
   local dom = p:read("a")
   p:close()
   return dom, os.time() - t0

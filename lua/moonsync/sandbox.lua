@@ -14,9 +14,9 @@
 --   the variables its permissions allow;
 -- - `io.open`, `io.lines` (paths its permissions allow), `io.read`,
 --   `io.write`, `io.type`, `io.stdout`, `io.stderr`;
--- - `require` of moonsync's modules and the bundled adapters, as
---   read-only views, and of Lua files in the job's own directory, which
---   run in this same environment.
+-- - `require` of moonsync's modules (not the command line's own: see
+--   INTERNAL) and the bundled adapters, as read-only views, and of Lua
+--   files in the job's own directory, which run in this same environment.
 --
 -- Nothing else: no os.execute, io.popen, os.remove, debug, package,
 -- dofile, loadfile, string.dump or binary chunks. Every door that reaches
@@ -43,6 +43,12 @@ M.MODULES = { moonsync = "moonsync", cjson = "cjson", ["cjson.safe"] = "cjson.sa
 for _, a in ipairs { "json_file", "csv_file", "rest", "netbox", "nautobot" } do
   M.MODULES[a] = "moonsync.adapters." .. a   -- short names stay as aliases
 end
+
+--- moonsync's own modules that are the command line's, not a job's: they
+-- hold its places (the run history, lock and state directories) and its
+-- authority, so a job may not require them.
+M.INTERNAL = { ["moonsync.cli"] = true, ["moonsync.history"] = true, ["moonsync.report"] = true,
+               ["moonsync.sandbox"] = true, ["moonsync.job"] = true, ["moonsync.plan"] = true }
 
 local BASE = { "assert", "error", "ipairs", "pairs", "next", "pcall", "xpcall",
                "select", "tonumber", "tostring", "type", "print", "rawequal",
@@ -155,6 +161,9 @@ function M.env(dir, onload)
   local loaded = {}
   env.require = function(name)
     if type(name) ~= "string" then error("require: module name expected", 2) end
+    if M.INTERNAL[name] then
+      error(fmt("module '%s' is the command line's own and not available to job files", name), 2)
+    end
     local trusted = M.MODULES[name] or (smatch(name, "^moonsync%.[%w_.]+$") and name)
     if trusted then
       return readonly(require(trusted))

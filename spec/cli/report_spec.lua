@@ -84,6 +84,60 @@ describe("HTML reports #report", function()
     assert.same({}, shown(h.chromium(page, "#q=nothing-matches-this")))
   end)
 
+  it_browser("its controls change what is shown: action boxes, model, search, collapse and expand", function()
+    local dir = h.tmpdir()
+    local r = h.run("diff", "--schema", DEMO .. "/schema.json", DEMO .. "/inventory.json",
+                    DEMO .. "/nautobot.json", "--no-history", "--report", dir .. "/d.html")
+    assert.equals(2, r.code, r.stderr)
+    -- a page of the same directory drives the report's controls as a user
+    -- would (clicks, a selection, typing) and writes down what is shown
+    h.write(dir .. "/harness.html", [[<!DOCTYPE html><html><body>
+<iframe id="f" src="d.html"></iframe><pre id="out"></pre>
+<script>
+var f = document.getElementById("f");
+f.onload = function () {
+  var d = f.contentDocument, out = [];
+  function shown() {
+    return Array.from(d.querySelectorAll("li.node:not(.context)")).map(function (li) {
+      return li.dataset.action + " " + li.dataset.model + " " + li.dataset.uid; }).sort().join(",");
+  }
+  d.querySelector("input[value=create]").click();
+  d.querySelector("input[value=update]").click();
+  out.push("deletes: " + shown());
+  d.querySelector("input[value=create]").click();
+  d.querySelector("input[value=update]").click();
+  var m = d.getElementById("model");
+  m.value = "site";
+  m.dispatchEvent(new Event("change"));
+  out.push("sites: " + shown());
+  m.value = "";
+  m.dispatchEvent(new Event("change"));
+  var s = d.getElementById("search");
+  s.value = "Q2AA";
+  s.dispatchEvent(new Event("input"));
+  setTimeout(function () {
+    out.push("search: " + shown());
+    out.push("address: " + f.contentWindow.location.hash);
+    d.getElementById("collapse").click();
+    out.push("collapsed: " + d.querySelectorAll("li.node").length);
+    d.getElementById("expand").click();
+    out.push("expanded: " + d.querySelectorAll("li.node").length);
+    document.getElementById("out").textContent = out.join("\n");
+  }, 500);
+};
+</script></body></html>]])
+    local dom = h.chromium(dir .. "/harness.html", nil,
+                           "--allow-file-access-from-files --virtual-time-budget=10000")
+    local out = dom:match('<pre id="out">(.-)</pre>')
+    assert.is_string(out, dom)
+    assert.matches("deletes: delete interface ams01-sw1__port3,delete site lon01\n", out, 1, true)
+    assert.matches("sites: create site osl01,delete site lon01,update site ber01\n", out, 1, true)
+    assert.matches("search: create device ams01__ams01-sw2\n", out, 1, true)
+    assert.matches("address: #action=create,update,delete&amp;q=q2aa\n", out, 1, true)
+    assert.matches("collapsed: 1\n", out, 1, true)
+    assert.matches("expanded: 2", out, 1, true)
+  end)
+
   it_browser("shows failures first and values as text, never as markup", function()
     local inv = h.read(DEMO .. "/inventory.json"):gsub('"Q2AA%-2222"', '"<img src=x onerror=alert(1)>"')
     local dir = h.sync_dir(h.read(DEMO .. "/schema.json"), inv, h.read(DEMO .. "/nautobot.json"))

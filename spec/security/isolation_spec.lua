@@ -59,12 +59,22 @@ describe("sandbox isolation #security", function()
         'require("moonsync.util").read_file = function() return "{}" end',
         'require("moonsync.adapters.json_file").open = nil',
         'require("cjson").encode = nil',
-        'require("moonsync.sandbox").MODULES.os = true',
+        'require("moonsync.http").client = nil',
       } do
         local r = diff(attack)
         assert.equals(1, r.code, attack)
         assert.matches("read%-only for job files", r.stderr, 1, false, attack)
       end
+    end)
+
+    it("the command line's own modules (run history, reports, sandbox) cannot be required", function()
+      for _, name in ipairs { "moonsync.history", "moonsync.report", "moonsync.cli",
+                              "moonsync.sandbox", "moonsync.job", "moonsync.plan" } do
+        local r = diff(("require(%q).mkdirs(%q)"):format(name, dir .. "/made/here"))
+        assert.equals(1, r.code, name)
+        assert.matches("module '" .. name:gsub("%.", "%%.") .. "' is the command line's own", r.stderr)
+      end
+      assert.is_nil(h.read(dir .. "/made"))
     end)
 
     it("a write that bypasses the view changes only the job's view", function()

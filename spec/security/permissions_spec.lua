@@ -200,9 +200,10 @@ describe("job permissions #security", function()
       local sweep = ([[
         local secret, url = %q, "http://127.0.0.1:1/x"
         local mods = {}
+        -- (the command line's own modules cannot be required at all)
         for _, m in ipairs { "moonsync", "moonsync.core", "moonsync.http", "moonsync.util",
-                             "moonsync.job", "moonsync.cli", "moonsync.plan", "moonsync.mapping",
-                             "moonsync.sandbox", "json_file", "csv_file", "rest", "nautobot",
+                             "moonsync.mapping", "moonsync.redact", "moonsync.writer",
+                             "json_file", "csv_file", "rest", "nautobot",
                              "netbox", "cjson", "cjson.safe" } do
           mods[#mods + 1] = { m, require(m) }
         end
@@ -243,12 +244,8 @@ describe("job permissions #security", function()
         for _, k in ipairs { "load_file", "load_json", "map" } do
           for _, s1 in ipairs(shapes) do pcall(a._store[k], a._store, s1()) end
         end
-        -- and the command line itself, with the secret as job, plan and output
-        local cli = require "moonsync.cli"
-        for _, argv in ipairs { { "diff", secret }, { "apply", secret }, { "plan", dir .. "/job.lua", "-o", secret },
-                                { "inspect", secret } } do
-          pcall(cli.main, table.unpack(argv))
-        end
+        -- the command line itself is out of reach
+        assert(not pcall(require, "moonsync.cli"), "moonsync.cli")
         assert(calls > 500, "swept only " .. calls)
         local f = assert(io.open(dir .. "/swept", "w")); f:write(calls); f:close()]]):format(secret)
       local j = job(sweep)
