@@ -341,6 +341,7 @@ static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
   if (g->elems == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
   memcpy(g->elems, df->elems + ebase, n * sizeof *g->elems);
   df->nelems = ebase;
+  for (i = 0; i < n; i++) out->nelems += 1 + g->elems[i]->child.nelems;
   return checknames(df, g);
 }
 
@@ -444,16 +445,7 @@ void ms_delem_name(ms_buf *b, const ms_delem *e) {
   else ms_shortname_build(b, e->dst->model, e->dfields);
 }
 
-static uint64_t countlen(const ms_dchildren *c) {
-  uint64_t n = 0;
-  uint32_t g, i;
-  for (g = 0; g < c->ngroups; g++)
-    for (i = 0; i < c->groups[g].n; i++)
-      n += 1 + countlen(&c->groups[g].elems[i]->child);
-  return n;
-}
-
-uint64_t ms_diff_len(const ms_diff *d) { return countlen(&d->top); }
+uint64_t ms_diff_len(const ms_diff *d) { return d->top.nelems; }
 
 static int anydiffs(const ms_dchildren *c) {
   uint32_t g, i;
@@ -541,6 +533,7 @@ typedef struct scoper {
 /* Filters c in place; returns whether anything stays. */
 static int scopekids(scoper *sc, ms_dchildren *c, int inside) {
   uint32_t g, i, w, gw = 0;
+  c->nelems = 0;
   for (g = 0; g < c->ngroups; g++) {
     ms_dgroup *grp = &c->groups[g];
     for (i = 0, w = 0; i < grp->n; i++) {
@@ -556,6 +549,7 @@ static int scopekids(scoper *sc, ms_dchildren *c, int inside) {
       }
       e->has_diffs = e->action != MS_ACT_NONE || anydiffs(&e->child);
       e->scratch = 1;
+      c->nelems += 1 + e->child.nelems;
       grp->elems[w++] = e;
     }
     if (grp->order) {  /* keep the chosen order of what stays */

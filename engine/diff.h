@@ -36,6 +36,7 @@ static inline ms_delem *ms_dgroup_at(const ms_dgroup *g, uint32_t i) {
 typedef struct ms_dchildren {
   ms_dgroup *groups;
   uint32_t ngroups;
+  uint32_t nelems;        /* elements below, at every depth */
 } ms_dchildren;
 
 struct ms_delem {

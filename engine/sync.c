@@ -261,6 +261,7 @@ static int collect(ptrset *p, const ms_dchildren *c) {
   for (g = 0; g < c->ngroups; g++)
     for (i = 0; i < c->groups[g].n; i++) {
       const ms_delem *e = c->groups[g].elems[i];
+      if (!e->has_diffs) continue;  /* no delete in this subtree */
       if (e->action == MS_ACT_DELETE && e->dst && ptradd(p, e->dst) != MS_OK)
         return MS_ENOMEM;
       if (collect(p, &e->child) != MS_OK) return MS_ENOMEM;
@@ -291,21 +292,36 @@ static const ms_record *protected_below(syncer *sy, const ms_record *r,
   return NULL;
 }
 
-static int element(syncer *sy, ms_delem *e, ms_record *parent);
+static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent);
+
+/* Syncs the elements of a group (one model). DiffSync looks each element
+   up on both sides (get_or_none, get): the group's model is touched in
+   both stores before its first element, as those lookups would. */
+static int group(syncer *sy, const ms_dgroup *grp, ms_record *parent) {
+  ms_store *dst = sy->dst;
+  int dmidx = ms_store_model(dst, grp->type), smidx, rc;
+  uint32_t i;
+  if (dmidx < 0)
+    return ms_err_set(sy->err, MS_ESCHEMA, "adapter '%s' has no model '%s'",
+                      dst->name, grp->type);
+  if ((smidx = ms_store_model(sy->d->src, grp->type)) >= 0)
+    ms_store_touch(sy->d->src, smidx);
+  ms_store_touch(dst, dmidx);
+  for (i = 0; i < grp->n; i++) {
+    /* the elements a few ahead, and their records (one chase each) */
+    if (i + 8 < grp->n) __builtin_prefetch(ms_dgroup_at(grp, i + 8), 0);
+    if (i + 4 < grp->n) __builtin_prefetch(ms_dgroup_at(grp, i + 4)->dst, 1);
+    if ((rc = element(sy, ms_dgroup_at(grp, i), dmidx, parent)) != MS_OK)
+      return rc;
+  }
+  return MS_OK;
+}
 
 static int children(syncer *sy, ms_delem *e, ms_record *parent) {
-  uint32_t g, i;
+  uint32_t g;
   int rc;
-  for (g = 0; g < e->child.ngroups; g++) {
-    const ms_dgroup *grp = &e->child.groups[g];
-    for (i = 0; i < grp->n; i++) {
-      if (i + 4 < grp->n) {  /* the records a few elements ahead */
-        const ms_delem *ahead = ms_dgroup_at(grp, i + 4);
-        __builtin_prefetch(ahead->dst, 1);
-      }
-      if ((rc = element(sy, ms_dgroup_at(grp, i), parent)) != MS_OK) return rc;
-    }
-  }
+  for (g = 0; g < e->child.ngroups; g++)
+    if ((rc = group(sy, &e->child.groups[g], parent)) != MS_OK) return rc;
   return MS_OK;
 }
 
@@ -386,27 +402,16 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
   return MS_OK;
 }
 
-/* The model index of an element's model in store s: its record's, when
-   the record is of s, else by name. */
-static int elemmodel(const ms_store *s, const ms_record *r, const char *type) {
-  return r != NULL && r->store == s ? (int)r->midx : ms_store_model(s, type);
-}
-
-static int element(syncer *sy, ms_delem *e, ms_record *parent) {
+/* An element of model dmidx in the destination store. */
+static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent) {
   ms_store *dst = sy->dst;
-  int dmidx = elemmodel(dst, e->dst, e->type), rc, natural = 0, skipch = 0;
+  int rc, natural = 0, skipch = 0;
   ms_record *dstrec = NULL, *r;
   ms_buf b = MS_BUF_INIT;
   size_t n;
   const char *uid;
   if (sy->ops->interrupted && sy->ops->interrupted(sy->ops->ud))
     return ms_err_set(sy->err, MS_EINTR, "sync interrupted");
-  if (dmidx < 0)
-    return ms_err_set(sy->err, MS_ESCHEMA, "adapter '%s' has no model '%s'",
-                      dst->name, e->type);
-  /* DiffSync looks the element up on both sides (get_or_none, get) */
-  ms_store_touch(sy->d->src, elemmodel(sy->d->src, e->src, e->type));
-  ms_store_touch(dst, dmidx);
   if (e->dst != NULL && e->dst->stored && e->dst->store == dst &&
       e->dst->midx == dmidx) {
     dstrec = e->dst;  /* still the record its uid names: skip the lookup */
@@ -416,7 +421,8 @@ static int element(syncer *sy, ms_delem *e, ms_record *parent) {
     ms_buf_free(&b);
   }
   if (dstrec != NULL) {
-    ms_record_set_status(dstrec, MS_ST_UNKNOWN, "");
+    dstrec->status = MS_ST_UNKNOWN;  /* set_status(UNKNOWN, "") */
+    dstrec->status_msg = "";
     natural = (dstrec->flags & MS_MF_NATURAL_DELETION_ORDER) != 0;
     skipch = (dstrec->flags & MS_MF_SKIP_CHILDREN_ON_DELETE) != 0;
   }
@@ -452,7 +458,7 @@ static int element(syncer *sy, ms_delem *e, ms_record *parent) {
 int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
                 int keep_ops, ms_sync_result *res, ms_err *err) {
   syncer sy;
-  uint32_t g, i;
+  uint32_t g;
   int rc = MS_OK;
   memset(res, 0, sizeof *res);
   sy.d = d;
@@ -466,8 +472,7 @@ int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
   memset(&sy.doomed, 0, sizeof sy.doomed);
   sy.doomed_ready = 0;
   for (g = 0; g < d->top.ngroups && rc == MS_OK; g++)
-    for (i = 0; i < d->top.groups[g].n && rc == MS_OK; i++)
-      rc = element(&sy, ms_dgroup_at(&d->top.groups[g], i), NULL);
+    rc = group(&sy, &d->top.groups[g], NULL);
   free(sy.doomed.slots);
   if (res->ops.oom && rc == MS_OK)
     rc = ms_err_set(err, MS_ENOMEM, "out of memory (operations log)");
