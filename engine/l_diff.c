@@ -102,6 +102,50 @@ static int l_diff_json(lua_State *L) {
   return ms_l_pushbuf(L, &b);
 }
 
+/* Adds the changes below c to the table at -1: "model\0action" -> n. */
+static void countchanges(lua_State *L, const ms_dchildren *c) {
+  static const char *const names[] = {"", "create", "update", "delete"};
+  uint32_t g, i;
+  for (g = 0; g < c->ngroups; g++)
+    for (i = 0; i < c->groups[g].n; i++) {
+      const ms_delem *e = c->groups[g].elems[i];
+      if (!e->has_diffs) continue;
+      if (e->action != MS_ACT_NONE) {
+        lua_pushfstring(L, "%s%c%s", e->type, 0, names[e->action]);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+        lua_remove(L, -2);
+        lua_rawset(L, -3);
+      }
+      countchanges(L, &e->child);
+    }
+}
+
+/* diff:counts() -> { {model=, action=, n=}, ... }: the changes per model
+   and action, without building them (the run history's counts). */
+static int l_diff_counts(lua_State *L) {
+  ms_diff *d = ms_l_checkdiff(L, 1);
+  lua_Integer n = 0;
+  lua_newtable(L);
+  countchanges(L, &d->top);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, -3) != 0) {
+    const char *k = lua_tostring(L, -2);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, k);  /* up to the NUL: the model */
+    lua_setfield(L, -2, "model");
+    lua_pushstring(L, k + strlen(k) + 1);
+    lua_setfield(L, -2, "action");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "n");
+    lua_rawseti(L, -4, ++n);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
 static int l_diff_summary(lua_State *L) {
   ms_summary s;
   ms_diff_summary(ms_l_checkdiff(L, 1), &s);
@@ -426,6 +470,7 @@ static int l_diff_order(lua_State *L) {
 
 static const luaL_Reg diffmeth[] = {
   {"changes",          l_diff_changes},
+  {"counts",           l_diff_counts},
   {"dict",             l_diff_dict},
   {"dict_json",        l_diff_dict_json},
   {"flags",            l_diff_flags},

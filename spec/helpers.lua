@@ -231,7 +231,8 @@ function M.chromium(path, fragment, flags)
   local profile = M.tmpdir()
   local t0 = os.time()
   local p = assert(io.popen(("env -u LD_PRELOAD timeout 120 chromium --headless --no-sandbox "
-    .. "--disable-gpu --no-first-run --user-data-dir=%s %s --dump-dom %s 2>/dev/null")
+    .. "--disable-gpu --disable-dev-shm-usage --no-first-run --user-data-dir=%s %s --dump-dom %s "
+    .. "2>/dev/null")
     :format(quote(profile), flags or "", quote("file://" .. path .. (fragment or "")))))
   local dom = p:read("a")
   p:close()

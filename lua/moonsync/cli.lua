@@ -868,7 +868,7 @@ local function run_record(cmd, o, status, msg)
   if ctx.diff then
     r.diff_json = ctx.diff:json()
     r.summary = ctx.diff:summary()
-    r.changes = core.json_decode(r.diff_json, "diff").changes
+    r.planned = ctx.diff:counts()
   end
   if #ctx.results > 0 then
     local sum = { created = 0, updated = 0, deleted = 0, failed = 0 }
@@ -878,7 +878,7 @@ local function run_record(cmd, o, status, msg)
     end
     r.result = sum
   end
-  r.counts = history.counts(r.changes, r.ops)
+  r.counts = history.counts(r.planned, r.ops)
   return r
 end
 
@@ -920,6 +920,7 @@ end
 -- an error).
 local function finish_run(cmd, o, status, msg)
   local ctx = o.ctx
+  if not ctx.recorder and not o.report then return status end
   local ok, r = pcall(run_record, cmd, o, status, msg)
   if not ok then
     warn(fmt("run not recorded: %s", core.error_text(r)))

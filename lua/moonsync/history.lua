@@ -76,12 +76,12 @@ MIGRATIONS[2] = function(db)
   ]]
   local ops = db:prepare("SELECT op, model, result FROM operations WHERE run_id = ?1")
   for _, r in ipairs(db:prepare("SELECT id, diff FROM runs"):rows()) do
-    local changes = {}
+    local planned = {}
     if r.diff then
       local ok, d = pcall(core.json_decode, r.diff, "diff")
-      if ok and type(d) == "table" then changes = d.changes or {} end
+      if ok and type(d) == "table" then planned = M.planned(d.changes) end
     end
-    M.store_counts(db, r.id, M.counts(changes, ops:rows(r.id)))
+    M.store_counts(db, r.id, M.counts(planned, ops:rows(r.id)))
   end
 end
 
@@ -166,9 +166,27 @@ end
 local ACTIONS = { "create", "update", "delete" }
 local DONE = { create = "created", update = "updated", delete = "deleted" }
 
---- Counts per (model, action) from a diff's changes and the operations of
--- the run: planned, done (the operation's result "ok") and failed.
-function M.counts(changes, ops)
+--- The changes of a diff's change list (moonsync-diff/1 `changes`) per
+-- model and action, in the form of `diff:counts()`: { {model, action, n} }.
+function M.planned(changes)
+  local by, list = {}, {}
+  for _, c in ipairs(changes or {}) do
+    local key = tostring(c.model) .. "\0" .. tostring(c.action)
+    local p = by[key]
+    if not p then
+      p = { model = c.model, action = c.action, n = 0 }
+      by[key] = p
+      list[#list + 1] = p
+    end
+    p.n = p.n + 1
+  end
+  return list
+end
+
+--- Counts per (model, action) from what was planned (`diff:counts()`) and
+-- the operations of the run: planned, done (the operation's result "ok")
+-- and failed.
+function M.counts(planned, ops)
   local by = {}
   local function slot(model, action)
     local key = model .. "\0" .. action
@@ -179,11 +197,9 @@ function M.counts(changes, ops)
     end
     return c
   end
-  for _, c in ipairs(changes or {}) do
-    if c.action ~= "no-change" then
-      local s = slot(c.model, c.action)
-      s.planned = s.planned + 1
-    end
+  for _, p in ipairs(planned or {}) do
+    local s = slot(p.model, p.action)
+    s.planned = s.planned + p.n
   end
   for _, op in ipairs(ops or {}) do
     local action = op.op
@@ -233,7 +249,7 @@ function M:begin(info)
 end
 
 --- Records how run `id` ended. `r` = {exit_status, error, job, job_path,
--- source, target, summary, result, timings, peak_rss, diff_json, changes,
+-- source, target, summary, result, timings, peak_rss, diff_json, planned,
 -- ops}; `keep` prunes to the newest `keep` runs.
 function M:finish(id, r, keep)
   local db = self.db
@@ -258,7 +274,7 @@ function M:finish(id, r, keep)
       st:run(id, i, op.op, op.model, red(op.uid), op.status, op.result,
              op.message and red(op.message) or nil, op.duration)
     end
-    M.store_counts(db, id, M.counts(r.changes, r.ops))
+    M.store_counts(db, id, r.counts or M.counts(r.planned, r.ops))
     if keep then M.prune(db, keep) end
   end)
 end

@@ -84,12 +84,16 @@ function M.text(s)
   for _, secret in ipairs(list) do
     if sfind(s, secret, 1, true) then s = mask(s, secret) end
   end
-  -- anchored on "://", so a long run of letters costs one pass
-  s = sgsub(s, "://[^/@%s\"'<>]+@", "://***@")
-  s = sgsub(s, "([?&;])([%w_.%-%%]+)=([^&#%s\"'<>;,]*)", function(sep, k, v)
-    if v ~= "" and v ~= "***" and M.sensitive(k) then return sep .. k .. "=***" end
-    return nil
-  end)
+  -- each pattern only where the text can hold it (long texts: diffs)
+  if sfind(s, "://", 1, true) then
+    s = sgsub(s, "://[^/@%s\"'<>]+@", "://***@")
+  end
+  if sfind(s, "=", 1, true) then
+    s = sgsub(s, "([?&;])([%w_.%-%%]+)=([^&#%s\"'<>;,]*)", function(sep, k, v)
+      if v ~= "" and v ~= "***" and M.sensitive(k) then return sep .. k .. "=***" end
+      return nil
+    end)
+  end
   return s
 end
 
