@@ -163,8 +163,7 @@ end
 
 -- {====== recording ======}
 
-local ACTIONS = { "create", "update", "delete" }
-local DONE = { create = "created", update = "updated", delete = "deleted" }
+local WRITES = { create = true, update = true, delete = true }
 
 --- The changes of a diff's change list (moonsync-diff/1 `changes`) per
 -- model and action, in the form of `diff:counts()`: { {model, action, n} }.
@@ -203,7 +202,7 @@ function M.counts(planned, ops)
   end
   for _, op in ipairs(ops or {}) do
     local action = op.op
-    if DONE[action] then
+    if WRITES[action] then
       local s = slot(op.model, action)
       if op.result == "ok" then s.done = s.done + 1 else s.failed = s.failed + 1 end
     end
@@ -338,5 +337,4 @@ end
 
 function M:close() self.db:close() end
 
-M.ACTIONS = ACTIONS
 return M
