@@ -949,7 +949,8 @@ local function run_line(r)
   local changes = s and fmt("%d/%d/%d", s.create, s.update, s.delete) or "-"
   local done = res and fmt("%d/%d/%d/%d", res.created, res.updated, res.deleted, res.failed) or "-"
   return fmt("%-5d %-20s %-6s%s %-24s %4s  %-11s %-13s %7.2f s", r.id, r.started:sub(1, 19) .. "Z",
-             r.command, r.dry_run and "*" or " ", (r.job or "-"):sub(1, 24),
+             r.command, r.dry_run and "*" or " ",
+             (r.job or (r.job_path or "-"):match("[^/]*$")):sub(1, 24),
              r.exit_status and tostring(r.exit_status) or "-", changes, done, r.duration or 0)
 end
 
