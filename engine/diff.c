@@ -771,6 +771,46 @@ static const char *actname(int a) {
   }
 }
 
+/* "{"model": M, "uid": U" of a diff element (the object left open) */
+static void elemopen(ms_buf *b, const ms_delem *e) {
+  const ms_record *r = e->src ? e->src : e->dst;
+  ms_buf_puts(b, "{\"model\": ");
+  ms_json_str(b, e->type, strlen(e->type));
+  ms_buf_puts(b, ", \"uid\": ");
+  ms_json_str(b, r->uid, r->uid_len);
+}
+
+/* "{"model": M, "uid": U}" of a diff element, or "null" */
+static void elemref(ms_buf *b, const ms_delem *e) {
+  if (e == NULL) {
+    ms_buf_puts(b, "null");
+    return;
+  }
+  elemopen(b, e);
+  ms_buf_putc(b, '}');
+}
+
+/* The unchanged elements on the way to changes, with their parents: what
+   a reader needs to place every change in the tree. */
+static void context(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
+                    int *first) {
+  uint32_t g, i;
+  for (g = 0; g < c->ngroups; g++)
+    for (i = 0; i < c->groups[g].n; i++) {
+      const ms_delem *e = ms_dgroup_at(&c->groups[g], i);
+      if (!e->has_diffs) continue;
+      if (e->action == MS_ACT_NONE) {
+        ms_buf_puts(b, *first ? "\n    " : ",\n    ");
+        *first = 0;
+        elemopen(b, e);
+        ms_buf_puts(b, ", \"parent\": ");
+        elemref(b, parent);
+        ms_buf_putc(b, '}');
+      }
+      context(b, &e->child, e, first);
+    }
+}
+
 static void changes(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
                     int *first) {
   uint32_t g, i, k;
@@ -789,16 +829,7 @@ static void changes(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
         ms_buf_puts(b, ", \"uid\": ");
         ms_json_str(b, r->uid, r->uid_len);
         ms_buf_puts(b, ", \"parent\": ");
-        if (parent) {
-          const ms_record *p = parent->src ? parent->src : parent->dst;
-          ms_buf_puts(b, "{\"model\": ");
-          ms_json_str(b, parent->type, strlen(parent->type));
-          ms_buf_puts(b, ", \"uid\": ");
-          ms_json_str(b, p->uid, p->uid_len);
-          ms_buf_putc(b, '}');
-        } else {
-          ms_buf_puts(b, "null");
-        }
+        elemref(b, parent);
         ms_buf_puts(b, ", \"keys\": {");
         for (k = 0; k < m->nids; k++) {
           if (k) ms_buf_puts(b, ", ");
@@ -838,5 +869,9 @@ void ms_diff_changes_json(ms_buf *b, const ms_diff *d) {
   ms_summary_json(b, &s, -1);
   ms_buf_puts(b, ",\n  \"changes\": [");
   changes(b, &d->top, NULL, &first);
+  ms_buf_puts(b, first ? "]" : "\n  ]");
+  first = 1;
+  ms_buf_puts(b, ",\n  \"context\": [");
+  context(b, &d->top, NULL, &first);
   ms_buf_puts(b, first ? "]\n}" : "\n  ]\n}");
 }

@@ -25,10 +25,11 @@ local ACTION = { create = 1, update = 2, delete = 3 }
 --    parent node index (-1: none), new values, old values, status, message]
 -- Parents that did not change appear as nodes of action 0.
 local function compact(run)
-  local changes = {}
+  local changes, context = {}, {}
   if run.diff_json then
-    local d = cjson.decode(run.diff_json)
+    local d = cjson.decode(redact.text(run.diff_json))
     if type(d) == "table" and type(d.changes) == "table" then changes = d.changes end
+    if type(d) == "table" and type(d.context) == "table" then context = d.context end
   end
   local models, midx = {}, {}
   local function model(name)
@@ -54,16 +55,21 @@ local function compact(run)
     end
     return e
   end
+  local function link(e, parent)
+    if e.parent == nil and type(parent) == "table" and parent.model then
+      local p = entry(parent.model, parent.uid)
+      e.parent = p
+      p.kids[#p.kids + 1] = e
+    end
+  end
+  -- the unchanged records on the way to changes first, with their parents
+  for _, c in ipairs(context) do link(entry(c.model, c.uid), c.parent) end
   for _, c in ipairs(changes) do
     local e = entry(c.model, c.uid)
     e.act = ACTION[c.action] or 0
     e.attrs = type(c.attrs) == "table" and c.attrs or nil
     e.before = type(c.before) == "table" and c.before or nil
-    if type(c.parent) == "table" and c.parent.model then
-      local p = entry(c.parent.model, c.parent.uid)
-      e.parent = p
-      p.kids[#p.kids + 1] = e
-    end
+    link(e, c.parent)
   end
   local nodes = {}
   local function emit(e, pidx)
@@ -247,6 +253,7 @@ local SCRIPT = [==[
     var t = el("table", "vals"), a = n[4] || {}, b = n[5] || {}, keys = [], seen = {};
     [b, a].forEach(function (o) { Object.keys(o).forEach(function (k) { if (!seen[k]) { seen[k] = 1; keys.push(k); } }); });
     if (!keys.length) return null;
+    keys.sort();
     var h = el("tr");
     ["field", "before", "after"].forEach(function (c) { h.appendChild(el("th", null, c)); });
     t.appendChild(h);

@@ -18,6 +18,27 @@ local function shown(dom)
   return out
 end
 
+-- The parent of each record of the tree, from the nesting of its <li>
+-- elements: { ["model uid"] = "model uid" of the enclosing node or "" }.
+local function parents(dom)
+  local stack, out, pos = {}, {}, 1
+  while true do
+    local a, b, close = dom:find("<(/?)li[ >]", pos)
+    if not a then break end
+    if close == "/" then
+      stack[#stack] = nil
+    else
+      local tag = dom:sub(a, dom:find(">", b, true))
+      local model, uid = tag:match('data%-model="([^"]*)" data%-uid="([^"]*)"')
+      local me = model and (model .. " " .. uid) or ""
+      if model then out[me] = stack[#stack] or "" end
+      stack[#stack + 1] = me ~= "" and me or stack[#stack]
+    end
+    pos = b + 1
+  end
+  return out
+end
+
 local function attr(dom, name)
   return dom:match("<body[^>]*" .. name .. '="([^"]*)"')
 end
@@ -55,6 +76,14 @@ describe("HTML reports #report", function()
       -- old and new values side by side
       assert.matches('<td class="old">1500</td><td class="new">9000</td>', dom, 1, true)
       assert.matches("showing 7 of 7 changes", dom, 1, true)
+      -- every change in its place in the tree, unchanged parents included
+      local p = parents(dom)
+      assert.equals("", p["site ams01"])
+      assert.equals("site ams01", p["device ams01__ams01-sw1"])
+      assert.equals("device ams01__ams01-sw1", p["interface ams01-sw1__port1"])
+      assert.equals("site ams01", p["device ams01__ams01-sw2"])
+      assert.equals("site ber01", p["device ber01__ber01-fw1"])
+      assert.equals("", p["site osl01"])
     end
     local dom = h.chromium(dir .. "/sync.html")
     assert.matches("2 created, 3 updated, 2 deleted, 0 failed", dom, 1, true)
