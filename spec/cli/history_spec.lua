@@ -64,6 +64,25 @@ describe("run history #history", function()
     assert.matches("site%s+create%s+planned 1, done 1, failed 0", text.stdout)
   end)
 
+  it("records plan and apply, and apply's report shows what it applied", function()
+    local dir, env = demo_env()
+    local plan = dir .. "/plan.json"
+    assert.equals(2, h.run_env(env, "plan", DEMO .. "/job.lua", "-o", plan).code)
+    local r = h.run_env(env, "apply", plan, "--report", dir .. "/apply.html")
+    assert.equals(0, r.code, r.stderr)
+    local runs = history_json(env).runs
+    assert.equals("apply", runs[1].command)
+    assert.equals("plan", runs[2].command)
+    assert.same({ created = 2, updated = 3, deleted = 2, failed = 0 }, runs[1].result)
+    assert.is_nil(runs[2].result)
+    assert.same({ create = 2, update = 3, delete = 2, ["no-change"] = 4, skip = 0 }, runs[2].summary)
+    -- the page's data (the browser specs check what it renders)
+    local html = h.read(dir .. "/apply.html")
+    for _, kv in ipairs { '"created":2', '"updated":3', '"deleted":2', '"command":"apply"' } do
+      assert.matches(kv, html, 1, true)
+    end
+  end)
+
   it("lists runs as text, filters them by job and limits them", function()
     local dir, env = demo_env()
     h.run_env(env, "diff", DEMO .. "/job.lua")
