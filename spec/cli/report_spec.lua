@@ -49,6 +49,15 @@ local DEMO_CHANGES = {
   "update site ber01",
 }
 
+-- A directory holding d.html, the report of the demo documents' diff.
+local function demo_diff_report()
+  local dir = h.tmpdir()
+  local r = h.run("diff", "--schema", DEMO .. "/schema.json", DEMO .. "/inventory.json",
+                  DEMO .. "/nautobot.json", "--no-history", "--report", dir .. "/d.html")
+  assert.equals(2, r.code, r.stderr)
+  return dir
+end
+
 local function demo_dir()
   local dir = h.tmpdir()
   h.write(dir .. "/nautobot.json", h.read(DEMO .. "/nautobot.json"))
@@ -71,7 +80,7 @@ describe("HTML reports #report", function()
       assert.is_nil(html:find("src=", 1, true))
       local dom = h.chromium(dir .. "/" .. f)
       assert.equals("1", attr(dom, "data%-ready"))
-      assert.same(DEMO_CHANGES, (shown(dom)))
+      assert.same(DEMO_CHANGES, shown(dom))
       assert.equals("7", attr(dom, "data%-shown"))
       -- old and new values side by side
       assert.matches('<td class="old">1500</td><td class="new">9000</td>', dom, 1, true)
@@ -91,22 +100,18 @@ describe("HTML reports #report", function()
     -- the report of a recorded run is the same page
     r = h.run_env(env, "history", "show", "2", "--report", dir .. "/again.html")
     assert.equals(0, r.code, r.stderr)
-    assert.same(DEMO_CHANGES, (shown(h.chromium(dir .. "/again.html"))))
+    assert.same(DEMO_CHANGES, shown(h.chromium(dir .. "/again.html")))
   end)
 
   it_browser("filters by action and model and searches uids and values", function()
-    local dir = h.tmpdir()
-    local r = h.run("diff", "--schema", DEMO .. "/schema.json", DEMO .. "/inventory.json",
-                    DEMO .. "/nautobot.json", "--no-history", "--report", dir .. "/d.html")
-    assert.equals(2, r.code, r.stderr)
-    local page = dir .. "/d.html"
+    local page = demo_diff_report() .. "/d.html"
     assert.same({ "delete interface ams01-sw1__port3", "delete site lon01" },
-                (shown(h.chromium(page, "#action=delete"))))
+                shown(h.chromium(page, "#action=delete")))
     assert.same({ "create device ams01__ams01-sw2", "update device ber01__ber01-fw1" },
-                (shown(h.chromium(page, "#action=create,update,delete&model=device"))))
+                shown(h.chromium(page, "#action=create,update,delete&model=device")))
     -- a value, not only a uid: MX105 is ber01-fw1's new model
     local dom = h.chromium(page, "#q=mx105")
-    assert.same({ "update device ber01__ber01-fw1" }, (shown(dom)))
+    assert.same({ "update device ber01__ber01-fw1" }, shown(dom))
     assert.equals("1", attr(dom, "data%-shown"))
     -- its unchanged parent is there as context
     assert.matches('<li class="node a2 context" data%-i="%d+" data%-action="update" data%-model="site" data%-uid="ber01"', dom)
@@ -114,10 +119,7 @@ describe("HTML reports #report", function()
   end)
 
   it_browser("its controls change what is shown: action boxes, model, search, collapse and expand", function()
-    local dir = h.tmpdir()
-    local r = h.run("diff", "--schema", DEMO .. "/schema.json", DEMO .. "/inventory.json",
-                    DEMO .. "/nautobot.json", "--no-history", "--report", dir .. "/d.html")
-    assert.equals(2, r.code, r.stderr)
+    local dir = demo_diff_report()
     -- a page of the same directory drives the report's controls as a user
     -- would (clicks, a selection, typing) and writes down what is shown
     h.write(dir .. "/harness.html", [[<!DOCTYPE html><html><body>
@@ -186,7 +188,7 @@ f.onload = function () {
     assert.equals("osl01", first)
     assert.matches("&lt;img src=x onerror=alert(1)&gt;", dom, 1, true)
     assert.is_nil(dom:find("<img", 1, true))
-    assert.same({ "create site osl01" }, (shown(h.chromium(dir .. "/r.html", "#failed=1"))))
+    assert.same({ "create site osl01" }, shown(h.chromium(dir .. "/r.html", "#failed=1")))
   end)
 
   it_browser("renders 100,000 changes lazily, within its bound", function()
