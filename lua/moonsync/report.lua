@@ -190,9 +190,12 @@ local SCRIPT = [==[
   $("timings").textContent = tm.length ? "timings: " + tm.join(", ") : "";
   if (D.failures.length) {
     $("failures").hidden = false;
-    D.failures.forEach(function (f) {
+    D.failures.slice(0, 1000).forEach(function (f) {
       $("failure-list").appendChild(el("li", "failure", f[0] + " " + f[1] + " " + f[2] + ": " + f[3] + (f[4] ? " (" + f[4] + ")" : "")));
     });
+    if (D.failures.length > 1000)
+      $("failure-list").appendChild(el("li", null, "and " + (D.failures.length - 1000) +
+        " more: check \u201cfailures only\u201d below"));
   }
 
   // filters: the controls, mirrored in the address's #fragment
