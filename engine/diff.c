@@ -762,7 +762,7 @@ void ms_summary_json(ms_buf *b, const ms_summary *s, int indent) {
   ms_buf_putc(b, '}');
 }
 
-static const char *actname(int a) {
+const char *ms_action_name(int a) {
   switch (a) {
     case MS_ACT_CREATE: return "create";
     case MS_ACT_UPDATE: return "update";
@@ -824,7 +824,7 @@ static void changes(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
       if (e->action != MS_ACT_NONE) {
         ms_buf_puts(b, *first ? "\n    " : ",\n    ");
         *first = 0;
-        ms_buf_printf(b, "{\"action\": \"%s\", \"model\": ", actname(e->action));
+        ms_buf_printf(b, "{\"action\": \"%s\", \"model\": ", ms_action_name(e->action));
         ms_json_str(b, e->type, strlen(e->type));
         ms_buf_puts(b, ", \"uid\": ");
         ms_json_str(b, r->uid, r->uid_len);

@@ -17,6 +17,9 @@
 
 enum { MS_ACT_NONE = 0, MS_ACT_CREATE, MS_ACT_UPDATE, MS_ACT_DELETE };
 
+/* "create", "update" or "delete"; NULL for MS_ACT_NONE. */
+const char *ms_action_name(int action);
+
 typedef struct ms_delem ms_delem;
 
 typedef struct ms_dgroup {

@@ -104,14 +104,13 @@ static int l_diff_json(lua_State *L) {
 
 /* Adds the changes below c to the table at -1: "model\0action" -> n. */
 static void countchanges(lua_State *L, const ms_dchildren *c) {
-  static const char *const names[] = {"", "create", "update", "delete"};
   uint32_t g, i;
   for (g = 0; g < c->ngroups; g++)
     for (i = 0; i < c->groups[g].n; i++) {
       const ms_delem *e = c->groups[g].elems[i];
       if (!e->has_diffs) continue;
       if (e->action != MS_ACT_NONE) {
-        lua_pushfstring(L, "%s%c%s", e->type, 0, names[e->action]);
+        lua_pushfstring(L, "%s%c%s", e->type, 0, ms_action_name(e->action));
         lua_pushvalue(L, -1);
         lua_rawget(L, -3);
         lua_pushinteger(L, lua_tointeger(L, -1) + 1);
@@ -285,7 +284,6 @@ static void pushdict(lua_State *L, const ms_dchildren *c) {
    length so far), parents before children, as diff:json() lists them. */
 static void pushchanges(lua_State *L, const ms_dchildren *c,
                         const ms_delem *parent, lua_Integer *n) {
-  static const char *const acts[] = {"none", "create", "update", "delete"};
   uint32_t g, i, k;
   luaL_checkstack(L, 8, "diff nested too deeply");
   for (g = 0; g < c->ngroups; g++)
@@ -297,7 +295,7 @@ static void pushchanges(lua_State *L, const ms_dchildren *c,
       if (!e->has_diffs) continue;
       if (e->action != MS_ACT_NONE) {
         lua_createtable(L, 0, 7);
-        lua_pushstring(L, acts[e->action & 3]);
+        lua_pushstring(L, ms_action_name(e->action));
         lua_setfield(L, -2, "action");
         lua_pushstring(L, e->type);
         lua_setfield(L, -2, "model");
@@ -355,7 +353,6 @@ static int l_diff_dict(lua_State *L) {
 /* Pushes what an ordering hook sees of an element: {type, name, keys,
    action, source_attrs, dest_attrs} (attrs of the side that has it). */
 static void pushelem(lua_State *L, const ms_delem *e) {
-  static const char *const acts[] = {NULL, "create", "update", "delete"};
   const ms_record *r = e->src ? e->src : e->dst;
   const ms_value *f = e->src ? e->sfields : e->dfields;
   const ms_model *m = r->model;
@@ -374,8 +371,8 @@ static void pushelem(lua_State *L, const ms_delem *e) {
     lua_setfield(L, -2, m->fields[i]);
   }
   lua_setfield(L, -2, "keys");
-  if (acts[e->action & 3]) {
-    lua_pushstring(L, acts[e->action & 3]);
+  if (e->action != MS_ACT_NONE) {
+    lua_pushstring(L, ms_action_name(e->action));
     lua_setfield(L, -2, "action");
   }
   for (i = 0; i < 2; i++) {

@@ -30,7 +30,6 @@ typedef struct syncer {
   int doomed_ready;
 } syncer;
 
-static const char *const actnames[] = {NULL, "create", "update", "delete"};
 
 uint32_t ms_delem_plus(const ms_delem *e, const char **names,
                        const ms_value **values) {
@@ -155,7 +154,7 @@ static void logop(syncer *sy, const ms_delem *e, const char *result) {
   ms_json_nl(b, 1);
   ms_buf_printf(b, "{");
   ms_json_nl(b, 2);
-  ms_buf_printf(b, "\"op\": \"%s\",", actnames[e->action]);
+  ms_buf_printf(b, "\"op\": \"%s\",", ms_action_name(e->action));
   ms_json_nl(b, 2);
   ms_buf_puts(b, "\"model\": ");
   ms_json_str(b, e->type, strlen(e->type));
@@ -215,7 +214,7 @@ static int crudfail(syncer *sy, const ms_delem *e, const char *what) {
   int rc;
   ms_fields_repr(&ids, m, e->src ? e->sfields : e->dfields, 0, m->nids);
   rc = ms_err_set(sy->err, MS_ECRUD, "Failed to %s %s %s - %s",
-                  actnames[e->action], e->type, ids.data ? ids.data : "{}",
+                  ms_action_name(e->action), e->type, ids.data ? ids.data : "{}",
                   what);
   ms_buf_free(&ids);
   return rc;
