@@ -352,6 +352,17 @@ static int parsearr(parser *ps, ms_value *out, int depth) {
   }
 }
 
+int ms_jp_key(parser *ps, ms_value *k) {
+  int rc;
+  if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
+  ps->p++;
+  if ((rc = ms_jp_string(ps, k)) != MS_OK) return rc;
+  ms_jp_skipws(ps);
+  if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
+  ps->p++;
+  return MS_OK;
+}
+
 static int parseobj(parser *ps, ms_value *out, int depth) {
   size_t base = ps->top;
   ms_value k, v;
@@ -360,12 +371,7 @@ static int parseobj(parser *ps, ms_value *out, int depth) {
   ms_jp_skipws(ps);
   if (*ps->p == '}') { ps->p++; return finish(ps, base, out, MS_MAP); }
   for (;;) {
-    if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
-    ps->p++;
-    if ((rc = ms_jp_string(ps, &k)) != MS_OK) return rc;
-    ms_jp_skipws(ps);
-    if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
-    ps->p++;
+    if ((rc = ms_jp_key(ps, &k)) != MS_OK) return rc;
     if ((rc = ms_jp_value(ps, &v, depth + 1)) != MS_OK) return rc;
     if ((rc = push(ps, &k)) != MS_OK || (rc = push(ps, &v)) != MS_OK)
       return rc;

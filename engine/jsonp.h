@@ -29,6 +29,9 @@ void ms_jp_skipws(parser *ps);
 int ms_jp_string(parser *ps, ms_value *out);
 int ms_jp_number(parser *ps, ms_value *out);
 int ms_jp_literal(parser *ps, const char *word, size_t n);
+/* An object's key and its ':', ps->p at the key's opening quote; ps->p
+   is left just past the ':'. */
+int ms_jp_key(parser *ps, ms_value *k);
 /* Any value, containers built into ps->a. */
 int ms_jp_value(parser *ps, ms_value *out, int depth);
 

@@ -220,12 +220,7 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
       ms_value k;
       uint32_t i;
       int fi = -1, ci = -1;
-      if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
-      ps->p++;
-      if ((rc = ms_jp_string(ps, &k)) != MS_OK) return rc;
-      ms_jp_skipws(ps);
-      if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
-      ps->p++;
+      if ((rc = ms_jp_key(ps, &k)) != MS_OK) return rc;
       for (i = 0; i < m->nfields; i++)
         if (flens[i] == k.len && memcmp(m->fields[i], k.u.s, k.len) == 0) {
           fi = (int)i;
@@ -434,12 +429,7 @@ static int document(loader *ld) {
     char name[256];
     int midx;
     seg s;
-    if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
-    ps->p++;
-    if ((rc = ms_jp_string(ps, &k)) != MS_OK) return rc;
-    ms_jp_skipws(ps);
-    if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
-    ps->p++;
+    if ((rc = ms_jp_key(ps, &k)) != MS_OK) return rc;
     ms_jp_skipws(ps);
     snprintf(name, sizeof name, "%.*s", (int)(k.len < 255 ? k.len : 255), k.u.s);
     midx = (k.len < 255 && memchr(k.u.s, 0, k.len) == NULL)
