@@ -77,7 +77,8 @@ static int l_sqlite_open(lua_State *L) {
   d = lua_newuserdatauv(L, sizeof *d, 0);
   d->db = NULL;
   luaL_setmetatable(L, MS_DB_MT);
-  if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+  /* the path the policy checked (links resolved), not the name given */
+  if (sqlite3_open_v2(resolved, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                       SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
     lua_pushfstring(L, "cannot open %s", path);
     return fail(L, d->db, lua_tostring(L, -1));
