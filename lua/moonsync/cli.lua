@@ -14,7 +14,6 @@ local plans = require "moonsync.plan"
 local redact = require "moonsync.redact"
 local cjson = require "cjson"
 local history = require "moonsync.history"
-local reports = require "moonsync.report"
 
 local lfs = require "lfs"
 
@@ -882,6 +881,12 @@ local function run_record(cmd, o, status, msg)
   return r
 end
 
+-- Writes the HTML report of run r (moonsync.report, loaded only when a
+-- report is asked for).
+local function report_write(path, r, authority)
+  return require("moonsync.report").write(path, r, authority)
+end
+
 local function warn(msg)
   stderr:write("moonsync: ", redact.text(msg), "\n")
 end
@@ -934,7 +939,7 @@ local function finish_run(cmd, o, status, msg)
     rec.h:close()
   end
   if o.report then
-    local done, err = pcall(reports.write, o.report, r, ctx.authority)
+    local done, err = pcall(report_write, o.report, r, ctx.authority)
     if not done then
       stderr:write(fmt("moonsync %s: cannot write the report: %s\n", cmd,
                        redact.text(core.error_text(err))))
@@ -1033,7 +1038,7 @@ local function cmd_history(o)
   h:close()
   if not r then fail(fmt("no run %s in %s", o.args[2], path)) end
   if o.report then
-    local ok, err = pcall(reports.write, o.report, r)
+    local ok, err = pcall(report_write, o.report, r)
     if not ok then fail(fmt("cannot write the report: %s", core.error_text(err))) end
   end
   if format == "json" then stdout:write(run_json(r, true), "\n")
