@@ -77,18 +77,19 @@ end
 --- Writes dir/job.lua: a job syncing dir/src.json into dir/dst.json
 -- (json_file adapters over dir/schema.json). opts: `prelude` (Lua before
 -- the job), `target` (Lua run on the target adapter `t` before it is
--- returned), `flags`, `policy`, `permissions` (Lua expressions).
+-- returned), `flags`, `policy`, `permissions` (Lua expressions), `file`
+-- and `src` (other names for job.lua and src.json), `name` (the job's).
 function M.json_job(dir, opts)
   opts = opts or {}
-  return M.write(dir .. "/job.lua", ([[
+  return M.write(dir .. "/" .. (opts.file or "job.lua"), ([[
 local ms = require "moonsync"
 local json_file = require "moonsync.adapters.json_file"
 local core = require "moonsync.core"
 local dir = %q
 %s
-return ms.job {
+return ms.job {%s
   source = function()
-    return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json", name = "src" }
+    return json_file.open { schema = dir .. "/schema.json", path = dir .. "/%s", name = "src" }
   end,
   target = function()
     local t = json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json",
@@ -99,8 +100,19 @@ return ms.job {
   flags = %s,
   policy = %s,%s
 }
-]]):format(dir, opts.prelude or "", opts.target or "", opts.flags or "{}", opts.policy or "{}",
+]]):format(dir, opts.prelude or "", opts.name and ("\n  name = %q,"):format(opts.name) or "",
+           opts.src or "src.json", opts.target or "", opts.flags or "{}", opts.policy or "{}",
            opts.permissions and "\n  permissions = " .. opts.permissions .. "," or ""))
+end
+
+--- The names in a directory, sorted, separated by spaces.
+function M.listdir(dir)
+  local out = {}
+  local p = io.popen("ls -A " .. quote(dir))
+  for f in p:lines() do out[#out + 1] = f end
+  p:close()
+  table.sort(out)
+  return table.concat(out, " ")
 end
 
 --- Lua for a target whose creates each take ~30 ms and touch `marker`

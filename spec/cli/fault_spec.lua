@@ -17,14 +17,7 @@ local function shell(cmd)
   return how == "exit" and code or 128 + code, text
 end
 
-local function listdir(dir)
-  local out = {}
-  local p = io.popen("ls -A " .. h.quote(dir))
-  for f in p:lines() do out[#out + 1] = f end
-  p:close()
-  table.sort(out)
-  return table.concat(out, " ")
-end
+local listdir = h.listdir
 
 describe("fault matrix #faults", function()
   local dir

@@ -22,40 +22,15 @@ local function names(path)
   return table.concat(out, " ")
 end
 
-local function listdir(dir)
-  local out = {}
-  local p = io.popen("ls -A " .. h.quote(dir))
-  for f in p:lines() do out[#out + 1] = f end
-  p:close()
-  table.sort(out)
-  return table.concat(out, " ")
-end
+local listdir = h.listdir
 
--- A job file syncing `src` into dst.json of dir; extra Lua in the target
--- function (`target`), flags, policy.
+-- A job file (named `file`, its job named so too unless opts.name) syncing
+-- `src` into dst.json of dir; extra Lua in the target function
+-- (`target`), flags, policy.
 local function job(dir, file, src, opts)
   opts = opts or {}
-  return h.write(dir .. "/" .. file, ([[
-local ms = require "moonsync"
-local json_file = require "moonsync.adapters.json_file"
-local core = require "moonsync.core"
-local dir = %q
-return ms.job {
-  name = %q,
-  source = function()
-    return json_file.open { schema = dir .. "/schema.json", path = dir .. "/%s", name = "src" }
-  end,
-  target = function()
-    local t = json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json",
-                               name = "dst", side = "dest" }
-    %s
-    return t
-  end,
-  flags = %s,
-  policy = %s,
-}
-]]):format(dir, opts.name or file, src, opts.target or "", opts.flags or "{}",
-           opts.policy or "{}"))
+  return h.json_job(dir, { file = file, src = src, name = opts.name or file,
+                           target = opts.target, flags = opts.flags, policy = opts.policy })
 end
 
 describe("write-path integrity #integrity", function()
