@@ -213,8 +213,8 @@ local function check(cmd, o)
     local ok, err = pcall(jobs.parse_budget, o["max-deletes"], "--max-deletes")
     if not ok then fail(core.error_text(err)) end
   end
-  local ok, err = pcall(ms.flag_value, o.flag)
-  if not ok then fail((core.error_text(err):gsub("^[^\n]-%.lua:%d+: ", ""))) end
+  local ok, err = pcall(core.flags, o.flag, false)
+  if not ok then fail("--flag: " .. core.error_text(err)) end
   if o.verify and o["no-verify"] then fail("--verify and --no-verify: choose one") end
   lock_timeout(o)
   scopes(o.target, "target")
