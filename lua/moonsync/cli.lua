@@ -958,7 +958,7 @@ local function run_line(r)
   local s, res = r.summary, r.result
   local changes = s and fmt("%d/%d/%d", s.create, s.update, s.delete) or "-"
   local done = res and fmt("%d/%d/%d/%d", res.created, res.updated, res.deleted, res.failed) or "-"
-  return fmt("%-5d %-20s %-6s%s %-24s %4s  %-11s %-13s %7.2f s", r.id, r.started:sub(1, 19) .. "Z",
+  return fmt("%-5d %-20s %-6s%s %-24s %4s  %-17s %-21s %7.2f s", r.id, r.started:sub(1, 19) .. "Z",
              r.command, r.dry_run and "*" or " ",
              (r.job or (r.job_path or "-"):match("[^/]*$")):sub(1, 24),
              r.exit_status and tostring(r.exit_status) or "-", changes, done, r.duration or 0)
@@ -1031,7 +1031,7 @@ local function cmd_history(o)
       stdout:write(fmt("no runs recorded%s in %s\n", o.job and " for job " .. o.job or "", path))
       return EXIT_OK
     end
-    stdout:write(fmt("%-5s %-20s %-7s %-24s %4s  %-11s %-13s %9s\n", "ID", "STARTED (UTC)",
+    stdout:write(fmt("%-5s %-20s %-7s %-24s %4s  %-17s %-21s %9s\n", "ID", "STARTED (UTC)",
                      "COMMAND", "JOB", "EXIT", "CHANGES", "DONE", "TIME"))
     for _, r in ipairs(runs) do stdout:write(run_line(r), "\n") end
     stdout:write("CHANGES: to create/update/delete; DONE: created/updated/deleted/failed; ",

@@ -243,13 +243,12 @@ function M:begin(info)
                   .. "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
     :run(info.command, cjson.encode(argv), info.job, info.job_path,
          info.dry_run and 1 or 0, now_iso())
-  self.started = core.now()
   return self.db:last_id()
 end
 
---- Records how run `id` ended. `r` = {exit_status, error, job, job_path,
--- source, target, summary, result, timings, peak_rss, diff_json, planned,
--- ops}; `keep` prunes to the newest `keep` runs.
+--- Records how run `id` ended. `r` = {exit_status, error, duration, job,
+-- job_path, source, target, summary, result, timings, peak_rss, diff_json,
+-- planned or counts, ops}; `keep` prunes to the newest `keep` runs.
 function M:finish(id, r, keep)
   local db = self.db
   local s, res, t = r.summary or {}, r.result or {}, r.timings or {}
@@ -261,7 +260,7 @@ function M:finish(id, r, keep)
         created = ?15, updated = ?16, deleted = ?17, failed = ?18,
         load_s = ?19, diff_s = ?20, sync_s = ?21, write_s = ?22, peak_rss = ?23, diff = ?24
         WHERE id = ?1]])
-      :run(id, now_iso(), self.started and core.now() - self.started or nil, r.exit_status,
+      :run(id, now_iso(), r.duration, r.exit_status,
            red(r.error), r.job, r.job_path, red(r.source), red(r.target),
            s.create, s.update, s.delete, s["no-change"], s.skip,
            res.created, res.updated, res.deleted,
