@@ -352,17 +352,6 @@ static int parsearr(parser *ps, ms_value *out, int depth) {
   }
 }
 
-int ms_jp_key(parser *ps, ms_value *k) {
-  int rc;
-  if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
-  ps->p++;
-  if ((rc = ms_jp_string(ps, k)) != MS_OK) return rc;
-  ms_jp_skipws(ps);
-  if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
-  ps->p++;
-  return MS_OK;
-}
-
 static int parseobj(parser *ps, ms_value *out, int depth) {
   size_t base = ps->top;
   ms_value k, v;
