@@ -81,6 +81,20 @@ char *ms_arena_strndup(ms_arena *a, const char *s, size_t n) {
   return p;
 }
 
+void ms_arena_adopt(ms_arena *a, ms_arena *from) {
+  ms_chunk *tail = from->head;
+  if (tail == NULL) return;
+  if (a->head == NULL) {
+    *a = *from;
+  } else {
+    while (tail->next != NULL) tail = tail->next;
+    tail->next = a->head->next;
+    a->head->next = from->head;
+    a->total += from->total;
+  }
+  ms_arena_init(from);
+}
+
 void ms_arena_free(ms_arena *a) {
   ms_chunk *c = a->head;
   while (c != NULL) {

@@ -27,6 +27,11 @@ void *ms_arena_alloc(ms_arena *a, size_t n);
 /* Copies s[0..n) plus a NUL into the arena; NULL when out of memory. */
 char *ms_arena_strndup(ms_arena *a, const char *s, size_t n);
 
+/* Moves every chunk of `from` into `a` (behind a's current chunk, whose
+   free space stays usable); `from` is left empty. What was allocated
+   from `from` is then owned by `a`. */
+void ms_arena_adopt(ms_arena *a, ms_arena *from);
+
 /* Releases every chunk; the arena is empty and usable again. */
 void ms_arena_free(ms_arena *a);
 

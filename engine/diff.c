@@ -4,9 +4,17 @@
 ** source and dest records is a hash join on the dest store's index: dest
 ** records of the list are stamped with an epoch, so a lookup proves that
 ** the match belongs to this list without building a table per list.
+**
+** A large diff splits its top-level list in two: a second thread diffs
+** the subtrees of the second half into an arena of its own, which the
+** diff adopts. Each thread stamps with epochs of its own (every other
+** step of four). A dest record listed under two parents could be stamped
+** by both threads at once; a thread that finds a stamp of its list
+** overwritten says so, and the diff is then made again in one thread.
 */
 #include "diff.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +26,12 @@ typedef struct cmpmap {
   uint32_t n;
 } cmpmap;
 
+/* What the two threads of a split diff share. */
+typedef struct shared {
+  uint64_t wdone;   /* records the worker processed (flushed in batches) */
+  int stop;         /* the main thread failed: the worker stops early */
+} shared;
+
 typedef struct differ {
   ms_diff *d;
   ms_store *src, *dst;
@@ -26,11 +40,31 @@ typedef struct differ {
   void *ud;
   uint64_t total;
   ms_err *err;
+  uint64_t done, flushed;  /* records processed (models_processed) */
+  uint64_t *shown;         /* the most the callback was told, over tries */
+  uint32_t epoch, estep;   /* last epoch taken, and the step to the next */
+  int split;               /* the top-level list may be split */
+  int conflict;            /* the split diff must be made again */
+  int worker;              /* this is the second thread */
+  shared *sh;              /* set while the list is split */
   pair *pairs; size_t npairs, cappairs;
   ms_delem **elems; size_t nelems, capelems;
   ms_record **recs; size_t nrecs, caprecs;
   cmpmap *maps; size_t nmaps;
 } differ;
+
+/* Records per side below which a diff stays in one thread. */
+#define SPLIT_MIN 50000
+/* The worker reports its progress every this many records. */
+#define FLUSH_EVERY 4096
+
+/* Stamps are read and written by both threads of a split diff. */
+static inline uint32_t getmark(const ms_record *r) {
+  return __atomic_load_n(&r->mark, __ATOMIC_RELAXED);
+}
+static inline void setmark(ms_record *r, uint32_t v) {
+  __atomic_store_n(&r->mark, v, __ATOMIC_RELAXED);
+}
 
 #define GROW(df, arr, n, cap) \
   ((n) < (cap) ? MS_OK : grow((void **)&(arr), &(cap), sizeof *(arr), (df)))
@@ -44,13 +78,32 @@ static int grow(void **arr, size_t *cap, size_t size, differ *df) {
   return MS_OK;
 }
 
-static int incr(differ *df, uint64_t delta) {
-  if (delta == 0) return MS_OK;
-  df->d->models_processed += delta;
-  if (df->cb && df->cb(df->ud, "diff", df->d->models_processed, df->total))
+static int report(differ *df, uint64_t cur) {
+  if (df->cb == NULL || cur <= *df->shown) return MS_OK;  /* never back */
+  *df->shown = cur;
+  if (df->cb(df->ud, "diff", cur, df->total))
     return ms_err_set(df->err, MS_ECALLBACK, "diff stopped by the progress "
                       "callback");
   return MS_OK;
+}
+
+static int incr(differ *df, uint64_t delta) {
+  uint64_t cur;
+  if (delta == 0) return MS_OK;
+  df->done += delta;
+  cur = df->done;
+  if (df->sh != NULL) {
+    if (df->worker) {  /* no callback here: it may run Lua */
+      if (df->done - df->flushed < FLUSH_EVERY) return MS_OK;
+      __atomic_add_fetch(&df->sh->wdone, df->done - df->flushed, __ATOMIC_RELAXED);
+      df->flushed = df->done;
+      if (__atomic_load_n(&df->sh->stop, __ATOMIC_RELAXED))
+        return ms_err_set(df->err, MS_ECALLBACK, "diff stopped");
+      return MS_OK;
+    }
+    cur += __atomic_load_n(&df->sh->wdone, __ATOMIC_RELAXED);
+  }
+  return report(df, cur);
 }
 
 /* The attributes compared between a src and a dst model: the dest's
@@ -281,6 +334,137 @@ static int checknames(differ *df, const ms_dgroup *g) {
   return rc;
 }
 
+/* The elements of pairs [from, to) onto the element stack: of `own`, or
+   of df->pairs when NULL (read by index: that array may move while the
+   children are diffed). */
+static int objpairs(differ *df, const pair *own, size_t from, size_t to,
+                    const char *type) {
+  size_t i;
+  int rc;
+  for (i = from; i < to; i++) {
+    const pair *p = own ? &own[i] : &df->pairs[i];
+    ms_record *s = p->s, *d = p->d;
+    ms_delem *e;
+    if ((rc = objpair(df, s, d, type, &e)) != MS_OK) return rc;
+    if (e == NULL) continue;
+    if (GROW(df, df->elems, df->nelems, df->capelems) != MS_OK) return MS_ENOMEM;
+    df->elems[df->nelems++] = e;
+  }
+  return MS_OK;
+}
+
+static void freescratch(differ *df) {
+  free(df->pairs);
+  free(df->elems);
+  free(df->recs);
+  free(df->maps);
+}
+
+/* The second half of a split list, diffed by the second thread. */
+typedef struct half {
+  differ df;
+  ms_diff d;        /* its arena holds the half's elements */
+  ms_err err;
+  pair *pairs;
+  size_t n;
+  const char *type;
+  int rc;
+} half;
+
+static void *runhalf(void *arg) {
+  half *h = arg;
+  h->rc = objpairs(&h->df, h->pairs, 0, h->n, h->type);
+  return NULL;
+}
+
+/* A pair's share of the work: its records and their direct children. */
+static size_t weight(const pair *p) {
+  size_t w = 1;
+  uint32_t c;
+  if (p->s)
+    for (c = 0; c < p->s->model->nchildren; c++) w += p->s->children[c].n;
+  if (p->d)
+    for (c = 0; c < p->d->model->nchildren; c++) w += p->d->children[c].n;
+  return w;
+}
+
+/* objpairs over df->pairs[pbase..npairs), the second half (by weight) in
+   a second thread. */
+static int splitpairs(differ *df, size_t pbase, const char *type) {
+  size_t total = 0, acc = 0, mid, i;
+  shared sh;
+  half *h;
+  pthread_t th;
+  int rc;
+  df->split = 0;  /* only the top-level list is split */
+  for (i = pbase; i < df->npairs; i++) total += weight(&df->pairs[i]);
+  for (mid = pbase; mid < df->npairs - 1 && 2 * acc < total; mid++)
+    acc += weight(&df->pairs[mid]);
+  if (mid == pbase) mid++;
+  h = calloc(1, sizeof *h);
+  if (h == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  h->n = df->npairs - mid;
+  h->type = type;
+  h->pairs = malloc(h->n * sizeof *h->pairs);
+  if (h->pairs == NULL) {
+    free(h);
+    return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  }
+  memcpy(h->pairs, df->pairs + mid, h->n * sizeof *h->pairs);
+  memset(&sh, 0, sizeof sh);
+  ms_arena_init(&h->d.arena);
+  h->d.src = df->src;
+  h->d.dst = df->dst;
+  h->d.flags = df->flags;
+  h->df.d = &h->d;
+  h->df.src = df->src;
+  h->df.dst = df->dst;
+  h->df.flags = df->flags;
+  h->df.total = df->total;
+  h->df.err = &h->err;
+  h->df.worker = 1;
+  h->df.sh = &sh;
+  /* epochs: the worker takes E+4, E+8, ..., this thread E+2, E+6, ... */
+  h->df.epoch = df->epoch;
+  h->df.estep = 4;
+  df->epoch -= 2;
+  df->estep = 4;
+  df->sh = &sh;
+  if (pthread_create(&th, NULL, runhalf, h) != 0) {
+    df->sh = NULL;
+    df->epoch += 2;
+    df->estep = 2;
+    free(h->pairs);
+    free(h);
+    return objpairs(df, NULL, pbase, df->npairs, type);
+  }
+  rc = objpairs(df, NULL, pbase, mid, type);
+  if (rc != MS_OK) __atomic_store_n(&sh.stop, 1, __ATOMIC_RELAXED);
+  pthread_join(th, NULL);
+  df->sh = NULL;
+  df->estep = 2;
+  if (h->df.epoch > df->epoch) df->epoch = h->df.epoch;
+  if (rc == MS_OK && h->df.conflict) {
+    rc = MS_ECALLBACK;
+    df->conflict = 1;
+  } else if (rc == MS_OK && h->rc != MS_OK) {
+    *df->err = h->err;
+    rc = h->rc;
+  }
+  df->done += h->df.done;
+  if (rc == MS_OK) rc = report(df, df->done);  /* the worker's share too */
+  for (i = 0; rc == MS_OK && i < h->df.nelems; i++) {
+    if (GROW(df, df->elems, df->nelems, df->capelems) != MS_OK) rc = MS_ENOMEM;
+    else df->elems[df->nelems++] = h->df.elems[i];
+  }
+  if (rc == MS_OK) ms_arena_adopt(&df->d->arena, &h->d.arena);
+  else ms_arena_free(&h->d.arena);
+  freescratch(&h->df);
+  free(h->pairs);
+  free(h);
+  return rc;
+}
+
 static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
                    size_t dn, int dmidx, const char *type, ms_dchildren *out) {
   size_t pbase = df->npairs, ebase = df->nelems, i, j = 0, n;
@@ -288,23 +472,23 @@ static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
   ms_dgroup *g;
   int rc;
   /* pair by uid: source order, then dest-only records in dest order */
-  df->dst->epoch += 2;
-  epoch = df->dst->epoch;
+  df->epoch += df->estep;
+  epoch = df->epoch;
   for (i = 0; i < dn; i++)
-    if (dl[i]->stored) dl[i]->mark = epoch;
+    if (dl[i]->stored) setmark(dl[i], epoch);
   for (i = 0; i < sn; i++) {
     ms_record *s = sl[i], *d = NULL;
     if (!s->stored) continue;
     if (dmidx >= 0) {
       /* the two sides mostly list the same records in the same order: the
          next unpaired dest record is tried before the index */
-      while (j < dn && dl[j]->mark != epoch) j++;
+      while (j < dn && getmark(dl[j]) != epoch) j++;
       if (j < dn && dl[j]->uid_len == s->uid_len &&
           memcmp(dl[j]->uid, s->uid, s->uid_len) == 0)
         d = dl[j];
       else
         d = ms_store_find(df->dst, dmidx, s->uid, s->uid_len);
-      if (d != NULL && d->mark == epoch) d->mark = epoch + 1;
+      if (d != NULL && getmark(d) == epoch) setmark(d, epoch + 1);
       else d = NULL;
     }
     if (GROW(df, df->pairs, df->npairs, df->cappairs) != MS_OK) return MS_ENOMEM;
@@ -312,20 +496,28 @@ static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
     df->pairs[df->npairs++].d = d;
   }
   for (i = 0; i < dn; i++) {
-    if (!dl[i]->stored || dl[i]->mark != epoch) continue;
+    if (!dl[i]->stored || getmark(dl[i]) != epoch) continue;
     if (GROW(df, df->pairs, df->npairs, df->cappairs) != MS_OK) return MS_ENOMEM;
     df->pairs[df->npairs].s = NULL;
     df->pairs[df->npairs++].d = dl[i];
   }
-  if ((rc = validate(df, pbase)) != MS_OK) return rc;
-  for (i = pbase; i < df->npairs; i++) {
-    ms_delem *e;
-    if ((rc = objpair(df, df->pairs[i].s, df->pairs[i].d, type, &e)) != MS_OK)
-      return rc;
-    if (e == NULL) continue;
-    if (GROW(df, df->elems, df->nelems, df->capelems) != MS_OK) return MS_ENOMEM;
-    df->elems[df->nelems++] = e;
+  if (df->sh != NULL) {
+    /* a stamp of this list overwritten by the other thread: the record is
+       listed in both halves */
+    for (i = 0; i < dn; i++) {
+      uint32_t m = getmark(dl[i]);
+      if (dl[i]->stored && m != epoch && m != epoch + 1) {
+        df->conflict = 1;
+        return ms_err_set(df->err, MS_ECALLBACK, "diff split conflict");
+      }
+    }
   }
+  if ((rc = validate(df, pbase)) != MS_OK) return rc;
+  if (df->split && df->npairs - pbase >= 2)
+    rc = splitpairs(df, pbase, type);
+  else
+    rc = objpairs(df, NULL, pbase, df->npairs, type);
+  if (rc != MS_OK) return rc;
   df->npairs = pbase;
   n = df->nelems - ebase;
   if (n == 0) return MS_OK;
@@ -395,8 +587,11 @@ static int calculate(differ *df) {
   return rc;
 }
 
-int ms_diff_compute(ms_store *src, ms_store *dst, uint32_t flags,
-                    ms_progress_fn cb, void *ud, ms_diff **out, ms_err *err) {
+/* One try at the diff; *conflict set when a split diff must be made
+   again in one thread. */
+static int compute(ms_store *src, ms_store *dst, uint32_t flags, int split,
+                   ms_progress_fn cb, void *ud, uint64_t *shown, ms_diff **out,
+                   ms_err *err, int *conflict) {
   differ df;
   ms_diff *d = calloc(1, sizeof *d);
   int rc;
@@ -413,19 +608,40 @@ int ms_diff_compute(ms_store *src, ms_store *dst, uint32_t flags,
   df.flags = flags;
   df.cb = cb;
   df.ud = ud;
+  df.shown = shown;
   df.err = err;
   df.total = ms_store_count(src, -1) + ms_store_count(dst, -1);
+  df.epoch = dst->epoch;
+  df.estep = 2;
+  df.split = split && df.total >= 2 * SPLIT_MIN;
   rc = calculate(&df);
-  free(df.pairs);
-  free(df.elems);
-  free(df.recs);
-  free(df.maps);
+  dst->epoch = df.epoch;
+  d->models_processed = df.done;
+  freescratch(&df);
+  *conflict = df.conflict;
   if (rc != MS_OK) {
     ms_diff_free(d);
     return rc;
   }
   *out = d;
   return MS_OK;
+}
+
+/* MOONSYNC_DIFF_THREADS=1 keeps every diff in one thread. */
+static int splitting(void) {
+  const char *v = getenv("MOONSYNC_DIFF_THREADS");
+  return v == NULL || strcmp(v, "1") != 0;
+}
+
+int ms_diff_compute(ms_store *src, ms_store *dst, uint32_t flags,
+                    ms_progress_fn cb, void *ud, ms_diff **out, ms_err *err) {
+  uint64_t shown = 0;
+  int conflict = 0;
+  int rc = compute(src, dst, flags, splitting(), cb, ud, &shown, out, err,
+                   &conflict);
+  if (conflict)
+    rc = compute(src, dst, flags, 0, cb, ud, &shown, out, err, &conflict);
+  return rc;
 }
 
 void ms_diff_free(ms_diff *d) {

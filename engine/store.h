@@ -253,7 +253,9 @@ size_t ms_store_count(const ms_store *s, int midx);
    access by model name: dict() lists exactly those models. Lookups
    through a const store may mark it, the mark being no part of the data. */
 static inline void ms_store_touch(const ms_store *s, int midx) {
-  if (midx >= 0) s->bymodel[midx].touched = 1;
+  /* both threads of a split diff may mark: written once, atomically */
+  if (midx >= 0 && !__atomic_load_n(&s->bymodel[midx].touched, __ATOMIC_RELAXED))
+    __atomic_store_n(&s->bymodel[midx].touched, 1, __ATOMIC_RELAXED);
 }
 
 /* Deep-copies v into the store's arena; returns MS_OK or MS_ENOMEM. */
