@@ -242,6 +242,22 @@ static int children(differ *df, ms_delem *e, ms_record *s, ms_record *d) {
   return MS_OK;
 }
 
+/* The has_diffs bits of an element's own action, and of its children. */
+static uint8_t selfdiffs(const ms_delem *e) {
+  return e->action == MS_ACT_NONE ? 0
+       : e->action == MS_ACT_DELETE ? MS_HAS_DIFFS | MS_HAS_DELETES
+       : MS_HAS_DIFFS;
+}
+
+static uint8_t kiddiffs(const ms_dchildren *c) {
+  uint32_t g, i;
+  uint8_t bits = 0;
+  for (g = 0; g < c->ngroups; g++)
+    for (i = 0; i < c->groups[g].n; i++)
+      bits |= c->groups[g].elems[i]->has_diffs;
+  return bits;
+}
+
 /* diff_object_pair: NULL in *out when the pair is skipped. */
 static int objpair(differ *df, ms_record *s, ms_record *d, const char *type,
                    ms_delem **out) {
@@ -254,8 +270,10 @@ static int objpair(differ *df, ms_record *s, ms_record *d, const char *type,
       ((f & MS_GF_SKIP_UNMATCHED_DST) && !s) ||
       (s && !d && (s->flags & MS_MF_SKIP_UNMATCHED_SRC)) ||
       (d && !s && (d->flags & MS_MF_SKIP_UNMATCHED_DST)) ||
-      (s && (s->flags & MS_MF_IGNORE)) || (d && (d->flags & MS_MF_IGNORE)))
+      (s && (s->flags & MS_MF_IGNORE)) || (d && (d->flags & MS_MF_IGNORE))) {
+    if (d != NULL) setmark(d, 0);  /* paired, but not in the diff */
     return incr(df, 1);
+  }
   e = ms_arena_alloc(&df->d->arena, sizeof *e);
   if (e == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
   memset(e, 0, sizeof *e);
@@ -282,12 +300,7 @@ static int objpair(differ *df, ms_record *s, ms_record *d, const char *type,
   }
   if ((rc = incr(df, (s ? 1 : 0) + (d ? 1 : 0))) != MS_OK) return rc;
   if ((rc = children(df, e, s, d)) != MS_OK) return rc;
-  e->has_diffs = e->action != MS_ACT_NONE;
-  for (i = 0; i < e->child.ngroups && !e->has_diffs; i++) {
-    uint32_t j;
-    for (j = 0; j < e->child.groups[i].n; j++)
-      if (e->child.groups[i].elems[j]->has_diffs) { e->has_diffs = 1; break; }
-  }
+  e->has_diffs = selfdiffs(e) | kiddiffs(&e->child);
   *out = e;
   return MS_OK;
 }
@@ -611,11 +624,15 @@ static int compute(ms_store *src, ms_store *dst, uint32_t flags, int split,
   df.shown = shown;
   df.err = err;
   df.total = ms_store_count(src, -1) + ms_store_count(dst, -1);
+  ms_store_settle(dst);  /* stamping would lose a pending status reset */
   df.epoch = dst->epoch;
   df.estep = 2;
+  d->mark_lo = dst->epoch;
+  d->dst_gen = dst->gen;
   df.split = split && df.total >= 2 * SPLIT_MIN;
   rc = calculate(&df);
   dst->epoch = df.epoch;
+  d->mark_hi = df.epoch + 1;
   d->models_processed = df.done;
   freescratch(&df);
   *conflict = df.conflict;
@@ -663,15 +680,7 @@ void ms_delem_name(ms_buf *b, const ms_delem *e) {
 
 uint64_t ms_diff_len(const ms_diff *d) { return d->top.nelems; }
 
-static int anydiffs(const ms_dchildren *c) {
-  uint32_t g, i;
-  for (g = 0; g < c->ngroups; g++)
-    for (i = 0; i < c->groups[g].n; i++)
-      if (c->groups[g].elems[i]->has_diffs) return 1;
-  return 0;
-}
-
-int ms_diff_has_diffs(const ms_diff *d) { return anydiffs(&d->top); }
+int ms_diff_has_diffs(const ms_diff *d) { return kiddiffs(&d->top) != 0; }
 
 static void sumup(const ms_dchildren *c, ms_summary *s) {
   uint32_t g, i;
@@ -740,6 +749,14 @@ static int inscope(const ms_delem *e, const ms_scope *l, size_t n) {
   return 0;
 }
 
+void ms_delem_unmark(const ms_delem *e) {
+  uint32_t g, i;
+  if (e->dst != NULL) e->dst->mark = 0;
+  for (g = 0; g < e->child.ngroups; g++)
+    for (i = 0; i < e->child.groups[g].n; i++)
+      ms_delem_unmark(e->child.groups[g].elems[i]);
+}
+
 typedef struct scoper {
   const ms_scope *t, *x;
   size_t nt, nx;
@@ -755,15 +772,21 @@ static int scopekids(scoper *sc, ms_dchildren *c, int inside) {
     for (i = 0, w = 0; i < grp->n; i++) {
       ms_delem *e = grp->elems[i];
       int self;
-      if (inscope(e, sc->x, sc->nx)) continue;
+      if (inscope(e, sc->x, sc->nx)) {
+        ms_delem_unmark(e);
+        continue;
+      }
       self = inside || sc->nt == 0 || inscope(e, sc->t, sc->nt);
       if (self && !inside && sc->nt) sc->hits++;
-      if (!scopekids(sc, &e->child, self) && !self) continue;
+      if (!scopekids(sc, &e->child, self) && !self) {
+        ms_delem_unmark(e);
+        continue;
+      }
       if (!self) {
         e->demoted = 1;
         e->action = MS_ACT_NONE;
       }
-      e->has_diffs = e->action != MS_ACT_NONE || anydiffs(&e->child);
+      e->has_diffs = selfdiffs(e) | kiddiffs(&e->child);
       e->scratch = 1;
       c->nelems += 1 + e->child.nelems;
       grp->elems[w++] = e;
@@ -839,7 +862,7 @@ static void elemstr(ms_buf *b, const ms_diff *d, const ms_delem *e, int indent) 
   } else {
     ms_buf_printf(b, " MISSING in %s", d->dst->name);
   }
-  if (anydiffs(&e->child)) {
+  if (kiddiffs(&e->child)) {
     ms_buf_putc(b, '\n');
     childstr(b, d, &e->child, indent + 2);
   }
@@ -920,7 +943,7 @@ static void elemdict(ms_buf *b, const ms_delem *e, int indent) {
     key(b, "+", 1);
     ms_delem_attrs_json(b, e, '+', deeper(indent));
   }
-  if (anydiffs(&e->child)) dictjson(b, &e->child, indent, &first);
+  if (kiddiffs(&e->child)) dictjson(b, &e->child, indent, &first);
   if (!first) nl(b, indent);
   ms_buf_putc(b, '}');
 }

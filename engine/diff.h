@@ -32,6 +32,9 @@ typedef struct ms_dgroup {
 } ms_dgroup;
 
 /* Element i of a group in its sync order (DiffSync's get_children). */
+/* ms_delem.has_diffs bits */
+enum { MS_HAS_DIFFS = 1, MS_HAS_DELETES = 2 };
+
 static inline ms_delem *ms_dgroup_at(const ms_dgroup *g, uint32_t i) {
   return g->order ? g->order[i] : g->elems[i];
 }
@@ -51,7 +54,9 @@ struct ms_delem {
                                     indices compared; ncmp pairs */
   uint32_t ncmp;
   uint8_t action;                /* MS_ACT_* */
-  uint8_t has_diffs;             /* this element or a descendant changes */
+  uint8_t has_diffs;             /* this element or a descendant changes:
+                                    MS_HAS_DIFFS, with MS_HAS_DELETES when
+                                    one of them is a delete */
   uint8_t demoted;               /* kept only as the path to a scoped
                                     subtree: its own changes are ignored */
   uint8_t scratch;               /* 0 outside of a diff.c pass */
@@ -64,6 +69,12 @@ typedef struct ms_diff {
   uint32_t flags;
   uint64_t models_processed;
   ms_dchildren top;
+  /* The marks of the dest records this diff paired are the odd ones in
+     (mark_lo, mark_hi]; dst_gen is the dest store's gen at diff time. A
+     record paired but left out of the diff (ignored, or dropped by a
+     scope) has its mark cleared. */
+  uint32_t mark_lo, mark_hi;
+  uint64_t dst_gen;
 } ms_diff;
 
 typedef struct ms_summary {
@@ -104,6 +115,10 @@ typedef struct ms_scope {
   const char *uid;
   size_t uidlen;
 } ms_scope;
+
+/* Clears the marks of the dest records of e and its subtree: they are no
+   longer among the records the diff paired. */
+void ms_delem_unmark(const ms_delem *e);
 
 /* Narrows a diff: with targets, only the subtrees of matching elements
    stay (the elements on the path to them stay with their own changes

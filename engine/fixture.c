@@ -381,10 +381,11 @@ static void reclist(ms_buf *b, const ms_store *st, int midx, int flat) {
       }
       ms_buf_putc(b, ',');
       ms_json_nl(b, 3);
-      ms_buf_printf(b, "\"_status\": \"%s\",", st_names[r->status & 3]);
+      const char *msg;
+      ms_buf_printf(b, "\"_status\": \"%s\",", st_names[ms_record_status(r, &msg) & 3]);
       ms_json_nl(b, 3);
       ms_buf_puts(b, "\"_status_message\": ");
-      ms_json_str(b, r->status_msg, strlen(r->status_msg));
+      ms_json_str(b, msg, strlen(msg));
       ms_json_nl(b, 2);
       ms_buf_putc(b, '}');
     }

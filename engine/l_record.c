@@ -115,8 +115,9 @@ static int l_record_remove_child(lua_State *L) {
 
 static int l_record_status(lua_State *L) {
   const ms_record *r = ms_l_checkrec(L, 1);
-  lua_pushstring(L, ms_l_statuses[r->status & 3]);
-  lua_pushstring(L, r->status_msg);
+  const char *msg;
+  lua_pushstring(L, ms_l_statuses[ms_record_status(r, &msg) & 3]);
+  lua_pushstring(L, msg);
   return 2;
 }
 

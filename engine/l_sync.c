@@ -226,9 +226,10 @@ static void lsync_log(void *ud, const ms_delem *e, const char *result,
   lua_pushstring(L, result);
   lua_setfield(L, -2, "result");
   if (r != NULL) {
-    lua_pushstring(L, ms_l_statuses[r->status & 3]);
+    const char *rmsg;
+    lua_pushstring(L, ms_l_statuses[ms_record_status(r, &rmsg) & 3]);
     lua_setfield(L, -2, "status");
-    lua_pushstring(L, r->status_msg);
+    lua_pushstring(L, rmsg);
     lua_setfield(L, -2, "message");
   } else if (msg != NULL) {
     lua_pushliteral(L, "error");
@@ -321,6 +322,7 @@ static int l_core_sync(lua_State *L) {
   ops.progress = c.progress ? lsync_progress : NULL;
   ops.interrupted = lsync_interrupted;
   ops.log = c.log ? lsync_log : NULL;
+  ops.plain = !c.fn[0] && !c.fn[1] && !c.fn[2];
   rc = ms_sync_run(dh->d, flags, &ops, keep, &res, &err);
   /* the result goes out even on failure: it says what was done */
   lua_createtable(L, 0, 10);

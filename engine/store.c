@@ -341,9 +341,23 @@ static void reach(const ms_store *s, ms_record *r, uint32_t tag, int depth) {
   }
 }
 
+void ms_store_settle(ms_store *s) {
+  uint32_t m;
+  size_t k;
+  if (s->lazy_hi == 0) return;
+  for (m = 0; m < s->nmodels; m++)
+    for (k = 0; k < s->bymodel[m].n; k++) {
+      ms_record *r = s->bymodel[m].items[k];
+      r->status = (uint8_t)ms_record_status(r, &r->status_msg);
+    }
+  s->lazy_lo = s->lazy_hi = 0;
+}
+
 size_t ms_store_orphans(ms_store *s, ms_buf *names, size_t max) {
   /* a fresh epoch, as the differ takes: no mark holds it yet */
-  uint32_t tag = (s->epoch += 2);
+  uint32_t tag;
+  ms_store_settle(s);
+  tag = (s->epoch += 2);
   size_t n = 0, k;
   uint32_t m, t;
   for (t = 0; t < s->ntop; t++) {
@@ -679,6 +693,7 @@ int ms_store_insert(ms_store *s, ms_record *r, ms_err *err) {
   s->slots[i].hash = h;
   s->slots[i].rec = r;
   s->count++;
+  s->gen++;
   v->items[v->n++] = r;
   v->live++;
   r->stored = 1;
@@ -728,6 +743,7 @@ int ms_store_remove(ms_store *s, ms_record *r, int remove_children,
   unindex(s, r);
   r->stored = 0;
   s->count--;
+  s->gen++;
   s->bymodel[r->midx].live--;
   compact(&s->bymodel[r->midx]);
   if (!remove_children) return MS_OK;
@@ -911,7 +927,11 @@ int ms_store_copy_record(ms_store *s, int midx, const ms_record *r,
     d->n = d->cap = l->n;
   }
   n->flags = r->flags;
-  ms_record_set_status(n, r->status, r->status_msg);
+  {
+    const char *msg;
+    int st = ms_record_status(r, &msg);
+    ms_record_set_status(n, st, msg);
+  }
   *out = n;
   return MS_OK;
 nomem:
@@ -938,6 +958,7 @@ void ms_record_set_status(ms_record *r, int status, const char *msg) {
   }
   r->status = (uint8_t)status;
   r->status_msg = m ? m : "";
+  r->mark = 0;  /* out of any pending reset */
 }
 
 /* {====== str() ======} */

@@ -155,6 +155,12 @@ struct ms_store {
   uint32_t ntop;
   char **top_level;
   uint32_t epoch;         /* last mark used by a diff against this store */
+  uint64_t gen;           /* counts inserts and removals */
+  /* A sync that skipped the unchanged subtrees of its diff leaves their
+     status reset to the reads: a record with an odd mark in (lo, hi], the
+     marks of the records that diff paired, reads as UNKNOWN (see
+     ms_record_status; ms_store_settle writes it). 0, 0: none. */
+  uint32_t lazy_lo, lazy_hi;
   struct ms_refslot *refs;  /* source-id index of mapped records (lazy) */
   size_t nrefs, caprefs;
   struct ms_islot *islots;  /* strings kept once (ms_store_keep; lazy) */
@@ -246,6 +252,22 @@ const char *ms_store_keep(ms_store *s, ms_internstat *stat, const char *p,
    per_model[m] records (n each when NULL), so that loading them regrows
    neither. A large list takes memory only where it is used. */
 int ms_store_reserve(ms_store *s, size_t n, const size_t *per_model);
+
+/* A record's status and message, with a pending reset (lazy_lo) applied. */
+static inline int ms_record_status(const ms_record *r, const char **msg) {
+  const ms_store *s = r->store;
+  if (s->lazy_hi && (r->mark & 1) && r->mark > s->lazy_lo &&
+      r->mark <= s->lazy_hi) {
+    *msg = "";
+    return MS_ST_UNKNOWN;
+  }
+  *msg = r->status_msg;
+  return r->status;
+}
+
+/* Writes a pending status reset into the records (before anything stamps
+   marks again: a diff against s, ms_store_orphans). */
+void ms_store_settle(ms_store *s);
 
 /* Number of stored records of model midx, or of all models (midx < 0). */
 size_t ms_store_count(const ms_store *s, int midx);

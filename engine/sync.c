@@ -3,6 +3,13 @@
 ** by element, in diff order: look the dest record up by the element's
 ** keys, mark it unknown, run the operation, then link or unlink the record
 ** and recurse, exactly as helpers.py sync_diff_element does.
+**
+** A subtree without changes only has its records' statuses reset. When
+** nothing can watch the walk (plain operations, no callback, unchanged
+** records not logged) and the dest store is as the diff left it, such a
+** subtree is skipped: the store reads the records the diff paired as
+** UNKNOWN from then on (ms_record_status). When the sync stops early,
+** the records of the subtrees it did not reach leave that set.
 */
 #include "sync.h"
 
@@ -28,6 +35,9 @@ typedef struct syncer {
   uint64_t total;
   ptrset doomed;          /* dest records the diff deletes (built lazily) */
   int doomed_ready;
+  int lazy;               /* unchanged subtrees are skipped */
+  int unwinding;          /* a failure is on its way up: its subtree and
+                             the elements before it are done with */
 } syncer;
 
 
@@ -121,7 +131,7 @@ static int def_del(void *ud, ms_record *r, const ms_delem *e, ms_record **out,
 }
 
 const ms_sync_ops ms_sync_default_ops = {NULL, def_create, def_update, def_del,
-                                         NULL, NULL, NULL};
+                                         NULL, NULL, NULL, 1};
 
 static double now(void) {
   struct timespec ts;
@@ -260,7 +270,7 @@ static int collect(ptrset *p, const ms_dchildren *c) {
   for (g = 0; g < c->ngroups; g++)
     for (i = 0; i < c->groups[g].n; i++) {
       const ms_delem *e = c->groups[g].elems[i];
-      if (!e->has_diffs) continue;  /* no delete in this subtree */
+      if (!(e->has_diffs & MS_HAS_DELETES)) continue;  /* none below */
       if (e->action == MS_ACT_DELETE && e->dst && ptradd(p, e->dst) != MS_OK)
         return MS_ENOMEM;
       if (collect(p, &e->child) != MS_OK) return MS_ENOMEM;
@@ -309,19 +319,37 @@ static int group(syncer *sy, const ms_dgroup *grp, ms_record *parent) {
   for (i = 0; i < grp->n; i++) {
     /* the elements a few ahead, and their records (one chase each) */
     if (i + 8 < grp->n) __builtin_prefetch(ms_dgroup_at(grp, i + 8), 0);
-    if (i + 4 < grp->n) __builtin_prefetch(ms_dgroup_at(grp, i + 4)->dst, 1);
-    if ((rc = element(sy, ms_dgroup_at(grp, i), dmidx, parent)) != MS_OK)
+    if (i + 4 < grp->n && !sy->lazy)
+      __builtin_prefetch(ms_dgroup_at(grp, i + 4)->dst, 1);
+    if ((rc = element(sy, ms_dgroup_at(grp, i), dmidx, parent)) != MS_OK) {
+      if (sy->lazy) {
+        /* the records of what this walk did not reach keep their status */
+        if (!sy->unwinding) ms_delem_unmark(ms_dgroup_at(grp, i));
+        while (++i < grp->n) ms_delem_unmark(ms_dgroup_at(grp, i));
+        sy->unwinding = 1;
+      }
       return rc;
+    }
   }
   return MS_OK;
 }
 
-static int children(syncer *sy, ms_delem *e, ms_record *parent) {
-  uint32_t g;
+/* Syncs groups [0, n) of c under parent. */
+static int groups(syncer *sy, const ms_dchildren *c, ms_record *parent) {
+  uint32_t g, i;
   int rc;
-  for (g = 0; g < e->child.ngroups; g++)
-    if ((rc = group(sy, &e->child.groups[g], parent)) != MS_OK) return rc;
+  for (g = 0; g < c->ngroups; g++)
+    if ((rc = group(sy, &c->groups[g], parent)) != MS_OK) {
+      while (sy->lazy && ++g < c->ngroups)
+        for (i = 0; i < c->groups[g].n; i++)
+          ms_delem_unmark(c->groups[g].elems[i]);
+      return rc;
+    }
   return MS_OK;
+}
+
+static int children(syncer *sy, ms_delem *e, ms_record *parent) {
+  return groups(sy, &e->child, parent);
 }
 
 /* sync_model: runs the operation; *out is the resulting record (NULL:
@@ -411,6 +439,11 @@ static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent) {
   const char *uid;
   if (sy->ops->interrupted && sy->ops->interrupted(sy->ops->ud))
     return ms_err_set(sy->err, MS_EINTR, "sync interrupted");
+  if (sy->lazy && !e->has_diffs) {
+    /* every record below is the one the diff paired: as if reset */
+    sy->res->processed += 1 + e->child.nelems;
+    return MS_OK;
+  }
   if (e->dst != NULL && e->dst->stored && e->dst->store == dst &&
       e->dst->midx == dmidx) {
     dstrec = e->dst;  /* still the record its uid names: skip the lookup */
@@ -457,7 +490,6 @@ static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent) {
 int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
                 int keep_ops, ms_sync_result *res, ms_err *err) {
   syncer sy;
-  uint32_t g;
   int rc = MS_OK;
   memset(res, 0, sizeof *res);
   sy.d = d;
@@ -470,8 +502,19 @@ int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
   sy.total = ms_diff_len(d);
   memset(&sy.doomed, 0, sizeof sy.doomed);
   sy.doomed_ready = 0;
-  for (g = 0; g < d->top.ngroups && rc == MS_OK; g++)
-    rc = group(&sy, &d->top.groups[g], NULL);
+  sy.unwinding = 0;
+  /* the store as the diff left it, and nothing to watch the walk */
+  sy.lazy = ops->plain && !ops->progress && !ops->log &&
+            !(flags & MS_GF_LOG_UNCHANGED_RECORDS) &&
+            d->dst->gen == d->dst_gen && d->dst->epoch + 1 == d->mark_hi;
+  if (sy.lazy && d->dst->lazy_hi &&
+      (d->dst->lazy_lo != d->mark_lo || d->dst->lazy_hi != d->mark_hi))
+    ms_store_settle(d->dst);
+  rc = groups(&sy, &d->top, NULL);
+  if (sy.lazy) {
+    d->dst->lazy_lo = d->mark_lo;
+    d->dst->lazy_hi = d->mark_hi;
+  }
   free(sy.doomed.slots);
   if (res->ops.oom && rc == MS_OK)
     rc = ms_err_set(err, MS_ENOMEM, "out of memory (operations log)");

@@ -41,6 +41,9 @@ typedef struct ms_sync_ops {
      message for "raise"/"raise_other" and the call's duration. */
   void (*log)(void *ud, const ms_delem *e, const char *result,
               const ms_record *r, const char *msg, double seconds);
+  /* Non-zero when create, update and del are the in-memory defaults or
+     behave as they do: they change no record but the element's own. */
+  int plain;
 } ms_sync_ops;
 
 /* The default in-memory operations (DiffSync's create_base, update_base,

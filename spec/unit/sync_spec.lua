@@ -277,6 +277,122 @@ describe("moonsync sync", function()
                   attrs = { status = "planned" }, result = "ok" }, ops[1])
   end)
 
+  describe("statuses of the records an in-memory sync walks", function()
+    -- site > device > port; a sync without handlers or callbacks skips the
+    -- subtrees without changes and resets their statuses all the same
+    local S = ms.model "site" { identifiers = { "name" }, attributes = { "status" },
+                                children = { device = "devices" } }
+    local D = ms.model "device" { identifiers = { "name" }, attributes = { "role" },
+                                  children = { port = "ports" } }
+    local P = ms.model "port" { identifiers = { "name" } }
+    local R = ms.model "region" { identifiers = { "name" } }  -- top level too
+
+    -- sites: {name, status, {device, role, {ports}}...}; one region "eu"
+    local function build(name, sites)
+      local a = ms.adapter(name) { models = { S, D, P, R } }:new()
+      a:add(R { name = "eu" })
+      for _, st in ipairs(sites) do
+        local site = a:add(S { name = st[1], status = st[2] })
+        for i = 3, #st do
+          local d = st[i]
+          local dev = a:add(D { name = d[1], role = d[2] })
+          for _, p in ipairs(d[3] or {}) do dev:add_child(a:add(P { name = p })) end
+          site:add_child(dev)
+        end
+      end
+      return a
+    end
+
+    local function status(a, model, uid) return (a:get(model, uid):get_status()) end
+
+    local SRC = { { "a", "up", { "a1", "leaf", { "a1p" } } },
+                  { "b", "up", { "b1", "leaf" } },
+                  { "c", "up", { "c1", "leaf", { "c1p" } } } }
+
+    it("reads unknown for the records walked, also when their subtree is skipped", function()
+      local dst = build("dest", { { "a", "up", { "a1", "leaf", { "a1p" } } },
+                                  { "b", "down", { "b1", "leaf" } },
+                                  { "c", "up", { "c1", "leaf", { "c1p" } } } })
+      local src = build("source", SRC)
+      dst:sync_from(src)
+      for _, k in ipairs { { "site", "a" }, { "device", "a1" }, { "port", "a1p" },
+                           { "device", "b1" }, { "port", "c1p" } } do
+        assert.same({ "unknown", "" }, { dst:get(k[1], k[2]):get_status() })
+      end
+      assert.same({ "success", "Updated successfully" }, { dst:get("site", "b"):get_status() })
+      -- a status set afterwards is the one read
+      dst:get("port", "a1p"):set_status("failure", "cabled wrong")
+      assert.same({ "failure", "cabled wrong" }, { dst:get("port", "a1p"):get_status() })
+    end)
+
+    it("keeps the reset when another diff or the orphan check stamps records", function()
+      for _, stamp in ipairs {
+        function(dst, src) dst:diff_from(src) end,
+        function(dst) assert.equals(0, dst._store:orphans()) end,
+      } do
+        local dst = build("dest", { { "a", "up", { "a1", "leaf", { "a1p" } } },
+                                    { "b", "down", { "b1", "leaf" } } })
+        local src = build("source", SRC)
+        dst:sync_from(src)
+        stamp(dst, src)
+        assert.equals("unknown", status(dst, "device", "a1"))
+        assert.equals("unknown", status(dst, "port", "a1p"))
+      end
+    end)
+
+    it("leaves the status of what the sync stopped before", function()
+      -- deleting device ax would take its port along, which the diff keeps
+      -- (SKIP_UNMATCHED_DST): the sync stops there, in site a
+      local dst = build("dest", { { "a", "up", { "a1", "leaf", { "a1p" } }, { "ax", "leaf", { "axp" } } },
+                                  { "b", "up", { "b1", "leaf" } },
+                                  { "c", "up", { "c1", "leaf", { "c1p" } } } })
+      dst:get("port", "axp"):model_flags { "SKIP_UNMATCHED_DST" }
+      local src = build("source", SRC)
+      local ok, err = pcall(dst.sync_from, dst, src)
+      assert.is_false(ok)
+      assert.matches("its subtree holds port 'axp'", err.message)
+      -- walked before the failure
+      assert.equals("unknown", status(dst, "site", "a"))
+      assert.equals("unknown", status(dst, "device", "a1"))
+      assert.equals("unknown", status(dst, "port", "a1p"))
+      assert.equals("unknown", status(dst, "device", "ax"))
+      -- never reached
+      for _, k in ipairs { { "port", "axp" }, { "site", "b" }, { "device", "b1" },
+                           { "site", "c" }, { "port", "c1p" }, { "region", "eu" } } do
+        assert.same({ "success", "" }, { dst:get(k[1], k[2]):get_status() })
+      end
+    end)
+
+    it("walks every element when the target changed after the diff", function()
+      local dst = build("dest", { { "a", "up", { "a1", "leaf", { "a1p" } } },
+                                  { "b", "down", { "b1", "leaf" } } })
+      local src = build("source", SRC)
+      local diff = dst:diff_from(src)
+      local gone = dst:get("port", "a1p")
+      dst:remove(gone)
+      local _, res = dst:sync_from(src, { diff = diff })
+      -- the removed port was not found: neither reset nor counted
+      assert.same({ "success", "" }, { gone:get_status() })
+      assert.equals(diff:len() - 1, res.processed)
+    end)
+
+    it("leaves the status of records the diff leaves out", function()
+      local dst = build("dest", { { "a", "up", { "a1", "leaf", { "a1p" } } },
+                                  { "b", "down", { "b1", "leaf" } },
+                                  { "c", "up", { "c1", "leaf", { "c1p" } } } })
+      dst:get("device", "a1"):model_flags { "IGNORE" }
+      local src = build("source", SRC)
+      local diff = dst:diff_from(src)
+      diff:scope(nil, { { "site", "c" } })
+      dst:sync_from(src, { diff = diff })
+      assert.equals("unknown", status(dst, "site", "a"))
+      assert.equals("success", status(dst, "device", "a1"))   -- ignored
+      assert.equals("success", status(dst, "port", "a1p"))
+      assert.equals("success", status(dst, "site", "c"))      -- excluded
+      assert.equals("success", status(dst, "port", "c1p"))
+    end)
+  end)
+
   describe("diff:scope()", function()
     it("keeps only the subtree of a target", function()
       local src, dst = pair()
