@@ -317,10 +317,13 @@ static int group(syncer *sy, const ms_dgroup *grp, ms_record *parent) {
     ms_store_touch(sy->d->src, smidx);
   ms_store_touch(dst, dmidx);
   for (i = 0; i < grp->n; i++) {
-    /* the elements a few ahead, and their records (one chase each) */
-    if (i + 8 < grp->n) __builtin_prefetch(ms_dgroup_at(grp, i + 8), 0);
-    if (i + 4 < grp->n && !sy->lazy)
-      __builtin_prefetch(ms_dgroup_at(grp, i + 4)->dst, 1);
+    /* the elements a few ahead, and the records of those to be walked */
+    if (i + 8 < grp->n)
+      __builtin_prefetch(&ms_dgroup_at(grp, i + 8)->has_diffs, 0);
+    if (i + 4 < grp->n) {
+      const ms_delem *ahead = ms_dgroup_at(grp, i + 4);
+      if (!sy->lazy || ahead->has_diffs) __builtin_prefetch(ahead->dst, 1);
+    }
     if ((rc = element(sy, ms_dgroup_at(grp, i), dmidx, parent)) != MS_OK) {
       if (sy->lazy) {
         /* the records of what this walk did not reach keep their status */
