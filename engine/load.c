@@ -50,6 +50,7 @@ typedef struct loader {
      an array of its exact size */
   ms_childref *kids;
   size_t nkids, capkids;
+  ms_buf uid;                   /* a record's uid being built */
   /* the store's size once enough text was read to tell */
   size_t *before;               /* records per model when the load began */
   int sized;
@@ -150,10 +151,33 @@ static int flaglist(const ms_value *v, uint32_t *flags, const ms_value **bad) {
 static int loadlist(loader *ld, int cm, ms_record *parent, uint32_t c,
                     const seg *at, int depth);
 
-/* Adds r (complete identifiers) and links it to its parent. *dropped is
+/* Sets r's uid (its identifiers are all read) and its index hash in *h,
+   and asks for its index slot: the record's other fields are read while
+   the slot comes in. */
+static int uidnow(loader *ld, ms_record *r, uint64_t *h) {
+  const ms_model *m = r->model;
+  if (m->nids == 1 && r->fields[0].type == MS_STR) {
+    r->uid = r->fields[0].u.s;  /* str(s) is s: share the bytes */
+    r->uid_len = r->fields[0].len;
+  } else {
+    ld->uid.len = 0;
+    ms_uid_build(&ld->uid, m, r->fields);
+    if (ld->uid.oom) return oom(ld);
+    r->uid = ms_arena_strndup(&ld->st->arena, ld->uid.data ? ld->uid.data : "",
+                              ld->uid.len);
+    if (r->uid == NULL) return oom(ld);
+    r->uid_len = (uint32_t)ld->uid.len;
+  }
+  *h = ms_store_keyhash(r->midx, r->uid, r->uid_len);
+  ms_store_prefetch(ld->st, *h);
+  return MS_OK;
+}
+
+/* Adds r (complete identifiers) and links it to its parent; *h is its
+   hash when `hashed` (uidnow ran on its final identifiers). *dropped is
    set when r duplicates a record and duplicates are skipped. */
-static int place(loader *ld, ms_record *r, ms_record *parent, const seg *at,
-                 int *dropped) {
+static int place(loader *ld, ms_record *r, ms_record *parent, int hashed,
+                 uint64_t h, const seg *at, int *dropped) {
   char msg[MS_ERR_MSG];
   int rc;
   *dropped = 0;
@@ -161,7 +185,8 @@ static int place(loader *ld, ms_record *r, ms_record *parent, const seg *at,
     memcpy(msg, ld->err->msg, sizeof msg);
     return recfail(ld, at, MS_EINPUT, "%s", msg, NULL);
   }
-  rc = ms_store_insert(ld->st, r, ld->err);
+  if (!hashed && (rc = uidnow(ld, r, &h)) != MS_OK) return rc;
+  rc = ms_store_insert_hashed(ld->st, r, h, ld->err);
   if (rc == MS_EEXISTS && ld->skip) {
     *dropped = 1;
     return MS_OK;
@@ -199,7 +224,8 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
   uint8_t *idseen, *cstate;       /* per identifier, per children field */
   const char **deferred = NULL;   /* where a deferred list starts */
   uint32_t nids = 0, c;
-  int placed = 0, dropped = 0, rc;
+  uint64_t h = 0;                 /* the uid's hash once it is known */
+  int hashed = 0, placed = 0, dropped = 0, rc;
   if (depth > MS_JSON_MAX_DEPTH)
     return ms_jp_fail(ps, ps->p, "nesting deeper than 16384 levels");
   ms_jp_skipws(ps);
@@ -239,9 +265,17 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
         if ((rc = fieldval(ld, &ld->stats[midx][fi], &r->fields[fi], depth + 1))
             != MS_OK)
           return rc;
-        if ((uint32_t)fi < m->nids && !idseen[fi]) {
-          idseen[fi] = 1;
-          nids++;
+        if ((uint32_t)fi < m->nids) {
+          if (!idseen[fi]) {
+            idseen[fi] = 1;
+            nids++;
+          }
+          /* all identifiers read (an identifier read again: once more) */
+          hashed = 0;
+          if (nids == m->nids && !placed) {
+            if ((rc = uidnow(ld, r, &h)) != MS_OK) return rc;
+            hashed = 1;
+          }
         }
       } else if (ci >= 0) {
         int ready = nids == m->nids;
@@ -251,7 +285,8 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
         for (c = 0; c < (uint32_t)ci && ready; c++)
           if (cstate[c] != C_DONE) ready = 0;
         if (ready && !placed) {
-          if ((rc = place(ld, r, parent, at, &dropped)) != MS_OK) return rc;
+          if ((rc = place(ld, r, parent, hashed, h, at, &dropped)) != MS_OK)
+            return rc;
           placed = 1;
         }
         if (ready && !dropped) {
@@ -297,7 +332,9 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
     }
   }
   ps->p++;
-  if (!placed && (rc = place(ld, r, parent, at, &dropped)) != MS_OK) return rc;
+  if (!placed &&
+      (rc = place(ld, r, parent, hashed, h, at, &dropped)) != MS_OK)
+    return rc;
   for (c = 0; c < m->nchildren; c++) {
     const char *resume;
     int cm;
@@ -544,6 +581,7 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
   free(ld.clens);
   free(ld.before);
   free(ld.kids);
+  ms_buf_free(&ld.uid);
   free(ld.ps.stack);
   ms_arena_free(&ld.scratch);
   return rc;

@@ -528,6 +528,10 @@ static uint64_t keyhash(int midx, const char *uid, size_t n) {
   return XXH3_64bits_withSeed(uid, n, (uint64_t)midx * 0x9e3779b97f4a7c15ULL + 1);
 }
 
+uint64_t ms_store_keyhash(int midx, const char *uid, size_t n) {
+  return keyhash(midx, uid, n);
+}
+
 static size_t findslot(const ms_store *s, uint64_t h, int midx,
                        const char *uid, size_t n) {
   size_t mask = s->nslots - 1, i = (size_t)h & mask;
@@ -667,14 +671,20 @@ int ms_record_uid(ms_record *r) {
 }
 
 int ms_store_insert(ms_store *s, ms_record *r, ms_err *err) {
-  uint64_t h;
+  if (r->stored) {
+    s->bymodel[r->midx].touched = 1;
+    return MS_OK;
+  }
+  if (ms_record_uid(r) != MS_OK)
+    return ms_err_set(err, MS_ENOMEM, "out of memory");
+  return ms_store_insert_hashed(s, r, keyhash(r->midx, r->uid, r->uid_len), err);
+}
+
+int ms_store_insert_hashed(ms_store *s, ms_record *r, uint64_t h, ms_err *err) {
   size_t i;
   ms_recvec *v = &s->bymodel[r->midx];
   v->touched = 1;
   if (r->stored) return MS_OK;
-  if (ms_record_uid(r) != MS_OK)
-    return ms_err_set(err, MS_ENOMEM, "out of memory");
-  h = keyhash(r->midx, r->uid, r->uid_len);
   i = findslot(s, h, r->midx, r->uid, r->uid_len);
   if (s->slots[i].rec != NULL)
     return ms_err_set(err, MS_EEXISTS, "Object %.*s already present",

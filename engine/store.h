@@ -196,6 +196,15 @@ ms_record *ms_store_new_record(ms_store *s, int midx);
    that uid; inserting the stored record again is a no-op. */
 int ms_store_insert(ms_store *s, ms_record *r, ms_err *err);
 
+/* The index hash of a uid of model midx, and the same insert as
+   ms_store_insert for a record whose uid is set and hashes to h: a bulk
+   loader hashes a record early and prefetches its slot. */
+uint64_t ms_store_keyhash(int midx, const char *uid, size_t n);
+int ms_store_insert_hashed(ms_store *s, ms_record *r, uint64_t h, ms_err *err);
+static inline void ms_store_prefetch(const ms_store *s, uint64_t h) {
+  __builtin_prefetch(&s->slots[h & (s->nslots - 1)], 0);
+}
+
 /* MS_OK when every identifier of r is set (not null), else MS_EINPUT
    "MODEL: identifier 'F' is missing or null": the one rule every loader
    (documents, mappings, the Lua API) applies. */
