@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 struct ms_chunk {
   ms_chunk *next;
@@ -15,7 +14,6 @@ struct ms_chunk {
 
 #define MIN_CHUNK ((size_t)64 * 1024)
 #define MAX_CHUNK ((size_t)64 * 1024 * 1024)
-#define HUGE_PAGE ((size_t)2 * 1024 * 1024)
 
 void ms_arena_init(ms_arena *a) {
   a->head = NULL;
@@ -24,20 +22,13 @@ void ms_arena_init(ms_arena *a) {
   a->total = 0;
 }
 
+/* Chunks sit on ordinary pages: an arena is filled front to back, so a
+   4 KB page is zeroed just before it is written and is still in the
+   cache when it is; a 2 MB huge page is zeroed in one go, out of the
+   cache again before most of it is written. */
 static ms_chunk *newchunk(size_t size) {
-  ms_chunk *c;
-  if (size >= HUGE_PAGE) {
-    void *p = NULL;
-    size = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    if (posix_memalign(&p, HUGE_PAGE, size) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, size, MADV_HUGEPAGE);
-#endif
-    c = p;
-  } else {
-    c = malloc(size);
-    if (c == NULL) return NULL;
-  }
+  ms_chunk *c = malloc(size);
+  if (c == NULL) return NULL;
   c->size = size;
   return c;
 }

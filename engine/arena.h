@@ -1,8 +1,6 @@
 /*
 ** arena.h: bump allocator. Everything allocated from an arena lives until
-** ms_arena_free; the store and each diff own one. Large chunks are backed
-** by huge pages where the kernel allows, because first touch of fresh
-** memory dominates load time on small VMs.
+** ms_arena_free; the store and each diff own one.
 */
 #ifndef MS_ARENA_H
 #define MS_ARENA_H
