@@ -201,6 +201,7 @@ static int place(loader *ld, ms_record *r, ms_record *parent, int hashed,
     }
     ld->kids[ld->nkids].s = r->uid;
     ld->kids[ld->nkids].len = r->uid_len;
+    ld->kids[ld->nkids].hash = ms_keyhash_uid(h, r->midx);
     ld->kids[ld->nkids].rec = r;
     ld->nkids++;
   }

@@ -525,7 +525,11 @@ ms_record *ms_store_new_record(ms_store *s, int midx) {
 }
 
 static uint64_t keyhash(int midx, const char *uid, size_t n) {
-  return XXH3_64bits_withSeed(uid, n, (uint64_t)midx * 0x9e3779b97f4a7c15ULL + 1);
+  return XXH3_64bits(uid, n) ^ ((uint64_t)midx * 0x9e3779b97f4a7c15ULL + 1);
+}
+
+uint32_t ms_uid_hash(const char *uid, size_t n) {
+  return (uint32_t)XXH3_64bits(uid, n);
 }
 
 uint64_t ms_store_keyhash(int midx, const char *uid, size_t n) {
@@ -813,10 +817,14 @@ int ms_record_set(ms_record *r, uint32_t fi, const ms_value *v, ms_err *err) {
   return MS_OK;
 }
 
-static int listed(const ms_uidlist *l, const char *uid, uint32_t n) {
+/* The position of a uid in a child list, or -1: the list's hashes are
+   compared first, its strings only where those match. */
+static int listed(const ms_uidlist *l, const char *uid, uint32_t n,
+                  uint32_t h) {
   uint32_t i;
   for (i = 0; i < l->n; i++)
-    if (l->items[i].len == n && memcmp(l->items[i].s, uid, n) == 0)
+    if (l->items[i].hash == h && l->items[i].len == n &&
+        memcmp(l->items[i].s, uid, n) == 0)
       return (int)i;
   return -1;
 }
@@ -854,7 +862,7 @@ static int wrongtype(const ms_record *parent, const ms_record *child,
 }
 
 static int append(ms_record *parent, ms_uidlist *l, const ms_record *child,
-                  ms_err *err) {
+                  uint32_t hash, ms_err *err) {
   if (l->n == l->cap) {
     uint32_t cap = l->cap ? l->cap * 2 : 4;
     ms_childref *items = ms_arena_alloc(&parent->store->arena,
@@ -875,6 +883,7 @@ static int append(ms_record *parent, ms_uidlist *l, const ms_record *child,
       return ms_err_set(err, MS_ENOMEM, "out of memory");
   }
   l->items[l->n].len = child->uid_len;
+  l->items[l->n].hash = hash;
   l->n++;
   return MS_OK;
 }
@@ -883,12 +892,14 @@ int ms_record_add_child(ms_record *parent, const ms_record *child,
                         ms_err *err) {
   int c = ms_model_child(parent->model, child->model->name);
   ms_uidlist *l;
+  uint32_t h;
   if (c < 0) return wrongtype(parent, child, "store", err);
   l = &parent->children[c];
-  if (listed(l, child->uid, child->uid_len) >= 0)
+  h = ms_uid_hash(child->uid, child->uid_len);
+  if (listed(l, child->uid, child->uid_len, h) >= 0)
     return ms_err_set(err, MS_EEXISTS, "Already storing a %s with unique_id %.*s",
                       child->model->name, (int)child->uid_len, child->uid);
-  return append(parent, l, child, err);
+  return append(parent, l, child, h, err);
 }
 
 int ms_record_remove_child(ms_record *parent, const ms_record *child,
@@ -897,7 +908,8 @@ int ms_record_remove_child(ms_record *parent, const ms_record *child,
   ms_uidlist *l;
   if (c < 0) return wrongtype(parent, child, "find and delete", err);
   l = &parent->children[c];
-  i = listed(l, child->uid, child->uid_len);
+  i = listed(l, child->uid, child->uid_len,
+             ms_uid_hash(child->uid, child->uid_len));
   if (i < 0)
     return ms_err_set(err, MS_ENOTFOUND, "%.*s was not found as a child in %s",
                       (int)child->uid_len, child->uid,
@@ -932,6 +944,7 @@ int ms_store_copy_record(ms_store *s, int midx, const ms_record *r,
                                        l->items[i].len);
       if (d->items[i].s == NULL) goto nomem;
       d->items[i].len = l->items[i].len;
+      d->items[i].hash = l->items[i].hash;
       d->items[i].rec = NULL;
     }
     d->n = d->cap = l->n;

@@ -100,8 +100,17 @@ typedef struct ms_record ms_record;
 typedef struct ms_childref {
   const char *s;
   uint32_t len;
+  uint32_t hash;          /* ms_uid_hash(s, len): a list is searched by it */
   ms_record *rec;
 } ms_childref;
+
+/* A uid's hash, as child lists keep it. The index hash of a uid of model
+   midx (ms_store_keyhash) is the same hash mixed with the model, so one
+   gives the other (ms_keyhash_uid). */
+uint32_t ms_uid_hash(const char *uid, size_t n);
+static inline uint32_t ms_keyhash_uid(uint64_t h, int midx) {
+  return (uint32_t)(h ^ ((uint64_t)midx * 0x9e3779b97f4a7c15ULL + 1));
+}
 
 typedef struct ms_uidlist {
   ms_childref *items;

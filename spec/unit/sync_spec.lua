@@ -128,6 +128,21 @@ describe("moonsync sync", function()
     assert.is_false(dst:diff_from(src):has_diffs())
   end)
 
+  it("copies a detached record a create handler returns, with its child list", function()
+    local src, dst = pair { create = function(self, model, ids, attrs)
+      if model.name ~= "site" then return self:create_base(model, ids, attrs) end
+      local site = Site { name = ids.name, status = attrs.status, region = attrs.region }
+      site:add_child(Device { site_name = ids.name, name = "r1" })
+      return site
+    end }
+    -- the copy lists osl__r1 already, as the returned record did: the
+    -- sync's own create of that device cannot add it again
+    local ok, err = pcall(dst.sync_from, dst, src)
+    assert.is_false(ok)
+    assert.equals("Already storing a device with unique_id osl__r1", err.message)
+    assert.same({ "osl__r1" }, dst:get("site", "osl").devices)
+  end)
+
   it("skips the children of an element whose handler returns nil", function()
     local src, dst = pair { create = function(self, model, ids, attrs)
       if model.name == "site" then return nil end
