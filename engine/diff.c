@@ -478,6 +478,25 @@ static int splitpairs(differ *df, size_t pbase, const char *type) {
   return rc;
 }
 
+/* Sets a group's nelems and, when some of its elements change and some do
+   not, the list of those that do (allocated from a; none without one). */
+static int changedlist(ms_arena *a, ms_dgroup *g) {
+  uint32_t i, k = 0;
+  g->nelems = 0;
+  g->nchanged = 0;
+  g->changed = NULL;
+  for (i = 0; i < g->n; i++) {
+    g->nelems += 1 + g->elems[i]->child.nelems;
+    if (g->elems[i]->has_diffs) g->nchanged++;
+  }
+  if (a == NULL || g->nchanged == 0 || g->nchanged == g->n) return MS_OK;
+  if ((g->changed = ms_arena_alloc(a, g->nchanged * sizeof *g->changed)) == NULL)
+    return MS_ENOMEM;
+  for (i = 0; i < g->n; i++)
+    if (g->elems[i]->has_diffs) g->changed[k++] = i;
+  return MS_OK;
+}
+
 static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
                    size_t dn, int dmidx, const char *type, ms_dchildren *out) {
   size_t pbase = df->npairs, ebase = df->nelems, i, j = 0, n;
@@ -546,7 +565,9 @@ static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
   if (g->elems == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
   memcpy(g->elems, df->elems + ebase, n * sizeof *g->elems);
   df->nelems = ebase;
-  for (i = 0; i < n; i++) out->nelems += 1 + g->elems[i]->child.nelems;
+  if (changedlist(&df->d->arena, g) != MS_OK)
+    return ms_err_set(df->err, MS_ENOMEM, "out of memory");
+  out->nelems += g->nelems;
   return checknames(df, g);
 }
 
@@ -798,6 +819,7 @@ static int scopekids(scoper *sc, ms_dchildren *c, int inside) {
     }
     for (i = 0; i < w; i++) grp->elems[i]->scratch = 0;
     grp->n = w;
+    changedlist(NULL, grp);  /* no list: the sync looks at every element */
     if (w) c->groups[gw++] = *grp;
   }
   c->ngroups = gw;

@@ -29,6 +29,10 @@ typedef struct ms_dgroup {
                              hook chose (sync, dict, changes), or NULL:
                              elems' order */
   uint32_t n;
+  uint32_t nelems;        /* elements of the group, at every depth */
+  uint32_t nchanged;      /* the elements with has_diffs set: how many, */
+  uint32_t *changed;      /* and where in elems, ascending; NULL when not
+                             kept (the sync then looks at every element) */
 } ms_dgroup;
 
 /* Element i of a group in its sync order (DiffSync's get_children). */

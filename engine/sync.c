@@ -303,6 +303,37 @@ static const ms_record *protected_below(syncer *sy, const ms_record *r,
 
 static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent);
 
+/* A group skipped but for its changed elements, whose list it keeps: the
+   others count as walked (see element). */
+static int changedonly(syncer *sy, const ms_dgroup *grp, int dmidx,
+                       ms_record *parent) {
+  uint64_t walked = 0;  /* the changed elements and what is below them */
+  uint32_t k, i;
+  int rc;
+  for (k = 0; k < grp->nchanged; k++) {
+    ms_delem *e = grp->elems[grp->changed[k]];
+    if (k + 8 < grp->nchanged)
+      __builtin_prefetch(grp->elems[grp->changed[k + 8]], 0);
+    if (k + 4 < grp->nchanged)
+      __builtin_prefetch(grp->elems[grp->changed[k + 4]]->dst, 1);
+    walked += 1 + e->child.nelems;
+    if ((rc = element(sy, e, dmidx, parent)) != MS_OK) {
+      /* the unchanged elements before it were passed, those after it were
+         not reached */
+      for (i = 0; i < grp->changed[k]; i++)
+        if (!grp->elems[i]->has_diffs)
+          sy->res->processed += 1 + grp->elems[i]->child.nelems;
+      if (!sy->unwinding) ms_delem_unmark(e);
+      for (i = grp->changed[k] + 1; i < grp->n; i++)
+        ms_delem_unmark(grp->elems[i]);
+      sy->unwinding = 1;
+      return rc;
+    }
+  }
+  sy->res->processed += grp->nelems - walked;
+  return MS_OK;
+}
+
 /* Syncs the elements of a group (one model). DiffSync looks each element
    up on both sides (get_or_none, get): the group's model is touched in
    both stores before its first element, as those lookups would. */
@@ -316,6 +347,8 @@ static int group(syncer *sy, const ms_dgroup *grp, ms_record *parent) {
   if ((smidx = ms_store_model(sy->d->src, grp->type)) >= 0)
     ms_store_touch(sy->d->src, smidx);
   ms_store_touch(dst, dmidx);
+  if (sy->lazy && grp->changed != NULL && grp->order == NULL)
+    return changedonly(sy, grp, dmidx, parent);
   for (i = 0; i < grp->n; i++) {
     /* the elements a few ahead, and the records of those to be walked */
     if (i + 8 < grp->n)

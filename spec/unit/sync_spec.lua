@@ -376,6 +376,20 @@ describe("moonsync sync", function()
                            { "site", "c" }, { "port", "c1p" }, { "region", "eu" } } do
         assert.same({ "success", "" }, { dst:get(k[1], k[2]):get_status() })
       end
+      -- the same as a walk of every element (a callback watches this one)
+      local dst2 = build("dest", { { "a", "up", { "a1", "leaf", { "a1p" } }, { "ax", "leaf", { "axp" } } },
+                                   { "b", "up", { "b1", "leaf" } },
+                                   { "c", "up", { "c1", "leaf", { "c1p" } } } })
+      dst2:get("port", "axp"):model_flags { "SKIP_UNMATCHED_DST" }
+      local ok2, err2 = pcall(dst2.sync_from, dst2, build("source", SRC), { callback = function() end })
+      assert.is_false(ok2)
+      assert.equals(3, err.result.processed)  -- a, a1 and a1p
+      assert.equals(err2.result.processed, err.result.processed)
+      for _, m in ipairs { "site", "device", "port", "region" } do
+        for _, r in ipairs(dst:get_all(m)) do
+          assert.same({ dst2:get(m, r:get_unique_id()):get_status() }, { r:get_status() })
+        end
+      end
     end)
 
     it("walks every element when the target changed after the diff", function()
