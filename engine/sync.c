@@ -65,9 +65,12 @@ uint32_t ms_delem_plus(const ms_delem *e, const char **names,
 
 /* {====== default operations ======} */
 
-static int setbyname(ms_store *dst, ms_value *fields, const ms_model *m,
-                     const char *name, const ms_value *v) {
-  int fi = ms_model_field(m, name, strlen(name));
+/* Sets field i of model from (by name in m; the same index when the two
+   are one model) to a copy of v. */
+static int setfield(ms_store *dst, ms_value *fields, const ms_model *m,
+                    const ms_model *from, uint32_t i, const ms_value *v) {
+  int fi = m == from ? (int)i
+         : ms_model_field(m, from->fields[i], strlen(from->fields[i]));
   if (fi < 0) return MS_OK;  /* not a field of the dest model */
   return ms_store_copy_value(dst, v, &fields[fi]);
 }
@@ -82,12 +85,12 @@ static int def_create(void *ud, ms_store *dst, int midx, const ms_delem *e,
   (void)ud;
   if (r == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
   for (i = 0; i < k->model->nids; i++)
-    if (setbyname(dst, r->fields, m, k->model->fields[i], &kf[i]) != MS_OK)
+    if (setfield(dst, r->fields, m, k->model, i, &kf[i]) != MS_OK)
       return ms_err_set(err, MS_ENOMEM, "out of memory");
   if (e->src) {
     const ms_model *sm = e->src->model;
     for (i = sm->nids; i < sm->nids + sm->nattrs; i++)
-      if (setbyname(dst, r->fields, m, sm->fields[i], &e->sfields[i]) != MS_OK)
+      if (setfield(dst, r->fields, m, sm, i, &e->sfields[i]) != MS_OK)
         return ms_err_set(err, MS_ENOMEM, "out of memory");
   }
   ms_record_set_status(r, MS_ST_SUCCESS, "Created successfully");
@@ -108,7 +111,8 @@ static int def_update(void *ud, ms_record *r, const ms_delem *e,
     uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
     int fi;
     if (!ms_delem_changed(e, i)) continue;
-    fi = ms_model_field(m, e->dst->model->fields[di],
+    fi = m == e->dst->model ? (int)di
+       : ms_model_field(m, e->dst->model->fields[di],
                         strlen(e->dst->model->fields[di]));
     if (fi < (int)m->nids) continue;  /* identifiers never change here */
     if (ms_store_copy_value(r->store, &e->sfields[si], &f[fi]) != MS_OK)
@@ -278,24 +282,63 @@ static int collect(ptrset *p, const ms_dchildren *c) {
   return MS_OK;
 }
 
-/* The first record below r in the dest store that deleting r would take
-   along although the diff keeps it: one the diff does not delete (its
-   model or record flagged SKIP_UNMATCHED_DST, or out of scope), or, once
-   r's children ran (natural deletion order), any still there because its
-   own deletion failed. NULL when deleting r loses nothing. */
+/* The group of e's children of model `type`, or NULL. */
+static const ms_dgroup *kidgroup(const ms_delem *e, const char *type) {
+  uint32_t g;
+  if (e == NULL) return NULL;
+  for (g = 0; g < e->child.ngroups; g++)
+    if (strcmp(e->child.groups[g].type, type) == 0) return &e->child.groups[g];
+  return NULL;
+}
+
+/* 1 when the diff deletes k, 0 when not, -1 when out of memory. The diff
+   lists a deleted record's children in the store's order: k is first
+   looked for as element *gi of grp (its element goes to *ke), then in the
+   set of every record the diff deletes (gathered once). */
+static int doomed(syncer *sy, const ms_dgroup *grp, uint32_t *gi,
+                  const ms_record *k, const ms_delem **ke) {
+  *ke = NULL;
+  if (grp != NULL && *gi < grp->n && grp->elems[*gi]->dst == k) {
+    *ke = grp->elems[(*gi)++];
+    if ((*ke)->action == MS_ACT_DELETE) return 1;
+  }
+  if (!sy->doomed_ready) {
+    if (collect(&sy->doomed, &sy->d->top) != MS_OK) return -1;
+    sy->doomed_ready = 1;
+  }
+  return ptrhas(&sy->doomed, k);
+}
+
+/* The first record below r (whose element is e, or NULL) in the dest
+   store that deleting r would take along although the diff keeps it: one
+   the diff does not delete (its model or record flagged
+   SKIP_UNMATCHED_DST, or out of scope), or, once r's children ran
+   (natural deletion order), any still there because its own deletion
+   failed. NULL when deleting r loses nothing; *oom set when out of
+   memory. */
 static const ms_record *protected_below(syncer *sy, const ms_record *r,
-                                        int children_ran, int depth) {
+                                        const ms_delem *e, int children_ran,
+                                        int depth, int *oom) {
   uint32_t c, i;
   if (depth > 10000) return NULL;
   for (c = 0; c < r->model->nchildren; c++) {
     int cm = ms_store_model(sy->dst, r->model->children[c].model);
+    const ms_dgroup *grp = kidgroup(e, r->model->children[c].model);
+    uint32_t gi = 0;
     if (cm < 0) continue;
     for (i = 0; i < r->children[c].n; i++) {
       const ms_record *k = ms_store_child(sy->dst, cm, &r->children[c].items[i]);
       const ms_record *p;
+      const ms_delem *ke;
+      int d;
       if (k == NULL) continue;
-      if (children_ran || !ptrhas(&sy->doomed, k)) return k;
-      if ((p = protected_below(sy, k, 0, depth + 1)) != NULL) return p;
+      if (children_ran) return k;
+      if ((d = doomed(sy, grp, &gi, k, &ke)) <= 0) {
+        *oom = d < 0;
+        return d < 0 ? NULL : k;
+      }
+      if ((p = protected_below(sy, k, ke, 0, depth + 1, oom)) != NULL || *oom)
+        return p;
     }
   }
   return NULL;
@@ -396,12 +439,11 @@ static int protect(syncer *sy, const ms_delem *e, const ms_record *dstrec,
                    int children_ran) {
   const ms_record *p;
   char what[256];
-  if (!sy->doomed_ready) {
-    if (collect(&sy->doomed, &sy->d->top) != MS_OK)
-      return ms_err_set(sy->err, MS_ENOMEM, "out of memory");
-    sy->doomed_ready = 1;
-  }
-  if ((p = protected_below(sy, dstrec, children_ran, 0)) == NULL) return MS_OK;
+  int oom = 0;
+  p = protected_below(sy, dstrec, e->dst == dstrec ? e : NULL, children_ran, 0,
+                      &oom);
+  if (oom) return ms_err_set(sy->err, MS_ENOMEM, "out of memory");
+  if (p == NULL) return MS_OK;
   snprintf(what, sizeof what, "its subtree holds %s '%.*s', which this sync "
            "keeps (protected, out of scope, or its deletion failed)",
            p->model->name, (int)(p->uid_len > 100 ? 100 : p->uid_len), p->uid);
