@@ -93,6 +93,20 @@ check-asan:
 	  $(patsubst $(BUILD)/%,build-asan/%,$(CTESTS)); status=$$?; \
 	  $(MAKE) clean-bin all >/dev/null; exit $$status
 
+# ThreadSanitizer over what runs in two threads: the two documents of a
+# diff --schema load at once, and a diff of 100,000 records or more splits
+check-tsan:
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread" \
+	  LDFLAGS="-fsanitize=thread" clean-bin all
+	@# the normal binaries come back whatever the outcome
+	status=0; \
+	TSAN_OPTIONS=halt_on_error=1 bin/moonsync diff --schema examples/demo/schema.json \
+	  examples/demo/inventory.json examples/demo/nautobot.json >/dev/null; \
+	  test $$? -eq 2 || status=1; \
+	TSAN_OPTIONS=halt_on_error=1 lua5.4 $(BUSTED) -o TAP spec/unit/diff_split_spec.lua \
+	  || status=1; \
+	$(MAKE) clean-bin all >/dev/null; exit $$status
+
 # valgrind (memcheck) over the C unit tests and representative runs of the
 # command: a diff, the conformance suite through Lua, a job sync, a plan,
 # the finalizer scenarios of the sandbox, and the run history they made
@@ -141,4 +155,4 @@ clean-bin:
 clean: clean-bin
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all ctest test check-asan check-valgrind fuzz bench demo conformance install clean clean-bin
+.PHONY: all ctest test check-asan check-tsan check-valgrind fuzz bench demo conformance install clean clean-bin
