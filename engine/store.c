@@ -864,9 +864,10 @@ static int wrongtype(const ms_record *parent, const ms_record *child,
 static int append(ms_record *parent, ms_uidlist *l, const ms_record *child,
                   uint32_t hash, ms_err *err) {
   if (l->n == l->cap) {
-    uint32_t cap = l->cap ? l->cap * 2 : 4;
-    ms_childref *items = ms_arena_alloc(&parent->store->arena,
-                                        cap * sizeof *items);
+    /* a loaded list is exactly its size: it grows by half, not double */
+    uint32_t cap = l->cap ? l->cap + l->cap / 2 + 4 : 4;
+    ms_childref *items = l->cap >= UINT32_MAX / 2 ? NULL
+      : ms_arena_alloc(&parent->store->arena, (size_t)cap * sizeof *items);
     if (items == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
     if (l->n) memcpy(items, l->items, l->n * sizeof *items);
     l->items = items;
