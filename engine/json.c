@@ -15,6 +15,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -35,11 +38,6 @@ static int oom(parser *ps) {
   return ms_err_set(ps->err, MS_ENOMEM, "%s: out of memory", ps->name);
 }
 
-void ms_jp_skipws(parser *ps) {
-  const char *p = ps->p;
-  while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
-  ps->p = p;
-}
 
 static int push(parser *ps, const ms_value *v) {
   if (ps->top == ps->cap) {
@@ -108,13 +106,35 @@ static size_t utf8enc(char *o, unsigned cp) {
 }
 
 /* ps->p is just past the opening quote. */
+/* The first byte at or after p that ends a plain run of a string: a
+   quote, a backslash, a control character or a non-ASCII byte; end if
+   none. Sixteen bytes at a time where SSE2 is there. */
+static const unsigned char *plainrun(const unsigned char *p,
+                                     const unsigned char *end) {
+#ifdef __SSE2__
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* as signed bytes, 0x80-0xff are below 0x20 too */
+    __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                             _mm_cmpeq_epi8(v, bslash)),
+                                _mm_cmplt_epi8(v, space));
+    int m = _mm_movemask_epi8(stop);
+    if (m != 0) return p + __builtin_ctz((unsigned)m);
+    p += 16;
+  }
+#endif
+  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+  return p;
+}
+
 int ms_jp_string(parser *ps, ms_value *out) {
   const unsigned char *s = (const unsigned char *)ps->p;
   const unsigned char *p = s, *end = (const unsigned char *)ps->end;
   char *o, *obase;
   for (;;) {
-    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-      p++;
+    p = plainrun(p, end);
     if (p >= end) return ms_jp_fail(ps, (const char *)p, "unterminated string");
     if (*p == '"') {
       *out = ms_value_str((const char *)s, (size_t)(p - s));

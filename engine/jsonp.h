@@ -23,7 +23,14 @@ typedef struct parser {
 
 /* MS_EPARSE at `at`, with line and column counted from ps->start. */
 int ms_jp_fail(parser *ps, const char *at, const char *what);
-void ms_jp_skipws(parser *ps);
+/* Skips JSON whitespace (the text ends with a byte that is not). Inline:
+   mostly there is none. */
+static inline void ms_jp_skipws(parser *ps) {
+  const char *p = ps->p;
+  if ((unsigned char)*p > ' ') return;
+  while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
+  ps->p = p;
+}
 /* ps->p just past the opening quote. A string without escapes points
    into the text; one with escapes is decoded into ps->a. */
 int ms_jp_string(parser *ps, ms_value *out);
