@@ -392,7 +392,7 @@ static int parseobj(parser *ps, ms_value *out, int depth) {
 }
 
 int ms_jp_literal(parser *ps, const char *word, size_t n) {
-  if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+  if ((size_t)(ps->end - ps->p) < n || !ms_jp_same(ps->p, word, n))
     return ms_jp_fail(ps, ps->p, "invalid literal");
   ps->p += n;
   return MS_OK;

@@ -7,6 +7,8 @@
 #define MS_JSONP_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "arena.h"
 #include "err.h"
@@ -23,6 +25,30 @@ typedef struct parser {
 
 /* MS_EPARSE at `at`, with line and column counted from ps->start. */
 int ms_jp_fail(parser *ps, const char *at, const char *what);
+/* Whether a[0..n) equals b[0..n): short ones (keys, literals) compared in
+   place by words read within the n bytes, long ones by memcmp. */
+static inline int ms_jp_same(const char *a, const char *b, size_t n) {
+  uint64_t x, y, u, v;
+  uint32_t p, q, s, t;
+  if (n >= 8 && n <= 16) {
+    memcpy(&x, a, 8); memcpy(&y, b, 8);
+    memcpy(&u, a + n - 8, 8); memcpy(&v, b + n - 8, 8);
+    return x == y && u == v;
+  }
+  if (n >= 4 && n < 8) {
+    memcpy(&p, a, 4); memcpy(&q, b, 4);
+    memcpy(&s, a + n - 4, 4); memcpy(&t, b + n - 4, 4);
+    return p == q && s == t;
+  }
+  if (n < 4) {
+    size_t i;
+    for (i = 0; i < n; i++)
+      if (a[i] != b[i]) return 0;
+    return 1;
+  }
+  return memcmp(a, b, n) == 0;
+}
+
 /* Skips JSON whitespace (the text ends with a byte that is not). Inline:
    mostly there is none. */
 static inline void ms_jp_skipws(parser *ps) {

@@ -45,6 +45,10 @@ typedef struct loader {
   ms_internstat **stats;        /* per model, per field */
   size_t **flens;               /* per model, field name lengths */
   size_t **clens;               /* per model, children field lengths */
+  /* per model, the key that followed each key last time (a field i, or
+     nfields + a children field; [0]: the first key), or -1: objects of a
+     model mostly list their keys in one order */
+  int **after;
   ms_text *text;                /* a mapped file, or NULL */
   /* the children of the lists being read, gathered so that each list gets
      an array of its exact size */
@@ -221,6 +225,7 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
   ms_store *st = ld->st;
   const ms_model *m = st->models[midx];
   const size_t *flens = ld->flens[midx], *clens = ld->clens[midx];
+  int *after = ld->after[midx], prev = -1;
   ms_record *r;
   uint8_t *idseen, *cstate;       /* per identifier, per children field */
   const char **deferred = NULL;   /* where a deferred list starts */
@@ -246,19 +251,33 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
     for (;;) {
       ms_value k;
       uint32_t i;
-      int fi = -1, ci = -1;
+      int fi = -1, ci = -1, g = after[prev + 1];
       if ((rc = ms_jp_key(ps, &k)) != MS_OK) return rc;
-      for (i = 0; i < m->nfields; i++)
-        if (flens[i] == k.len && memcmp(m->fields[i], k.u.s, k.len) == 0) {
-          fi = (int)i;
-          break;
-        }
-      if (fi < 0)
-        for (i = 0; i < m->nchildren; i++)
-          if (clens[i] == k.len && memcmp(m->children[i].field, k.u.s, k.len) == 0) {
-            ci = (int)i;
+      if (g >= 0 && (uint32_t)g < m->nfields && flens[g] == k.len &&
+          ms_jp_same(m->fields[g], k.u.s, k.len)) {
+        fi = g;
+      } else if (g >= (int)m->nfields &&
+                 clens[g - (int)m->nfields] == k.len &&
+                 ms_jp_same(m->children[g - (int)m->nfields].field, k.u.s, k.len)) {
+        ci = g - (int)m->nfields;
+      } else {
+        for (i = 0; i < m->nfields; i++)
+          if (flens[i] == k.len && ms_jp_same(m->fields[i], k.u.s, k.len)) {
+            fi = (int)i;
             break;
           }
+        if (fi < 0)
+          for (i = 0; i < m->nchildren; i++)
+            if (clens[i] == k.len && ms_jp_same(m->children[i].field, k.u.s, k.len)) {
+              ci = (int)i;
+              break;
+            }
+      }
+      if (fi >= 0 || ci >= 0) {
+        g = fi >= 0 ? fi : (int)m->nfields + ci;
+        after[prev + 1] = g;
+        prev = g;
+      }
       if (fi >= 0) {
         if ((uint32_t)fi < m->nids && placed)
           return recfail(ld, at, MS_EINPUT, "identifier '%s' comes again after "
@@ -553,18 +572,21 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
   ld.stats = calloc(st->nmodels + 1, sizeof *ld.stats);
   ld.flens = calloc(st->nmodels + 1, sizeof *ld.flens);
   ld.clens = calloc(st->nmodels + 1, sizeof *ld.clens);
-  if (!ld.stats || !ld.flens || !ld.clens) rc = oom(&ld);
+  ld.after = calloc(st->nmodels + 1, sizeof *ld.after);
+  if (!ld.stats || !ld.flens || !ld.clens || !ld.after) rc = oom(&ld);
   for (i = 0; i < st->nmodels && rc == MS_OK; i++) {
     const ms_model *m = st->models[i];
     ld.stats[i] = calloc(m->nfields + 1, sizeof **ld.stats);
     ld.flens[i] = calloc(m->nfields + 1, sizeof **ld.flens);
     ld.clens[i] = calloc(m->nchildren + 1, sizeof **ld.clens);
-    if (!ld.stats[i] || !ld.flens[i] || !ld.clens[i]) {
+    ld.after[i] = malloc((m->nfields + m->nchildren + 1) * sizeof **ld.after);
+    if (!ld.stats[i] || !ld.flens[i] || !ld.clens[i] || !ld.after[i]) {
       rc = oom(&ld);
       break;
     }
     for (j = 0; j < m->nfields; j++) ld.flens[i][j] = strlen(m->fields[j]);
     for (j = 0; j < m->nchildren; j++) ld.clens[i][j] = strlen(m->children[j].field);
+    for (j = 0; j < m->nfields + m->nchildren + 1; j++) ld.after[i][j] = -1;
   }
   ld.before = calloc(st->nmodels + 1, sizeof *ld.before);
   if (ld.before == NULL) rc = oom(&ld);
@@ -576,10 +598,12 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
     if (ld.stats) free(ld.stats[i]);
     if (ld.flens) free(ld.flens[i]);
     if (ld.clens) free(ld.clens[i]);
+    if (ld.after) free(ld.after[i]);
   }
   free(ld.stats);
   free(ld.flens);
   free(ld.clens);
+  free(ld.after);
   free(ld.before);
   free(ld.kids);
   ms_buf_free(&ld.uid);
