@@ -217,6 +217,13 @@ static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
   1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
   1e21, 1e22};
 
+/* n = n * 10 + the digit c; non-zero when that leaves 64 bits (n is then
+   not used). */
+static inline int digit(uint64_t *n, char c) {
+  return __builtin_mul_overflow(*n, 10u, n) |
+         __builtin_add_overflow(*n, (uint64_t)(c - '0'), n);
+}
+
 int ms_jp_number(parser *ps, ms_value *out) {
   const char *p = ps->p, *begin = p;
   int neg = 0, isfloat = 0;
@@ -227,12 +234,7 @@ int ms_jp_number(parser *ps, ms_value *out) {
   if (*p == '0') {
     p++;
   } else if (*p >= '1' && *p <= '9') {
-    while (*p >= '0' && *p <= '9') {
-      unsigned d = (unsigned)(*p - '0');
-      if (n > (UINT64_MAX - d) / 10) overflow = 1;
-      else n = n * 10 + d;
-      p++;
-    }
+    while (*p >= '0' && *p <= '9') overflow |= digit(&n, *p++);
   } else {
     return ms_jp_fail(ps, begin, "invalid number");
   }
@@ -241,11 +243,8 @@ int ms_jp_number(parser *ps, ms_value *out) {
     p++;
     if (!(*p >= '0' && *p <= '9')) return ms_jp_fail(ps, p, "invalid number");
     while (*p >= '0' && *p <= '9') {
-      unsigned d = (unsigned)(*p - '0');
-      if (n > (UINT64_MAX - d) / 10) overflow = 1;
-      else n = n * 10 + d;
+      overflow |= digit(&n, *p++);
       fdigits++;
-      p++;
     }
   }
   if (*p == 'e' || *p == 'E') {
