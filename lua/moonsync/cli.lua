@@ -185,16 +185,10 @@ local function check(cmd, o)
     end
   end
   if o.history and o["no-history"] then fail("--history and --no-history: choose one") end
-  if o["history-keep"] then
-    local n = tonumber(o["history-keep"])
-    if not n or n < 1 or n ~= math.floor(n) then
-      fail(fmt("--history-keep expects a number of runs (1 or more), got '%s'", o["history-keep"]))
-    end
-  end
-  if o.limit then
-    local n = tonumber(o.limit)
-    if not n or n < 1 or n ~= math.floor(n) then
-      fail(fmt("--limit expects a number of runs (1 or more), got '%s'", o.limit))
+  for _, name in ipairs { "history-keep", "limit" } do  -- numbers of runs
+    local n = o[name] and tonumber(o[name])
+    if o[name] and (not n or n < 1 or n ~= math.floor(n)) then
+      fail(fmt("--%s expects a number of runs (1 or more), got '%s'", name, o[name]))
     end
   end
   if o.report and not o.report:match("%.html?$") then

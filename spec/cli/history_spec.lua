@@ -197,6 +197,22 @@ describe("run history #history", function()
     assert.equals(1, #history_json(env, "--history", db).runs)
   end)
 
+  it("refuses --history-keep and --limit that are not a number of runs, recording nothing", function()
+    local dir, env = demo_env()
+    local db = dir .. "/h.sqlite"
+    for _, bad in ipairs { "0", "-2", "1.5", "x" } do
+      local r = h.run_env(env, "diff", DEMO .. "/job.lua", "--history", db, "--history-keep", bad)
+      assert.equals(1, r.code)
+      assert.equals("moonsync diff: --history-keep expects a number of runs (1 or more), got '"
+                    .. bad .. "'\n", r.stderr)
+      r = h.run_env(env, "history", "--history", db, "--limit", bad)
+      assert.equals(1, r.code)
+      assert.equals("moonsync history: --limit expects a number of runs (1 or more), got '"
+                    .. bad .. "'\n", r.stderr)
+    end
+    assert.is_nil(io.open(db))
+  end)
+
   it("never stores a secret: messages, errors and the command line are redacted", function()
     local secret = "tok-9f8e7d6c5b4a39281706"
     local dir = h.sync_dir(h.read(DEMO .. "/schema.json"), h.read(DEMO .. "/inventory.json"),
