@@ -366,6 +366,23 @@ static int objpairs(differ *df, const pair *own, size_t from, size_t to,
   return MS_OK;
 }
 
+/* A differ writing into d (whose arena is made empty here): of src
+   against dst with flags, errors into err. */
+static void setup(differ *df, ms_diff *d, ms_store *src, ms_store *dst,
+                  uint32_t flags, ms_err *err) {
+  ms_arena_init(&d->arena);
+  d->src = src;
+  d->dst = dst;
+  d->flags = flags;
+  memset(df, 0, sizeof *df);
+  df->d = d;
+  df->src = src;
+  df->dst = dst;
+  df->flags = flags;
+  df->err = err;
+  df->total = ms_store_count(src, -1) + ms_store_count(dst, -1);
+}
+
 static void freescratch(differ *df) {
   free(df->pairs);
   free(df->elems);
@@ -425,16 +442,7 @@ static int splitpairs(differ *df, size_t pbase, const char *type) {
   }
   memcpy(h->pairs, df->pairs + mid, h->n * sizeof *h->pairs);
   memset(&sh, 0, sizeof sh);
-  ms_arena_init(&h->d.arena);
-  h->d.src = df->src;
-  h->d.dst = df->dst;
-  h->d.flags = df->flags;
-  h->df.d = &h->d;
-  h->df.src = df->src;
-  h->df.dst = df->dst;
-  h->df.flags = df->flags;
-  h->df.total = df->total;
-  h->df.err = &h->err;
+  setup(&h->df, &h->d, df->src, df->dst, df->flags, &h->err);
   h->df.worker = 1;
   h->df.sh = &sh;
   /* epochs: the worker takes E+4, E+8, ..., this thread E+2, E+6, ... */
@@ -631,20 +639,10 @@ static int compute(ms_store *src, ms_store *dst, uint32_t flags, int split,
   int rc;
   *out = NULL;
   if (d == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
-  ms_arena_init(&d->arena);
-  d->src = src;
-  d->dst = dst;
-  d->flags = flags;
-  memset(&df, 0, sizeof df);
-  df.d = d;
-  df.src = src;
-  df.dst = dst;
-  df.flags = flags;
+  setup(&df, d, src, dst, flags, err);
   df.cb = cb;
   df.ud = ud;
   df.shown = shown;
-  df.err = err;
-  df.total = ms_store_count(src, -1) + ms_store_count(dst, -1);
   ms_store_settle(dst);  /* stamping would lose a pending status reset */
   df.epoch = dst->epoch;
   df.estep = 2;
@@ -1032,10 +1030,10 @@ const char *ms_action_name(int a) {
   }
 }
 
-/* "{"model": M, "uid": U" of a diff element (the object left open) */
-static void elemopen(ms_buf *b, const ms_delem *e) {
+/* ""model": M, "uid": U" of a diff element */
+static void modeluid(ms_buf *b, const ms_delem *e) {
   const ms_record *r = e->src ? e->src : e->dst;
-  ms_buf_puts(b, "{\"model\": ");
+  ms_buf_puts(b, "\"model\": ");
   ms_json_str(b, e->type, strlen(e->type));
   ms_buf_puts(b, ", \"uid\": ");
   ms_json_str(b, r->uid, r->uid_len);
@@ -1047,7 +1045,8 @@ static void elemref(ms_buf *b, const ms_delem *e) {
     ms_buf_puts(b, "null");
     return;
   }
-  elemopen(b, e);
+  ms_buf_putc(b, '{');
+  modeluid(b, e);
   ms_buf_putc(b, '}');
 }
 
@@ -1063,7 +1062,8 @@ static void context(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
       if (e->action == MS_ACT_NONE) {
         ms_buf_puts(b, *first ? "\n    " : ",\n    ");
         *first = 0;
-        elemopen(b, e);
+        ms_buf_putc(b, '{');
+        modeluid(b, e);
         ms_buf_puts(b, ", \"parent\": ");
         elemref(b, parent);
         ms_buf_putc(b, '}');
@@ -1085,10 +1085,8 @@ static void changes(ms_buf *b, const ms_dchildren *c, const ms_delem *parent,
       if (e->action != MS_ACT_NONE) {
         ms_buf_puts(b, *first ? "\n    " : ",\n    ");
         *first = 0;
-        ms_buf_printf(b, "{\"action\": \"%s\", \"model\": ", ms_action_name(e->action));
-        ms_json_str(b, e->type, strlen(e->type));
-        ms_buf_puts(b, ", \"uid\": ");
-        ms_json_str(b, r->uid, r->uid_len);
+        ms_buf_printf(b, "{\"action\": \"%s\", ", ms_action_name(e->action));
+        modeluid(b, e);
         ms_buf_puts(b, ", \"parent\": ");
         elemref(b, parent);
         ms_buf_puts(b, ", \"keys\": {");

@@ -525,7 +525,7 @@ ms_record *ms_store_new_record(ms_store *s, int midx) {
 }
 
 static uint64_t keyhash(int midx, const char *uid, size_t n) {
-  return XXH3_64bits(uid, n) ^ ((uint64_t)midx * 0x9e3779b97f4a7c15ULL + 1);
+  return XXH3_64bits(uid, n) ^ ms_model_mix(midx);
 }
 
 uint32_t ms_uid_hash(const char *uid, size_t n) {
@@ -675,10 +675,7 @@ int ms_record_uid(ms_record *r) {
 }
 
 int ms_store_insert(ms_store *s, ms_record *r, ms_err *err) {
-  if (r->stored) {
-    s->bymodel[r->midx].touched = 1;
-    return MS_OK;
-  }
+  if (r->stored) return ms_store_insert_hashed(s, r, 0, err);  /* a no-op */
   if (ms_record_uid(r) != MS_OK)
     return ms_err_set(err, MS_ENOMEM, "out of memory");
   return ms_store_insert_hashed(s, r, keyhash(r->midx, r->uid, r->uid_len), err);

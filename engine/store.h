@@ -108,8 +108,11 @@ typedef struct ms_childref {
    midx (ms_store_keyhash) is the same hash mixed with the model, so one
    gives the other (ms_keyhash_uid). */
 uint32_t ms_uid_hash(const char *uid, size_t n);
+static inline uint64_t ms_model_mix(int midx) {
+  return (uint64_t)midx * 0x9e3779b97f4a7c15ULL + 1;
+}
 static inline uint32_t ms_keyhash_uid(uint64_t h, int midx) {
-  return (uint32_t)(h ^ ((uint64_t)midx * 0x9e3779b97f4a7c15ULL + 1));
+  return (uint32_t)(h ^ ms_model_mix(midx));
 }
 
 typedef struct ms_uidlist {
