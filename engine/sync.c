@@ -40,7 +40,6 @@ typedef struct syncer {
                              the elements before it are done with */
 } syncer;
 
-
 uint32_t ms_delem_plus(const ms_delem *e, const char **names,
                        const ms_value **values) {
   uint32_t i, n = 0;
@@ -65,12 +64,17 @@ uint32_t ms_delem_plus(const ms_delem *e, const char **names,
 
 /* {====== default operations ======} */
 
-/* Sets field i of model from (by name in m; the same index when the two
-   are one model) to a copy of v. */
+/* The index in m of field i of model `from`: the same index when the two
+   are one model, else by name (-1: m has no such field). */
+static int fieldin(const ms_model *m, const ms_model *from, uint32_t i) {
+  return m == from ? (int)i
+       : ms_model_field(m, from->fields[i], strlen(from->fields[i]));
+}
+
+/* Sets field i of model `from` in m's fields to a copy of v. */
 static int setfield(ms_store *dst, ms_value *fields, const ms_model *m,
                     const ms_model *from, uint32_t i, const ms_value *v) {
-  int fi = m == from ? (int)i
-         : ms_model_field(m, from->fields[i], strlen(from->fields[i]));
+  int fi = fieldin(m, from, i);
   if (fi < 0) return MS_OK;  /* not a field of the dest model */
   return ms_store_copy_value(dst, v, &fields[fi]);
 }
@@ -111,9 +115,7 @@ static int def_update(void *ud, ms_record *r, const ms_delem *e,
     uint32_t di = e->cmp[2 * i], si = e->cmp[2 * i + 1];
     int fi;
     if (!ms_delem_changed(e, i)) continue;
-    fi = m == e->dst->model ? (int)di
-       : ms_model_field(m, e->dst->model->fields[di],
-                        strlen(e->dst->model->fields[di]));
+    fi = fieldin(m, e->dst->model, di);
     if (fi < (int)m->nids) continue;  /* identifiers never change here */
     if (ms_store_copy_value(r->store, &e->sfields[si], &f[fi]) != MS_OK)
       return ms_err_set(err, MS_ENOMEM, "out of memory");
@@ -346,6 +348,15 @@ static const ms_record *protected_below(syncer *sy, const ms_record *r,
 
 static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent);
 
+/* A skipping walk failed at element i of grp (in sync order): the records
+   of what it did not reach leave the pending reset; the failed element's
+   own subtree too, unless the failure came from below it. */
+static void unreached(syncer *sy, const ms_dgroup *grp, uint32_t i) {
+  if (!sy->unwinding) ms_delem_unmark(ms_dgroup_at(grp, i));
+  while (++i < grp->n) ms_delem_unmark(ms_dgroup_at(grp, i));
+  sy->unwinding = 1;
+}
+
 /* A group skipped but for its changed elements, whose list it keeps: the
    others count as walked (see element). */
 static int changedonly(syncer *sy, const ms_dgroup *grp, int dmidx,
@@ -366,10 +377,7 @@ static int changedonly(syncer *sy, const ms_dgroup *grp, int dmidx,
       for (i = 0; i < grp->changed[k]; i++)
         if (!grp->elems[i]->has_diffs)
           sy->res->processed += 1 + grp->elems[i]->child.nelems;
-      if (!sy->unwinding) ms_delem_unmark(e);
-      for (i = grp->changed[k] + 1; i < grp->n; i++)
-        ms_delem_unmark(grp->elems[i]);
-      sy->unwinding = 1;
+      unreached(sy, grp, grp->changed[k]);  /* no order: elems' own */
       return rc;
     }
   }
@@ -401,12 +409,7 @@ static int group(syncer *sy, const ms_dgroup *grp, ms_record *parent) {
       if (!sy->lazy || ahead->has_diffs) __builtin_prefetch(ahead->dst, 1);
     }
     if ((rc = element(sy, ms_dgroup_at(grp, i), dmidx, parent)) != MS_OK) {
-      if (sy->lazy) {
-        /* the records of what this walk did not reach keep their status */
-        if (!sy->unwinding) ms_delem_unmark(ms_dgroup_at(grp, i));
-        while (++i < grp->n) ms_delem_unmark(ms_dgroup_at(grp, i));
-        sy->unwinding = 1;
-      }
+      if (sy->lazy) unreached(sy, grp, i);
       return rc;
     }
   }
@@ -431,8 +434,6 @@ static int children(syncer *sy, ms_delem *e, ms_record *parent) {
   return groups(sy, &e->child, parent);
 }
 
-/* sync_model: runs the operation; *out is the resulting record (NULL:
-   none, children are skipped). */
 /* Refuses (MS_ECRUD) to delete dstrec when that would take a record the
    diff keeps along with it. */
 static int protect(syncer *sy, const ms_delem *e, const ms_record *dstrec,
@@ -450,6 +451,8 @@ static int protect(syncer *sy, const ms_delem *e, const ms_record *dstrec,
   return crudfail(sy, e, what);
 }
 
+/* sync_model: runs the operation; *out is the resulting record (NULL:
+   none, children are skipped). */
 static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
                      int children_ran, ms_record **out) {
   const ms_sync_ops *ops = sy->ops;
