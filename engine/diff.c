@@ -49,6 +49,7 @@ typedef struct differ {
   shared *sh;              /* set while the list is split */
   pair *pairs; size_t npairs, cappairs;
   ms_delem **elems; size_t nelems, capelems;
+  ms_delem **walk; size_t nwalk, capwalk;  /* changed elements, pre-order */
   ms_record **recs; size_t nrecs, caprecs;
   cmpmap *maps; size_t nmaps;
 } differ;
@@ -67,11 +68,16 @@ static inline void setmark(ms_record *r, uint32_t v) {
 }
 
 #define GROW(df, arr, n, cap) \
-  ((n) < (cap) ? MS_OK : grow((void **)&(arr), &(cap), sizeof *(arr), (df)))
+  ((n) < (cap) ? MS_OK \
+   : grow((void **)&(arr), &(cap), sizeof *(arr), (n) + 1, (df)))
 
-static int grow(void **arr, size_t *cap, size_t size, differ *df) {
+/* Room for `need` items of `size` bytes in *arr (of *cap items). */
+static int grow(void **arr, size_t *cap, size_t size, size_t need,
+                differ *df) {
   size_t n = *cap ? *cap * 2 : 256;
-  void *p = realloc(*arr, n * size);
+  void *p;
+  while (n < need) n *= 2;
+  p = realloc(*arr, n * size);
   if (p == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
   *arr = p;
   *cap = n;
@@ -264,6 +270,7 @@ static int objpair(differ *df, ms_record *s, ms_record *d, const char *type,
   uint32_t f = df->flags;
   ms_delem *e;
   uint32_t i;
+  size_t at;
   int rc;
   *out = NULL;
   if (((f & MS_GF_SKIP_UNMATCHED_SRC) && !d) ||
@@ -299,8 +306,13 @@ static int objpair(differ *df, ms_record *s, ms_record *d, const char *type,
     e->action = s ? MS_ACT_CREATE : MS_ACT_DELETE;
   }
   if ((rc = incr(df, (s ? 1 : 0) + (d ? 1 : 0))) != MS_OK) return rc;
+  /* in the walk until it proves unchanged, and with it all below it */
+  at = df->nwalk;
+  if (GROW(df, df->walk, df->nwalk, df->capwalk) != MS_OK) return MS_ENOMEM;
+  df->walk[df->nwalk++] = e;
   if ((rc = children(df, e, s, d)) != MS_OK) return rc;
   e->has_diffs = selfdiffs(e) | kiddiffs(&e->child);
+  if (!e->has_diffs) df->nwalk = at;
   *out = e;
   return MS_OK;
 }
@@ -386,6 +398,7 @@ static void setup(differ *df, ms_diff *d, ms_store *src, ms_store *dst,
 static void freescratch(differ *df) {
   free(df->pairs);
   free(df->elems);
+  free(df->walk);
   free(df->recs);
   free(df->maps);
 }
@@ -405,6 +418,17 @@ static void *runhalf(void *arg) {
   half *h = arg;
   h->rc = objpairs(&h->df, h->pairs, 0, h->n, h->type);
   return NULL;
+}
+
+/* Appends from[0..n) to the element array *arr. */
+static int append(differ *df, ms_delem ***arr, size_t *len, size_t *cap,
+                  ms_delem *const *from, size_t n) {
+  if (*len + n > *cap &&
+      grow((void **)arr, cap, sizeof **arr, *len + n, df) != MS_OK)
+    return MS_ENOMEM;
+  if (n) memcpy(*arr + *len, from, n * sizeof *from);
+  *len += n;
+  return MS_OK;
 }
 
 /* A pair's share of the work: its records and their direct children. */
@@ -474,10 +498,12 @@ static int splitpairs(differ *df, size_t pbase, const char *type) {
   }
   df->done += h->df.done;
   if (rc == MS_OK) rc = report(df, df->done);  /* the worker's share too */
-  for (i = 0; rc == MS_OK && i < h->df.nelems; i++) {
-    if (GROW(df, df->elems, df->nelems, df->capelems) != MS_OK) rc = MS_ENOMEM;
-    else df->elems[df->nelems++] = h->df.elems[i];
-  }
+  if (rc == MS_OK)
+    rc = append(df, &df->elems, &df->nelems, &df->capelems, h->df.elems,
+                h->df.nelems);
+  if (rc == MS_OK)
+    rc = append(df, &df->walk, &df->nwalk, &df->capwalk, h->df.walk,
+                h->df.nwalk);
   if (rc == MS_OK) ms_arena_adopt(&df->d->arena, &h->d.arena);
   else ms_arena_free(&h->d.arena);
   freescratch(&h->df);
@@ -653,6 +679,12 @@ static int compute(ms_store *src, ms_store *dst, uint32_t flags, int split,
   dst->epoch = df.epoch;
   d->mark_hi = df.epoch + 1;
   d->models_processed = df.done;
+  if (rc == MS_OK && df.nwalk) {
+    d->walk = ms_arena_alloc(&d->arena, df.nwalk * sizeof *d->walk);
+    if (d->walk == NULL) rc = ms_err_set(err, MS_ENOMEM, "out of memory");
+    else memcpy(d->walk, df.walk, df.nwalk * sizeof *d->walk);
+    d->nwalk = df.nwalk;
+  }
   freescratch(&df);
   *conflict = df.conflict;
   if (rc != MS_OK) {

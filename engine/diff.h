@@ -79,6 +79,11 @@ typedef struct ms_diff {
      scope) has its mark cleared. */
   uint32_t mark_lo, mark_hi;
   uint64_t dst_gen;
+  /* The elements with has_diffs set, in the order a sync walks them
+     (parents before children): what it reads next, to be fetched ahead.
+     A hint only: order hooks and scopes may take the walk elsewhere. */
+  ms_delem **walk;
+  size_t nwalk;
 } ms_diff;
 
 typedef struct ms_summary {
