@@ -514,29 +514,51 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
 /* An element of model dmidx in the destination store. */
 /* The changed elements are scattered over the diff and the stores, and
    mostly one or two per list: each costs a few trips to memory, which the
-   walk's own order lets start well ahead, one level of pointers a step. */
-#define AHEAD 6
+   walk's own order lets start well ahead, one level of pointers a step:
+   the element, then its records, fields and child groups, then the lists
+   of those groups and the uid a create or delete looks up, then that
+   uid's index slot. */
+#define STEP 4
 static void ahead(syncer *sy) {
   ms_delem *const *w = sy->d->walk;
   size_t i = ++sy->next, n = sy->d->nwalk;
   const ms_delem *e;
+  const ms_record *r;
   uint32_t g;
-  if (i + 3 * AHEAD < n) __builtin_prefetch(w[i + 3 * AHEAD], 0);
-  if (i + 2 * AHEAD < n) {
-    e = w[i + 2 * AHEAD];
+  if (i + 4 * STEP < n) __builtin_prefetch(w[i + 4 * STEP], 0);
+  if (i + 3 * STEP < n) {
+    e = w[i + 3 * STEP];
     if (e->src) __builtin_prefetch(e->src, 0);
     if (e->dst) __builtin_prefetch(e->dst, 1);
     if (e->sfields) __builtin_prefetch(e->sfields, 0);
     if (e->dfields) __builtin_prefetch(e->dfields, 0);
     if (e->child.ngroups) __builtin_prefetch(e->child.groups, 0);
   }
-  if (i + AHEAD < n) {
-    e = w[i + AHEAD];
+  if (i + 2 * STEP < n) {
+    e = w[i + 2 * STEP];
     for (g = 0; g < e->child.ngroups; g++) {
       __builtin_prefetch(e->child.groups[g].elems, 0);
       if (e->child.groups[g].changed)
         __builtin_prefetch(e->child.groups[g].changed, 0);
     }
+    r = e->action == MS_ACT_CREATE ? e->src
+      : e->action == MS_ACT_DELETE ? e->dst : NULL;
+    if (r) __builtin_prefetch(r->uid, 0);
+  }
+  if (i + STEP < n) {
+    /* a create's uid is mostly its source record's; a wrong guess costs
+       only the fetch */
+    int midx = -1;
+    e = w[i + STEP];
+    if (e->action == MS_ACT_CREATE) {
+      midx = ms_store_model(sy->dst, e->type);
+      r = e->src;
+    } else if (e->action == MS_ACT_DELETE && e->dst->stored) {
+      midx = e->dst->midx;
+      r = e->dst;
+    }
+    if (midx >= 0)
+      ms_store_prefetch(sy->dst, ms_store_keyhash(midx, r->uid, r->uid_len));
   }
 }
 
