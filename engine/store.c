@@ -384,17 +384,21 @@ size_t ms_store_orphans(ms_store *s, ms_buf *names, size_t max) {
 
 /* {====== store ======} */
 
-/* A zeroed index of n slots. A large one sits on huge pages, where the
-   kernel allows, since probes land anywhere in it, and every page is
-   written at once: lazily zeroed pages would be read first by the probes,
-   then faulted again when written, and each such fault flushes the TLB
-   of every thread of the process. */
-static ms_slot *newslots(size_t n) {
+/* A zeroed hash table of n slots of `size` bytes (the index, the kept
+   strings). A large one sits on huge pages, where the kernel allows,
+   since probes land anywhere in it, and every page is written at once:
+   lazily zeroed pages would be read first by the probes, then faulted
+   again when written, and each such fault flushes the TLB of every
+   thread of the process. */
+static void *newtable(size_t n, size_t size) {
   const size_t huge = (size_t)2 << 20;
-  size_t bytes = n * sizeof(ms_slot), i;
+  size_t bytes = n * size, i;
   volatile char *page;
   void *p = NULL;
-  if (bytes < huge) return calloc(n, sizeof(ms_slot));
+  if (bytes < huge) {
+    if ((p = malloc(bytes)) != NULL) memset(p, 0, bytes);
+    return p;
+  }
   if (posix_memalign(&p, huge, bytes) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
   madvise(p, bytes, MADV_HUGEPAGE);
@@ -412,7 +416,7 @@ static ms_store *newstore(const char *name, const char *type, size_t nslots) {
   s->name = xstrdup(name);
   s->type = xstrdup(type ? type : name);
   s->nslots = nslots;
-  s->slots = newslots(s->nslots);
+  s->slots = newtable(s->nslots, sizeof *s->slots);
   if (s->name == NULL || s->type == NULL || s->slots == NULL) {
     ms_store_free(s);
     return NULL;
@@ -551,7 +555,7 @@ static size_t findslot(const ms_store *s, uint64_t h, int midx,
 
 static int resize(ms_store *s, size_t nslots) {
   size_t i, mask = nslots - 1;
-  ms_slot *slots = newslots(nslots);
+  ms_slot *slots = newtable(nslots, sizeof *slots);
   if (slots == NULL) return MS_ENOMEM;
   for (i = 0; i < s->nslots; i++) {
     if (s->slots[i].rec != NULL) {
@@ -598,7 +602,7 @@ struct ms_islot {
 
 static int growkept(ms_store *s) {
   size_t cap = s->nislots ? s->nislots * 2 : 4096, i, mask = cap - 1;
-  struct ms_islot *slots = calloc(cap, sizeof *slots);
+  struct ms_islot *slots = newtable(cap, sizeof *slots);
   if (slots == NULL) return MS_ENOMEM;
   for (i = 0; i < s->nislots; i++) {
     size_t j;
