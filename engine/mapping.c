@@ -336,6 +336,9 @@ int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
                       m->from ? m->from : "", m->from ? "'" : "",
                       list ? tname(list) : "nothing");
   model = s->models[mi];
+  /* the index takes every item at most: sized once, not regrown */
+  if (ms_store_reserve_index(s, s->count + list->len) != MS_OK)
+    return ms_err_set(err, MS_ENOMEM, "out of memory");
   if (m->parent_model) pm = ms_store_model(s, m->parent_model);
   /* per-run tables: field indices, references, and constants copied into
      the store (the mapping may go before the store does) */

@@ -572,11 +572,15 @@ static int resize(ms_store *s, size_t nslots) {
 
 static int growindex(ms_store *s) { return resize(s, s->nslots * 2); }
 
-int ms_store_reserve(ms_store *s, size_t n, const size_t *per_model) {
+int ms_store_reserve_index(ms_store *s, size_t n) {
   size_t nslots = s->nslots;
-  uint32_t m;
   while (n * 4 > nslots * 3) nslots *= 2;
-  if (nslots != s->nslots && resize(s, nslots) != MS_OK) return MS_ENOMEM;
+  return nslots != s->nslots ? resize(s, nslots) : MS_OK;
+}
+
+int ms_store_reserve(ms_store *s, size_t n, const size_t *per_model) {
+  uint32_t m;
+  if (ms_store_reserve_index(s, n) != MS_OK) return MS_ENOMEM;
   for (m = 0; m < s->nmodels; m++) {
     ms_recvec *v = &s->bymodel[m];
     size_t want = per_model ? per_model[m] : n;

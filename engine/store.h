@@ -273,6 +273,8 @@ const char *ms_store_keep(ms_store *s, ms_internstat *stat, const char *p,
    per_model[m] records (n each when NULL), so that loading them regrows
    neither. A large list takes memory only where it is used. */
 int ms_store_reserve(ms_store *s, size_t n, const size_t *per_model);
+/* Sizes the index alone for n records in all. */
+int ms_store_reserve_index(ms_store *s, size_t n);
 
 /* A record's status and message, with a pending reset (lazy_lo) applied. */
 static inline int ms_record_status(const ms_record *r, const char **msg) {
