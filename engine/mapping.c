@@ -318,161 +318,246 @@ static int where(const ms_mapping *m, const ms_maprun *run, size_t i,
   return ms_err_set(err, code, "mapping '%s': %s: %s", m->name, pos, old);
 }
 
+/* A run's tables: field indices, references, and constants copied into
+   the store (the mapping may go before the store does). */
+typedef struct maprun {
+  const ms_value *list;
+  const ms_mapping *m;
+  ms_store *s;
+  const ms_maphooks *hooks;
+  const ms_maprun *run;
+  ms_mapstats *stats;
+  ms_err *err;
+  int mi, pm, skip;
+  const ms_model *model;
+  ms_value *konst, *dflt, *pfields;
+  int *fidx, *refmi, *reffi;
+} maprun;
+
+/* Records a run builds before it stores them: their index slots are
+   asked for as each is built, and have come in by the time it is stored. */
+#define BATCH 16
+
+/* May records be built ahead of storing those before them? Not when
+   Lua may look at the store, nor when a record may name one of its own
+   model made by this run. */
+static int batched(const ms_mapping *m) {
+  uint32_t k;
+  int st;
+  if (m->lua_filter >= 0 ||
+      (m->parent_model && strcmp(m->parent_model, m->model) == 0))
+    return 0;
+  for (k = 0; k < m->nfields; k++) {
+    const ms_mapfield *f = &m->fields[k];
+    if (f->ref_model && strcmp(f->ref_model, m->model) == 0) return 0;
+    for (st = 0; st < f->nsteps; st++)
+      if (f->steps[st].kind == MS_NORM_LUA) return 0;
+  }
+  return 1;
+}
+
+/* Item n as a record, its uid hashed into *h and its index slot asked
+   for; *out NULL when the item is filtered out. */
+static int build(const maprun *t, size_t n, ms_record **out, uint64_t *h) {
+  const ms_mapping *m = t->m;
+  ms_store *s = t->s;
+  const ms_maphooks *hooks = t->hooks;
+  const ms_maprun *run = t->run;
+  ms_err *err = t->err;
+  const ms_value *item = &t->list->u.items[n];
+  ms_record *r;
+  uint32_t i, k;
+  int keep = 1, rc;
+  *out = NULL;
+  t->stats->seen++;
+  if (item->type != MS_MAP) {
+    ms_err_set(err, MS_EINPUT, "expected an object, got %s", tname(item));
+    return where(m, run, n, NULL, err);
+  }
+  for (i = 0; i < m->nwhere && keep; i++) {
+    const ms_value *v = getpath(item, m->where[i].path);
+    keep = ms_value_eq(v ? v : &ms_nil, &m->where[i].value);
+  }
+  if (keep && m->lua_filter >= 0 && hooks && hooks->filter &&
+      hooks->filter(hooks->ud, m->lua_filter, item, &keep, err) != MS_OK)
+    return where(m, run, n, NULL, err);
+  if (!keep) {
+    t->stats->filtered++;
+    return MS_OK;
+  }
+  r = ms_store_new_record(s, t->mi);
+  if (r == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  for (k = 0; k < m->nfields; k++) {
+    const ms_mapfield *f = &m->fields[k];
+    const ms_value *v = NULL;
+    ms_value cur;
+    int st;
+    if (f->has_const) {
+      v = &t->konst[k];
+    } else if (f->ref_model) {
+      const ms_value *id = getpath(item, f->path);
+      if (id != NULL && id->type != MS_NIL) {
+        ms_record *target = ms_store_ref_get(s, t->refmi[k], id);
+        if (target == NULL) {
+          ms_buf b = MS_BUF_INIT;
+          ms_value_pyrepr(&b, id);
+          ms_err_set(err, MS_EINPUT, "no %s with source id %.100s (path '%s')",
+                     f->ref_model, b.data ? b.data : "", f->path);
+          ms_buf_free(&b);
+          return where(m, run, n, f->field, err);
+        }
+        v = &target->fields[t->reffi[k]];
+      }
+    } else if (f->path != NULL) {
+      v = getpath(item, f->path);
+    }
+    if ((v == NULL || v->type == MS_NIL) && f->has_default) v = &t->dflt[k];
+    cur = v ? *v : ms_nil;
+    for (st = 0; st < f->nsteps; st++) {
+      const ms_mapstep *step = &f->steps[st];
+      ms_value res;
+      if (step->kind == MS_NORM_LUA) {
+        if (!hooks || !hooks->transform)
+          return ms_err_set(err, MS_ESCHEMA, "mapping '%s': no transform hook",
+                            m->name);
+        rc = hooks->transform(hooks->ud, step->lua, s, &cur, &res, err);
+      } else {
+        rc = ms_normalize(step->kind, step->key, s, &cur, &res, err);
+      }
+      if (rc != MS_OK) {
+        if (rc != MS_ENOMEM && rc != MS_EHANDLER) ms_err_prefix(err, "%s", stepname(step));
+        return rc == MS_EHANDLER ? rc : where(m, run, n, f->field, err);
+      }
+      cur = res;
+    }
+    /* a value from a source outside the store is copied in: straight
+       from the source, or a view of it that trim or set made (other
+       normalizers and Lua transforms make their values in the store) */
+    if (run && run->copy && !f->has_const && !f->ref_model && v != &t->dflt[k] &&
+        viewof(f)) {
+      if (cur.type == MS_STR) {
+        cur.u.s = ms_store_keep(s, run->kept ? &run->kept[k] : NULL, cur.u.s,
+                                cur.len);
+        if (cur.u.s == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
+      } else if (ms_store_copy_value(s, &cur, &cur) != MS_OK) {
+        return ms_err_set(err, MS_ENOMEM, "out of memory");
+      }
+    }
+    r->fields[t->fidx[k]] = cur;
+  }
+  if (ms_record_check_ids(r, err) != MS_OK) return where(m, run, n, NULL, err);
+  if (ms_record_uid(r) != MS_OK) return ms_err_set(err, MS_ENOMEM, "out of memory");
+  *h = ms_store_keyhash(t->mi, r->uid, r->uid_len);
+  ms_store_prefetch(s, *h);
+  *out = r;
+  return MS_OK;
+}
+
+/* Stores record r of item n (uid hash h): the index, its source id, its
+   parent's children. */
+static int settle(const maprun *t, size_t n, ms_record *r, uint64_t h) {
+  const ms_mapping *m = t->m;
+  ms_store *s = t->s;
+  ms_err *err = t->err;
+  uint32_t k;
+  int rc = ms_store_insert_hashed(s, r, h, err);
+  if (rc == MS_EEXISTS && t->skip) {
+    t->stats->skipped++;
+    return MS_OK;
+  }
+  if (rc != MS_OK) return where(m, t->run, n, NULL, err);
+  t->stats->added++;
+  if (m->id) {
+    const ms_value *id = getpath(&t->list->u.items[n], m->id);
+    if (id != NULL && id->type != MS_NIL &&
+        ms_store_ref_put(s, t->mi, id, r) != MS_OK)
+      return ms_err_set(err, MS_ENOMEM, "out of memory");
+  }
+  if (t->pm >= 0) {
+    const ms_model *pmodel = s->models[t->pm];
+    ms_buf b = MS_BUF_INIT;
+    ms_record *parent;
+    for (k = 0; k < m->nparent; k++)
+      t->pfields[k] = r->fields[ms_model_field(t->model, m->parent_ids[k],
+                                               strlen(m->parent_ids[k]))];
+    ms_uid_build(&b, pmodel, t->pfields);
+    parent = ms_store_get(s, t->pm, b.data ? b.data : "", b.len);
+    if (parent == NULL) {
+      ms_err_set(err, MS_ENOTFOUND, "parent %s %s not present in %s",
+                 pmodel->name, b.data ? b.data : "", s->name);
+      ms_buf_free(&b);
+      return where(m, t->run, n, NULL, err);
+    }
+    ms_buf_free(&b);
+    if ((rc = ms_record_add_child(parent, r, err)) != MS_OK)
+      return where(m, t->run, n, NULL, err);
+  }
+  return MS_OK;
+}
+
 int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
                    const ms_maphooks *hooks, const ms_maprun *run,
                    ms_mapstats *stats, ms_err *err) {
-  int mi = ms_store_model(s, m->model), pm = -1, rc;
   const ms_value *list = m->from ? getpath(doc, m->from) : doc;
-  const ms_model *model;
-  ms_value *konst, *dflt, *pfields = NULL;
-  int *fidx, *refmi, *reffi;
-  uint32_t i, k;
-  size_t n;
-  int skip = m->skip_dups || (run && run->skip_dups);
+  ms_record *recs[BATCH];
+  uint64_t hashes[BATCH];
+  maprun t;
+  uint32_t k;
+  size_t n, batch, built, i;
+  int rc;
   if ((rc = ms_mapping_check(m, s, err)) != MS_OK) return rc;
   if (list == NULL || list->type != MS_LIST)
     return ms_err_set(err, MS_EINPUT, "mapping '%s': %s%s%s is not a list of records "
                       "(got %s)", m->name, m->from ? "'from' path '" : "the document",
                       m->from ? m->from : "", m->from ? "'" : "",
                       list ? tname(list) : "nothing");
-  model = s->models[mi];
+  memset(&t, 0, sizeof t);
+  t.m = m;
+  t.s = s;
+  t.list = list;
+  t.hooks = hooks;
+  t.run = run;
+  t.stats = stats;
+  t.err = err;
+  t.skip = m->skip_dups || (run && run->skip_dups);
+  t.mi = ms_store_model(s, m->model);
+  t.pm = m->parent_model ? ms_store_model(s, m->parent_model) : -1;
+  t.model = s->models[t.mi];
   /* the index takes every item at most: sized once, not regrown */
   if (ms_store_reserve_index(s, s->count + list->len) != MS_OK)
     return ms_err_set(err, MS_ENOMEM, "out of memory");
-  if (m->parent_model) pm = ms_store_model(s, m->parent_model);
-  /* per-run tables: field indices, references, and constants copied into
-     the store (the mapping may go before the store does) */
-  konst = ms_arena_alloc(&s->arena, (m->nfields + 1) * 2 * sizeof *konst);
-  fidx = ms_arena_alloc(&s->arena, (m->nfields + 1) * 3 * sizeof *fidx);
-  if (pm >= 0) pfields = ms_arena_alloc(&s->arena, s->models[pm]->nfields * sizeof *pfields);
-  if (konst == NULL || fidx == NULL || (pm >= 0 && pfields == NULL))
+  t.konst = ms_arena_alloc(&s->arena, (m->nfields + 1) * 2 * sizeof *t.konst);
+  t.fidx = ms_arena_alloc(&s->arena, (m->nfields + 1) * 3 * sizeof *t.fidx);
+  if (t.pm >= 0)
+    t.pfields = ms_arena_alloc(&s->arena, s->models[t.pm]->nfields * sizeof *t.pfields);
+  if (t.konst == NULL || t.fidx == NULL || (t.pm >= 0 && t.pfields == NULL))
     return ms_err_set(err, MS_ENOMEM, "out of memory");
-  dflt = konst + m->nfields + 1;
-  refmi = fidx + m->nfields + 1;
-  reffi = refmi + m->nfields + 1;
+  t.dflt = t.konst + m->nfields + 1;
+  t.refmi = t.fidx + m->nfields + 1;
+  t.reffi = t.refmi + m->nfields + 1;
   for (k = 0; k < m->nfields; k++) {
     const ms_mapfield *f = &m->fields[k];
-    fidx[k] = ms_model_field(model, f->field, strlen(f->field));
-    refmi[k] = f->ref_model ? ms_store_model(s, f->ref_model) : -1;
-    reffi[k] = f->ref_model ? ms_model_field(s->models[refmi[k]], f->ref_field,
-                                             strlen(f->ref_field)) : -1;
-    if (ms_store_copy_value(s, &f->konst, &konst[k]) != MS_OK ||
-        ms_store_copy_value(s, &f->dflt, &dflt[k]) != MS_OK)
+    t.fidx[k] = ms_model_field(t.model, f->field, strlen(f->field));
+    t.refmi[k] = f->ref_model ? ms_store_model(s, f->ref_model) : -1;
+    t.reffi[k] = f->ref_model ? ms_model_field(s->models[t.refmi[k]], f->ref_field,
+                                               strlen(f->ref_field)) : -1;
+    if (ms_store_copy_value(s, &f->konst, &t.konst[k]) != MS_OK ||
+        ms_store_copy_value(s, &f->dflt, &t.dflt[k]) != MS_OK)
       return ms_err_set(err, MS_ENOMEM, "out of memory");
   }
-  for (n = 0; n < list->len; n++) {
-    const ms_value *item = &list->u.items[n];
-    ms_record *r;
-    int keep = 1;
-    stats->seen++;
-    if (item->type != MS_MAP) {
-      ms_err_set(err, MS_EINPUT, "expected an object, got %s", tname(item));
-      return where(m, run, n, NULL, err);
+  batch = batched(m) ? BATCH : 1;
+  for (n = 0; n < list->len; n += built) {
+    /* build a batch, then store what was built in item order: a failed
+       item is reported after the items before it are stored */
+    for (built = 0, rc = MS_OK; rc == MS_OK && built < batch && n + built < list->len;
+         built++)
+      rc = build(&t, n + built, &recs[built], &hashes[built]);
+    if (rc != MS_OK) built--;
+    for (i = 0; i < built; i++) {
+      int sr = recs[i] ? settle(&t, n + i, recs[i], hashes[i]) : MS_OK;
+      if (sr != MS_OK) return sr;
     }
-    for (i = 0; i < m->nwhere && keep; i++) {
-      const ms_value *v = getpath(item, m->where[i].path);
-      keep = ms_value_eq(v ? v : &ms_nil, &m->where[i].value);
-    }
-    if (keep && m->lua_filter >= 0 && hooks && hooks->filter &&
-        hooks->filter(hooks->ud, m->lua_filter, item, &keep, err) != MS_OK)
-      return where(m, run, n, NULL, err);
-    if (!keep) {
-      stats->filtered++;
-      continue;
-    }
-    r = ms_store_new_record(s, mi);
-    if (r == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
-    for (k = 0; k < m->nfields; k++) {
-      const ms_mapfield *f = &m->fields[k];
-      const ms_value *v = NULL;
-      ms_value cur;
-      int st;
-      if (f->has_const) {
-        v = &konst[k];
-      } else if (f->ref_model) {
-        const ms_value *id = getpath(item, f->path);
-        if (id != NULL && id->type != MS_NIL) {
-          ms_record *target = ms_store_ref_get(s, refmi[k], id);
-          if (target == NULL) {
-            ms_buf b = MS_BUF_INIT;
-            ms_value_pyrepr(&b, id);
-            ms_err_set(err, MS_EINPUT, "no %s with source id %.100s (path '%s')",
-                       f->ref_model, b.data ? b.data : "", f->path);
-            ms_buf_free(&b);
-            return where(m, run, n, f->field, err);
-          }
-          v = &target->fields[reffi[k]];
-        }
-      } else if (f->path != NULL) {
-        v = getpath(item, f->path);
-      }
-      if ((v == NULL || v->type == MS_NIL) && f->has_default) v = &dflt[k];
-      cur = v ? *v : ms_nil;
-      for (st = 0; st < f->nsteps; st++) {
-        const ms_mapstep *step = &f->steps[st];
-        ms_value out;
-        if (step->kind == MS_NORM_LUA) {
-          if (!hooks || !hooks->transform)
-            return ms_err_set(err, MS_ESCHEMA, "mapping '%s': no transform hook",
-                              m->name);
-          rc = hooks->transform(hooks->ud, step->lua, s, &cur, &out, err);
-        } else {
-          rc = ms_normalize(step->kind, step->key, s, &cur, &out, err);
-        }
-        if (rc != MS_OK) {
-          if (rc != MS_ENOMEM && rc != MS_EHANDLER) ms_err_prefix(err, "%s", stepname(step));
-          return rc == MS_EHANDLER ? rc : where(m, run, n, f->field, err);
-        }
-        cur = out;
-      }
-      /* a value from a source outside the store is copied in: straight
-         from the source, or a view of it that trim or set made (other
-         normalizers and Lua transforms make their values in the store) */
-      if (run && run->copy && !f->has_const && !f->ref_model && v != &dflt[k] &&
-          viewof(f)) {
-        if (cur.type == MS_STR) {
-          cur.u.s = ms_store_keep(s, run->kept ? &run->kept[k] : NULL, cur.u.s,
-                                  cur.len);
-          if (cur.u.s == NULL) return ms_err_set(err, MS_ENOMEM, "out of memory");
-        } else if (ms_store_copy_value(s, &cur, &cur) != MS_OK) {
-          return ms_err_set(err, MS_ENOMEM, "out of memory");
-        }
-      }
-      r->fields[fidx[k]] = cur;
-    }
-    if (ms_record_check_ids(r, err) != MS_OK) return where(m, run, n, NULL, err);
-    rc = ms_store_insert(s, r, err);
-    if (rc == MS_EEXISTS && skip) {
-      stats->skipped++;
-      continue;
-    }
-    if (rc != MS_OK) return where(m, run, n, NULL, err);
-    stats->added++;
-    if (m->id) {
-      const ms_value *id = getpath(item, m->id);
-      if (id != NULL && id->type != MS_NIL &&
-          ms_store_ref_put(s, mi, id, r) != MS_OK)
-        return ms_err_set(err, MS_ENOMEM, "out of memory");
-    }
-    if (pm >= 0) {
-      const ms_model *pmodel = s->models[pm];
-      ms_buf b = MS_BUF_INIT;
-      ms_record *parent;
-      for (k = 0; k < m->nparent; k++)
-        pfields[k] = r->fields[ms_model_field(model, m->parent_ids[k],
-                                              strlen(m->parent_ids[k]))];
-      ms_uid_build(&b, pmodel, pfields);
-      parent = ms_store_get(s, pm, b.data ? b.data : "", b.len);
-      if (parent == NULL) {
-        ms_err_set(err, MS_ENOTFOUND, "parent %s %s not present in %s",
-                   pmodel->name, b.data ? b.data : "", s->name);
-        ms_buf_free(&b);
-        return where(m, run, n, NULL, err);
-      }
-      ms_buf_free(&b);
-      if ((rc = ms_record_add_child(parent, r, err)) != MS_OK)
-        return where(m, run, n, NULL, err);
-    }
+    if (rc != MS_OK) return rc;
   }
   return MS_OK;
 }

@@ -86,6 +86,36 @@ describe("moonsync.mapping", function()
     assert.matches("record 1 %(%[1%]%): Object new already present", tostring(err))
   end)
 
+  it("stores every record before a failing one, and none after it", function()
+    local m = ms.mapping { name = "devices", model = Device, from = "results",
+      fields = { name = "name", site_name = { const = "ams" }, ip = { path = "ip", transform = "ip" } } }
+    local results = {}
+    for i = 0, 39 do results[#results + 1] = { name = "d" .. i, ip = "10.0.0." .. (i == 21 and 300 or i) } end
+    local ok, err = pcall(a.load_mapped, a, m, { results = results })
+    assert.is_false(ok)
+    assert.matches("record 21 %(results%[21%]%)", err.message)
+    assert.equals(21, a:count("device"))
+    assert.is_not_nil(a:get("device", "ams__d20"))
+    -- a repeat is refused where it stands, the records before it stored
+    local b = Api:new()
+    for i = 1, 40 do results[i] = { name = "e" .. math.min(i, 30), ip = "10.0.0.1" } end
+    ok, err = pcall(b.load_mapped, b, m, { results = results })
+    assert.is_false(ok)
+    assert.matches("record 30 %(results%[30%]%): Object ams__e30 already present", err.message)
+    assert.equals(30, b:count("device"))
+  end)
+
+  it("resolves a reference to a record built before it by the same mapping", function()
+    local m = ms.mapping { model = Device, id = "id",
+      fields = { name = "name", site_name = { const = "ams" },
+                 label = { ref = Device, path = "peer", field = "name" } } }
+    local items = {}
+    for i = 1, 40 do items[i] = { id = i, name = "p" .. i, peer = i > 1 and i - 1 or nil } end
+    assert.same({ seen = 40, added = 40, filtered = 0, skipped = 0 }, a:load_mapped(m, items))
+    assert.equals("p1", a:get("device", "ams__p2").label)
+    assert.equals("p39", a:get("device", "ams__p40").label)
+  end)
+
   it("runs Lua transforms and filters where asked", function()
     local m = ms.mapping { model = Device,
       fields = { name = "name", site_name = { const = "ams" },
