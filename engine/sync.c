@@ -511,7 +511,6 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
   return MS_OK;
 }
 
-/* An element of model dmidx in the destination store. */
 /* The changed elements are scattered over the diff and the stores, and
    mostly one or two per list: each costs a few trips to memory, which the
    walk's own order lets start well ahead, one level of pointers a step:
@@ -543,7 +542,7 @@ static void ahead(syncer *sy) {
     }
     r = e->action == MS_ACT_CREATE ? e->src
       : e->action == MS_ACT_DELETE ? e->dst : NULL;
-    if (r) __builtin_prefetch(r->uid, 0);
+    if (r && r->uid) __builtin_prefetch(r->uid, 0);
   }
   if (i + STEP < n) {
     /* a create's uid is mostly its source record's; a wrong guess costs
@@ -557,11 +556,12 @@ static void ahead(syncer *sy) {
       midx = e->dst->midx;
       r = e->dst;
     }
-    if (midx >= 0)
+    if (midx >= 0 && r->uid != NULL)
       ms_store_prefetch(sy->dst, ms_store_keyhash(midx, r->uid, r->uid_len));
   }
 }
 
+/* An element of model dmidx in the destination store. */
 static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent) {
   ms_store *dst = sy->dst;
   int rc, natural = 0, skipch = 0;
