@@ -265,8 +265,7 @@ static uint8_t kiddiffs(const ms_dchildren *c) {
 }
 
 /* diff_object_pair: NULL in *out when the pair is skipped. */
-static int objpair(differ *df, ms_record *s, ms_record *d, const char *type,
-                   ms_delem **out) {
+static int objpair(differ *df, ms_record *s, ms_record *d, ms_delem **out) {
   uint32_t f = df->flags;
   ms_delem *e;
   uint32_t i;
@@ -284,7 +283,6 @@ static int objpair(differ *df, ms_record *s, ms_record *d, const char *type,
   e = ms_arena_alloc(&df->d->arena, sizeof *e);
   if (e == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
   memset(e, 0, sizeof *e);
-  e->type = type;
   e->src = s;
   e->dst = d;
   e->sfields = s ? s->fields : NULL;
@@ -362,15 +360,14 @@ static int checknames(differ *df, const ms_dgroup *g) {
 /* The elements of pairs [from, to) onto the element stack: of `own`, or
    of df->pairs when NULL (read by index: that array may move while the
    children are diffed). */
-static int objpairs(differ *df, const pair *own, size_t from, size_t to,
-                    const char *type) {
+static int objpairs(differ *df, const pair *own, size_t from, size_t to) {
   size_t i;
   int rc;
   for (i = from; i < to; i++) {
     const pair *p = own ? &own[i] : &df->pairs[i];
     ms_record *s = p->s, *d = p->d;
     ms_delem *e;
-    if ((rc = objpair(df, s, d, type, &e)) != MS_OK) return rc;
+    if ((rc = objpair(df, s, d, &e)) != MS_OK) return rc;
     if (e == NULL) continue;
     if (GROW(df, df->elems, df->nelems, df->capelems) != MS_OK) return MS_ENOMEM;
     df->elems[df->nelems++] = e;
@@ -410,13 +407,12 @@ typedef struct half {
   ms_err err;
   pair *pairs;
   size_t n;
-  const char *type;
   int rc;
 } half;
 
 static void *runhalf(void *arg) {
   half *h = arg;
-  h->rc = objpairs(&h->df, h->pairs, 0, h->n, h->type);
+  h->rc = objpairs(&h->df, h->pairs, 0, h->n);
   return NULL;
 }
 
@@ -444,7 +440,7 @@ static size_t weight(const pair *p) {
 
 /* objpairs over df->pairs[pbase..npairs), the second half (by weight) in
    a second thread. */
-static int splitpairs(differ *df, size_t pbase, const char *type) {
+static int splitpairs(differ *df, size_t pbase) {
   size_t total = 0, acc = 0, mid, i;
   shared sh;
   half *h;
@@ -458,7 +454,6 @@ static int splitpairs(differ *df, size_t pbase, const char *type) {
   h = calloc(1, sizeof *h);
   if (h == NULL) return ms_err_set(df->err, MS_ENOMEM, "out of memory");
   h->n = df->npairs - mid;
-  h->type = type;
   h->pairs = malloc(h->n * sizeof *h->pairs);
   if (h->pairs == NULL) {
     free(h);
@@ -481,9 +476,9 @@ static int splitpairs(differ *df, size_t pbase, const char *type) {
     df->estep = 2;
     free(h->pairs);
     free(h);
-    return objpairs(df, NULL, pbase, df->npairs, type);
+    return objpairs(df, NULL, pbase, df->npairs);
   }
-  rc = objpairs(df, NULL, pbase, mid, type);
+  rc = objpairs(df, NULL, pbase, mid);
   if (rc != MS_OK) __atomic_store_n(&sh.stop, 1, __ATOMIC_RELAXED);
   pthread_join(th, NULL);
   df->sh = NULL;
@@ -580,9 +575,9 @@ static int objlist(differ *df, ms_record **sl, size_t sn, ms_record **dl,
   }
   if ((rc = validate(df, pbase)) != MS_OK) return rc;
   if (df->split && df->npairs - pbase >= 2)
-    rc = splitpairs(df, pbase, type);
+    rc = splitpairs(df, pbase);
   else
-    rc = objpairs(df, NULL, pbase, df->npairs, type);
+    rc = objpairs(df, NULL, pbase, df->npairs);
   if (rc != MS_OK) return rc;
   df->npairs = pbase;
   n = df->nelems - ebase;
@@ -720,10 +715,6 @@ void ms_diff_free(ms_diff *d) {
 
 /* {====== queries ======} */
 
-const ms_model *ms_delem_model(const ms_delem *e) {
-  return e->src ? e->src->model : e->dst->model;
-}
-
 void ms_delem_name(ms_buf *b, const ms_delem *e) {
   if (e->src) ms_shortname_build(b, e->src->model, e->sfields);
   else ms_shortname_build(b, e->dst->model, e->dfields);
@@ -794,7 +785,7 @@ static int inscope(const ms_delem *e, const ms_scope *l, size_t n) {
   const ms_record *r = e->src ? e->src : e->dst;
   size_t i;
   for (i = 0; i < n; i++)
-    if (strcmp(l[i].model, e->type) == 0 && l[i].uidlen == r->uid_len &&
+    if (strcmp(l[i].model, ms_delem_type(e)) == 0 && l[i].uidlen == r->uid_len &&
         memcmp(l[i].uid, r->uid, r->uid_len) == 0)
       return 1;
   return 0;
@@ -895,7 +886,7 @@ static void childstr(ms_buf *b, const ms_diff *d, const ms_dchildren *c,
 static void elemstr(ms_buf *b, const ms_diff *d, const ms_delem *e, int indent) {
   uint32_t i;
   ms_buf_fill(b, ' ', (size_t)indent);
-  ms_buf_printf(b, "%s: ", e->type);
+  ms_buf_printf(b, "%s: ", ms_delem_type(e));
   ms_delem_name(b, e);
   if (e->src && e->dst) {
     for (i = 0; i < e->ncmp; i++) {
@@ -1066,7 +1057,7 @@ const char *ms_action_name(int a) {
 static void modeluid(ms_buf *b, const ms_delem *e) {
   const ms_record *r = e->src ? e->src : e->dst;
   ms_buf_puts(b, "\"model\": ");
-  ms_json_str(b, e->type, strlen(e->type));
+  ms_json_str(b, ms_delem_type(e), strlen(ms_delem_type(e)));
   ms_buf_puts(b, ", \"uid\": ");
   ms_json_str(b, r->uid, r->uid_len);
 }

@@ -50,8 +50,7 @@ typedef struct ms_dchildren {
 } ms_dchildren;
 
 struct ms_delem {
-  const char *type;
-  ms_record *src, *dst;          /* either may be NULL */
+  ms_record *src, *dst;          /* either may be NULL, not both */
   const ms_value *sfields;       /* src fields at diff time, or NULL */
   const ms_value *dfields;       /* dst fields at diff time, or NULL */
   const uint32_t *cmp;           /* pairs of (dst attr, src attr) field
@@ -146,7 +145,13 @@ int ms_dgroup_set_order(ms_diff *d, ms_dgroup *g, const uint32_t *perm,
 int ms_delem_changed(const ms_delem *e, uint32_t i);
 
 /* Element helpers. */
-const ms_model *ms_delem_model(const ms_delem *e);
+static inline const ms_model *ms_delem_model(const ms_delem *e) {
+  return e->src ? e->src->model : e->dst->model;
+}
+/* An element's model name: the type of its group. */
+static inline const char *ms_delem_type(const ms_delem *e) {
+  return ms_delem_model(e)->name;
+}
 void ms_delem_name(ms_buf *b, const ms_delem *e);
 /* Appends the "+"/"-" attribute dicts (as JSON) of an element: which = '+'
    (source values) or '-' (dest values), only changed keys for updates. */

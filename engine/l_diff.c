@@ -110,7 +110,7 @@ static void countchanges(lua_State *L, const ms_dchildren *c) {
       const ms_delem *e = c->groups[g].elems[i];
       if (!e->has_diffs) continue;
       if (e->action != MS_ACT_NONE) {
-        lua_pushfstring(L, "%s%c%s", e->type, 0, ms_action_name(e->action));
+        lua_pushfstring(L, "%s%c%s", ms_delem_type(e), 0, ms_action_name(e->action));
         lua_pushvalue(L, -1);
         lua_rawget(L, -3);
         lua_pushinteger(L, lua_tointeger(L, -1) + 1);
@@ -297,14 +297,14 @@ static void pushchanges(lua_State *L, const ms_dchildren *c,
         lua_createtable(L, 0, 7);
         lua_pushstring(L, ms_action_name(e->action));
         lua_setfield(L, -2, "action");
-        lua_pushstring(L, e->type);
+        lua_pushstring(L, ms_delem_type(e));
         lua_setfield(L, -2, "model");
         lua_pushlstring(L, r->uid, r->uid_len);
         lua_setfield(L, -2, "uid");
         if (parent) {
           const ms_record *p = parent->src ? parent->src : parent->dst;
           lua_createtable(L, 0, 2);
-          lua_pushstring(L, parent->type);
+          lua_pushstring(L, ms_delem_type(parent));
           lua_setfield(L, -2, "model");
           lua_pushlstring(L, p->uid, p->uid_len);
           lua_setfield(L, -2, "uid");
@@ -359,7 +359,7 @@ static void pushelem(lua_State *L, const ms_delem *e) {
   ms_buf b = MS_BUF_INIT;
   uint32_t i;
   lua_createtable(L, 0, 6);
-  lua_pushstring(L, e->type);
+  lua_pushstring(L, ms_delem_type(e));
   lua_setfield(L, -2, "type");
   ms_delem_name(&b, e);
   lua_pushlstring(L, b.data ? b.data : "", b.len);

@@ -120,7 +120,7 @@ static int callhandler(lsync *c, int op, const ms_delem *e, int nargs,
          for trusted code to run): it becomes a HandlerError */
       const ms_record *r = e->src ? e->src : e->dst;
       int str = lua_type(L, -1) == LUA_TSTRING;
-      lua_pushfstring(L, "%s handler failed for %s '", opnames[op], e->type);
+      lua_pushfstring(L, "%s handler failed for %s '", opnames[op], ms_delem_type(e));
       lua_pushlstring(L, r->uid, r->uid_len);
       if (str) lua_pushfstring(L, "': %s", lua_tostring(L, -3));
       else lua_pushfstring(L, "': (error object is a %s value)",
@@ -144,7 +144,7 @@ static int callhandler(lsync *c, int op, const ms_delem *e, int nargs,
   h = luaL_testudata(L, -1, MS_RECORD_MT);
   if (h == NULL || h->r == NULL) {
     lua_pushfstring(L, "%s handler for %s must return a record or nil, got %s",
-                    opnames[op], e->type, luaL_typename(L, -1));
+                    opnames[op], ms_delem_type(e), luaL_typename(L, -1));
     lua_replace(L, c->errslot);
     lua_pop(L, 1);
     return ms_err_set(err, MS_EHANDLER, "handler failed");
@@ -219,7 +219,7 @@ static void lsync_log(void *ud, const ms_delem *e, const char *result,
                   : e->action == MS_ACT_UPDATE ? "update"
                   : e->action == MS_ACT_DELETE ? "delete" : "none");
   lua_setfield(L, -2, "op");
-  lua_pushstring(L, e->type);
+  lua_pushstring(L, ms_delem_type(e));
   lua_setfield(L, -2, "model");
   lua_pushlstring(L, k->uid, k->uid_len);
   lua_setfield(L, -2, "uid");
@@ -246,7 +246,7 @@ static void lsync_log(void *ud, const ms_delem *e, const char *result,
   } else {
     lua_pushliteral(L, "failure");
     lua_setfield(L, -2, "status");
-    lua_pushfstring(L, "%s %s did not return the model object.", e->type,
+    lua_pushfstring(L, "%s %s did not return the model object.", ms_delem_type(e),
                     e->action == MS_ACT_CREATE ? "create"
                     : e->action == MS_ACT_UPDATE ? "update" : "delete");
     lua_setfield(L, -2, "message");

@@ -174,7 +174,7 @@ static void logop(syncer *sy, const ms_delem *e, const char *result) {
   ms_buf_printf(b, "\"op\": \"%s\",", ms_action_name(e->action));
   ms_json_nl(b, 2);
   ms_buf_puts(b, "\"model\": ");
-  ms_json_str(b, e->type, strlen(e->type));
+  ms_json_str(b, ms_delem_type(e), strlen(ms_delem_type(e)));
   ms_buf_putc(b, ',');
   ms_json_nl(b, 2);
   ms_buf_puts(b, "\"ids\": ");
@@ -231,7 +231,7 @@ static int crudfail(syncer *sy, const ms_delem *e, const char *what) {
   int rc;
   ms_fields_repr(&ids, m, e->src ? e->sfields : e->dfields, 0, m->nids);
   rc = ms_err_set(sy->err, MS_ECRUD, "Failed to %s %s %s - %s",
-                  ms_action_name(e->action), e->type, ids.data ? ids.data : "{}",
+                  ms_action_name(e->action), ms_delem_type(e), ids.data ? ids.data : "{}",
                   what);
   ms_buf_free(&ids);
   return rc;
@@ -550,7 +550,7 @@ static void ahead(syncer *sy) {
     int midx = -1;
     e = w[i + STEP];
     if (e->action == MS_ACT_CREATE) {
-      midx = ms_store_model(sy->dst, e->type);
+      midx = ms_store_model(sy->dst, ms_delem_type(e));
       r = e->src;
     } else if (e->action == MS_ACT_DELETE && e->dst->stored) {
       midx = e->dst->midx;
