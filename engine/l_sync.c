@@ -323,6 +323,9 @@ static int l_core_sync(lua_State *L) {
   ops.interrupted = lsync_interrupted;
   ops.log = c.log ? lsync_log : NULL;
   ops.plain = !c.fn[0] && !c.fn[1] && !c.fn[2];
+  lua_getfield(L, 3, "skip_unchanged");
+  ops.passive = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   rc = ms_sync_run(dh->d, flags, &ops, keep, &res, &err);
   /* the result goes out even on failure: it says what was done */
   lua_createtable(L, 0, 10);

@@ -138,7 +138,7 @@ static int def_del(void *ud, ms_record *r, const ms_delem *e, ms_record **out,
 }
 
 const ms_sync_ops ms_sync_default_ops = {NULL, def_create, def_update, def_del,
-                                         NULL, NULL, NULL, 1};
+                                         NULL, NULL, NULL, 1, 0};
 
 static double now(void) {
   struct timespec ts;
@@ -511,6 +511,15 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
   return MS_OK;
 }
 
+/* Tells progress how far the walk is. */
+static int tell(syncer *sy) {
+  if (sy->ops->progress &&
+      sy->ops->progress(sy->ops->ud, sy->res->processed, sy->total))
+    return ms_err_set(sy->err, MS_ECALLBACK, "sync stopped by the progress "
+                      "callback");
+  return MS_OK;
+}
+
 /* The changed elements are scattered over the diff and the stores, and
    mostly one or two per list: each costs a few trips to memory, which the
    walk's own order lets start well ahead, one level of pointers a step:
@@ -611,10 +620,7 @@ static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent) {
     if (skipch) return MS_OK;
   }
   sy->res->processed++;
-  if (sy->ops->progress &&
-      sy->ops->progress(sy->ops->ud, sy->res->processed, sy->total))
-    return ms_err_set(sy->err, MS_ECALLBACK, "sync stopped by the progress "
-                      "callback");
+  if ((rc = tell(sy)) != MS_OK) return rc;
   if (!(natural && e->action == MS_ACT_DELETE))
     return children(sy, e, r);
   return MS_OK;
@@ -638,7 +644,7 @@ int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
   sy.unwinding = 0;
   sy.next = 0;
   /* the store as the diff left it, and nothing to watch the walk */
-  sy.lazy = ops->plain && !ops->progress && !ops->log &&
+  sy.lazy = ops->plain && (ops->passive || (!ops->progress && !ops->log)) &&
             !(flags & MS_GF_LOG_UNCHANGED_RECORDS) &&
             d->dst->gen == d->dst_gen && d->dst->epoch + 1 == d->mark_hi;
   if (sy.lazy && d->dst->lazy_hi &&
@@ -648,6 +654,8 @@ int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
   if (sy.lazy) {
     d->dst->lazy_lo = d->mark_lo;
     d->dst->lazy_hi = d->mark_hi;
+    /* the subtrees skipped at the end were counted, not told */
+    if (rc == MS_OK) rc = tell(&sy);
   }
   free(sy.doomed.slots);
   if (res->ops.oom && rc == MS_OK)

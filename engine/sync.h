@@ -44,6 +44,11 @@ typedef struct ms_sync_ops {
   /* Non-zero when create, update and del are the in-memory defaults or
      behave as they do: they change no record but the element's own. */
   int plain;
+  /* Non-zero when progress and log read no status of a record the walk
+     has passed: subtrees without changes are then skipped all the same
+     (their records read as reset once the sync ends), and progress is
+     told of the changed elements and of the end. */
+  int passive;
 } ms_sync_ops;
 
 /* The default in-memory operations (DiffSync's create_base, update_base,

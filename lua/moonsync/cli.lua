@@ -433,9 +433,10 @@ local function run_sync(target, source, diff, flags, o, timings)
   core.trap_signals(true)
   local t0 = core.now()
   local ctx = o.ctx
+  -- the bar and the logger read no record: unchanged subtrees are skipped
   local ok, d, res = pcall(target.sync_from, target, source, {
     diff = diff, flags = flags, callback = bar, ops_log = o.ops_log,
-    log = op_logger(o["log-format"] or "text", ctx.ops) })
+    log = op_logger(o["log-format"] or "text", ctx.ops), skip_unchanged = true })
   core.trap_signals(false)
   timings.sync = (timings.sync or 0) + core.now() - t0
   if ok then ctx.results[#ctx.results + 1] = res end

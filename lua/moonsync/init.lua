@@ -512,7 +512,7 @@ local function sync_handlers(self)
 end
 
 local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = true,
-                        log = true, diff_class = true }
+                        log = true, diff_class = true, skip_unchanged = true }
 
 --- Makes self match source (DiffSync's `sync_from`): computes the diff
 -- (or uses opts.diff) and applies it through the adapter's create,
@@ -521,8 +521,11 @@ local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = tr
 -- {created, updated, deleted, failed, errors, processed, changed,
 -- ops_json (with opts.ops_log)}. opts.log(op) is called after every
 -- create/update/delete with {op, model, uid, result, status, message,
--- duration}. A failure raises; the error carries the partial result as
--- err.result. An adapter with a `write(wave)` method (the REST adapters)
+-- duration}. opts.skip_unchanged: with a callback or log, the subtrees
+-- without changes are still skipped, as without them (the callback and
+-- log must then not read the status of an unchanged record the sync has
+-- passed: it reads as reset only once the sync ends). A failure raises;
+-- the error carries the partial result as err.result. An adapter with a `write(wave)` method (the REST adapters)
 -- is synced by moonsync.writer instead: in dependency order, its writes
 -- concurrent, each counted once it has happened.
 function Adapter:sync_from(source, opts)
@@ -550,7 +553,7 @@ function Adapter:sync_from(source, opts)
     local h = sync_handlers(self)
     res = core.sync(diff, flags, { create = h.create, update = h.update,
       delete = h.delete, progress = opts.callback, ops_log = opts.ops_log,
-      log = opts.log })
+      log = opts.log, skip_unchanged = opts.skip_unchanged })
   end
   if res.changed and self.spec.sync_complete then
     self.spec.sync_complete(self, source, diff, flags)

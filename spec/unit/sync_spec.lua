@@ -420,6 +420,34 @@ describe("moonsync sync", function()
       assert.equals("success", status(dst, "site", "c"))      -- excluded
       assert.equals("success", status(dst, "port", "c1p"))
     end)
+
+    it("skips them with a callback and a log too when asked to, with the same outcome", function()
+      local function run(opts)
+        local dst = build("dest", { { "a", "up", { "a1", "leaf", { "a1p" } } },
+                                    { "b", "down", { "b1", "leaf" } },
+                                    { "c", "up", { "c1", "leaf", { "c1p" } } } })
+        local told, logged, st = {}, {}, {}
+        opts.callback = function(stage, cur, total)
+          if stage == "sync" then told[#told + 1] = cur .. "/" .. total end
+        end
+        opts.log = function(op) logged[#logged + 1] = op.op .. " " .. op.uid .. " " .. op.result end
+        local _, res = dst:sync_from(build("source", SRC), opts)
+        for _, k in ipairs { { "region", "eu" }, { "site", "a" }, { "device", "a1" },
+                             { "port", "a1p" }, { "site", "b" }, { "port", "c1p" } } do
+          st[#st + 1] = table.concat({ dst:get(k[1], k[2]):get_status() }, ":")
+        end
+        return told, logged, res, st
+      end
+      local told, logged, res, st = run({})
+      local stold, slogged, sres, sst = run({ skip_unchanged = true })
+      assert.same(logged, slogged)
+      assert.same(st, sst)
+      assert.same({ res.processed, res.updated }, { sres.processed, sres.updated })
+      -- the full walk tells every element; the skipping one the change, then the end
+      assert.equals(res.processed, #told)
+      assert.equals(2, #stold)
+      assert.equals(told[#told], stold[2])
+    end)
   end)
 
   describe("diff:scope()", function()
