@@ -181,7 +181,7 @@ static int l_store_create_base(lua_State *L) {
   ms_l_checkids(L, r);
   if (ms_record_uid(r) != MS_OK) return luaL_error(L, "out of memory");
   r->status = MS_ST_SUCCESS;
-  r->status_msg = "Created successfully";
+  r->msg = MS_MSG_CREATED;
   ms_l_pushrecord(L, r);
   return 1;
 }

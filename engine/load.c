@@ -331,8 +331,9 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
       } else if (k.len == 6 && memcmp(k.u.s, "_flags", 6) == 0) {
         ms_value v;
         const ms_value *bad = NULL;
+        uint32_t flags = r->flags;
         if ((rc = ms_jp_value(ps, &v, depth + 1)) != MS_OK) return rc;
-        if (flaglist(&v, &r->flags, &bad) != 0) {
+        if (flaglist(&v, &flags, &bad) != 0) {
           char name[64];
           if (bad == NULL)
             return recfail(ld, at, MS_EINPUT, "_flags: expected a list of model "
@@ -342,6 +343,7 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
           return recfail(ld, at, MS_EINPUT, "_flags: unknown model flag '%s'%s",
                          name, "");
         }
+        r->flags = (uint16_t)flags;
       } else {
         if ((rc = skipval(ld, depth + 1)) != MS_OK) return rc;  /* ignored */
       }

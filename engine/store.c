@@ -348,7 +348,10 @@ void ms_store_settle(ms_store *s) {
   for (m = 0; m < s->nmodels; m++)
     for (k = 0; k < s->bymodel[m].n; k++) {
       ms_record *r = s->bymodel[m].items[k];
-      r->status = (uint8_t)ms_record_status(r, &r->status_msg);
+      if (ms_record_reset(r)) {
+        r->status = MS_ST_UNKNOWN;
+        r->msg = MS_MSG_NONE;
+      }
     }
   s->lazy_lo = s->lazy_hi = 0;
 }
@@ -448,6 +451,7 @@ void ms_store_free(ms_store *s) {
   free(s->slots);
   free(s->refs);
   free(s->islots);
+  free(s->msgs);
   free(s->name);
   free(s->type);
   ms_arena_free(&s->arena);
@@ -516,7 +520,6 @@ ms_record *ms_store_new_record(ms_store *s, int midx) {
   r->store = s;
   r->flags = m->flags;
   r->status = MS_ST_SUCCESS;  /* DiffSync: a new model starts as success */
-  r->status_msg = "";
   r->fields = ms_arena_alloc(&s->arena, m->nfields * sizeof *r->fields);
   if (r->fields == NULL) return NULL;
   for (i = 0; i < m->nfields; i++) r->fields[i] = ms_nil;
@@ -974,19 +977,67 @@ int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
   return rc;
 }
 
+/* {====== status messages ======} */
+
+const char *const ms_status_msgs[MS_MSG_OWN] = {"", "Created successfully",
+  "Updated successfully", "Deleted successfully"};
+
+/* A message of its own: few records have one, so the store keeps them
+   beside the records, by record. */
+struct ms_msgslot {
+  const ms_record *r;
+  const char *msg;
+};
+
+static size_t msgslot(const ms_store *s, const ms_record *r) {
+  size_t mask = s->capmsgs - 1;
+  size_t i = (size_t)(((uintptr_t)r >> 3) * 0x9e3779b97f4a7c15ULL >> 20) & mask;
+  while (s->msgs[i].r != NULL && s->msgs[i].r != r) i = (i + 1) & mask;
+  return i;
+}
+
+const char *ms_record_own_msg(const ms_record *r) {
+  const ms_store *s = r->store;
+  const char *msg = s->capmsgs ? s->msgs[msgslot(s, r)].msg : NULL;
+  return msg ? msg : "";
+}
+
+/* Keeps msg as r's own message; MS_ENOMEM when it cannot. */
+static int ownmsg(ms_record *r, const char *msg) {
+  ms_store *s = r->store;
+  const char *copy;
+  size_t i;
+  if ((s->nmsgs + 1) * 2 > s->capmsgs) {
+    struct ms_msgslot *old = s->msgs;
+    size_t n = s->capmsgs, cap = n ? n * 2 : 16;
+    if ((s->msgs = calloc(cap, sizeof *s->msgs)) == NULL) {
+      s->msgs = old;
+      return MS_ENOMEM;
+    }
+    s->capmsgs = cap;
+    for (i = 0; i < n; i++)
+      if (old[i].r != NULL) s->msgs[msgslot(s, old[i].r)] = old[i];
+    free(old);
+  }
+  if ((copy = ms_arena_strndup(&s->arena, msg, strlen(msg))) == NULL)
+    return MS_ENOMEM;
+  i = msgslot(s, r);
+  if (s->msgs[i].r == NULL) s->nmsgs++;
+  s->msgs[i].r = r;
+  s->msgs[i].msg = copy;
+  return MS_OK;
+}
+
 void ms_record_set_status(ms_record *r, int status, const char *msg) {
-  static const char *const known[] = {"Created successfully",
-    "Updated successfully", "Deleted successfully", NULL};
-  const char *m = "";
-  int i;
+  int k = MS_MSG_NONE;
   if (msg && *msg) {
-    /* DiffSync's own messages are shared, not copied per record */
-    for (i = 0; known[i] && strcmp(known[i], msg) != 0; i++) {}
-    m = known[i] ? known[i]
-      : ms_arena_strndup(&r->store->arena, msg, strlen(msg));
+    /* DiffSync's own messages are shared, not kept per record */
+    for (k = MS_MSG_CREATED; k < MS_MSG_OWN && strcmp(ms_status_msgs[k], msg) != 0;
+         k++) {}
+    if (k == MS_MSG_OWN && ownmsg(r, msg) != MS_OK) k = MS_MSG_NONE;
   }
   r->status = (uint8_t)status;
-  r->status_msg = m ? m : "";
+  r->msg = (uint8_t)k;
   r->mark = 0;  /* out of any pending reset */
 }
 

@@ -122,18 +122,23 @@ typedef struct ms_uidlist {
 
 typedef struct ms_store ms_store;
 
+/* A record's status message by number: "" and DiffSync's own messages,
+   shared by every record; any other is kept by the record's store. */
+enum { MS_MSG_NONE, MS_MSG_CREATED, MS_MSG_UPDATED, MS_MSG_DELETED, MS_MSG_OWN };
+extern const char *const ms_status_msgs[MS_MSG_OWN];
+
 struct ms_record {
   ms_model *model;
   ms_value *fields;       /* model->nfields values, copy-on-write */
   ms_uidlist *children;   /* model->nchildren lists */
   const char *uid;
   uint32_t uid_len;
-  uint32_t flags;         /* instance model flags */
   uint32_t mark;          /* scratch for the differ */
+  uint16_t flags;         /* instance model flags (MS_MF_*) */
   uint8_t status;         /* MS_ST_* */
+  uint8_t msg;            /* MS_MSG_*: its status message */
   uint8_t stored;         /* 1 while in the store's index */
   uint16_t midx;          /* model index in the store */
-  const char *status_msg; /* NUL-terminated; "" by default */
   ms_store *store;
 };
 
@@ -177,6 +182,8 @@ struct ms_store {
   size_t nrefs, caprefs;
   struct ms_islot *islots;  /* strings kept once (ms_store_keep; lazy) */
   size_t nislots, icount;
+  struct ms_msgslot *msgs;  /* status messages of MS_MSG_OWN (lazy) */
+  size_t nmsgs, capmsgs;
 };
 
 /* New empty store with one owner; NULL when out of memory. Release with
@@ -276,15 +283,23 @@ int ms_store_reserve(ms_store *s, size_t n, const size_t *per_model);
 /* Sizes the index alone for n records in all. */
 int ms_store_reserve_index(ms_store *s, size_t n);
 
-/* A record's status and message, with a pending reset (lazy_lo) applied. */
-static inline int ms_record_status(const ms_record *r, const char **msg) {
+/* Is r's status reset by a sync that skipped it (lazy_lo)? */
+static inline int ms_record_reset(const ms_record *r) {
   const ms_store *s = r->store;
-  if (s->lazy_hi && (r->mark & 1) && r->mark > s->lazy_lo &&
-      r->mark <= s->lazy_hi) {
+  return s->lazy_hi && (r->mark & 1) && r->mark > s->lazy_lo &&
+         r->mark <= s->lazy_hi;
+}
+
+/* The MS_MSG_OWN message of r, which its store keeps. */
+const char *ms_record_own_msg(const ms_record *r);
+
+/* A record's status and message, with a pending reset applied. */
+static inline int ms_record_status(const ms_record *r, const char **msg) {
+  if (ms_record_reset(r)) {
     *msg = "";
     return MS_ST_UNKNOWN;
   }
-  *msg = r->status_msg;
+  *msg = r->msg < MS_MSG_OWN ? ms_status_msgs[r->msg] : ms_record_own_msg(r);
   return r->status;
 }
 

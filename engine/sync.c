@@ -596,7 +596,7 @@ static int element(syncer *sy, ms_delem *e, int dmidx, ms_record *parent) {
   }
   if (dstrec != NULL) {
     dstrec->status = MS_ST_UNKNOWN;  /* set_status(UNKNOWN, "") */
-    dstrec->status_msg = "";
+    dstrec->msg = MS_MSG_NONE;
     natural = (dstrec->flags & MS_MF_NATURAL_DELETION_ORDER) != 0;
     skipch = (dstrec->flags & MS_MF_SKIP_CHILDREN_ON_DELETE) != 0;
   }

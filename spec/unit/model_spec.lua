@@ -126,6 +126,27 @@ describe("moonsync.model", function()
       assert.equals("ObjectNotFound", err.type)
     end)
 
+    it("keep a status message of their own, on any number of records and into a store", function()
+      local a = ms.adapter "msgs" { models = { Site, Device } }:new()
+      local recs = {}
+      for i = 1, 200 do
+        recs[i] = a:add(Site { name = "s" .. i })
+        recs[i]:set_status("failure", "cable " .. i)
+      end
+      for i = 1, 200 do assert.same({ "failure", "cable " .. i }, { recs[i]:get_status() }) end
+      recs[1]:set_status("success", "Created successfully")
+      recs[2]:set_status("unknown")
+      recs[3]:set_status("error", "cable 3, again")
+      assert.same({ "success", "Created successfully" }, { recs[1]:get_status() })
+      assert.same({ "unknown", "" }, { recs[2]:get_status() })
+      assert.same({ "error", "cable 3, again" }, { recs[3]:get_status() })
+      -- a detached record's message goes with it into the store
+      local d = Site { name = "detached" }
+      d:set_status("error", "from the field")
+      a:add(d)
+      assert.same({ "error", "from the field" }, { a:get("site", "detached"):get_status() })
+    end)
+
     it("print like DiffSync", function()
       local d = Device { site_name = "ams", name = "sw1", role = "leaf" }
       assert.equals("device: ams__sw1: {'role': 'leaf', 'serial': None}", d:str())
