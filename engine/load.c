@@ -430,10 +430,13 @@ static int size_store(loader *ld) {
   if (per == NULL) return MS_ENOMEM;
   for (m = 0; m < st->nmodels; m++) {
     size_t made = st->bymodel[m].n - ld->before[m];
-    /* a tenth more than the proportion, in case the text thins out */
-    size_t more = (size_t)((double)made * (double)(total - done) / (double)done * 1.1);
-    per[m] = st->bymodel[m].n + more;
-    all += more;
+    double more = (double)made * (double)(total - done) / (double)done;
+    /* a list takes a tenth more than the proportion, in case the text
+       thins out (its memory is only taken where used); the index, written
+       whole when allocated, the proportion: the margin could double it,
+       and should the text make more, it grows once */
+    per[m] = st->bymodel[m].n + (size_t)(more * 1.1);
+    all += (size_t)more;
   }
   rc = ms_store_reserve(st, all, per);
   free(per);
