@@ -257,48 +257,51 @@ static void pushstats(lua_State *L, const ms_mapstats *st) {
 }
 
 /* store:map(mapping, source[, name]) -> {seen =, added =, filtered =,
-   skipped =}. source: JSON text, {file = path}, or Lua tables; a document
-   read from text is parsed into scratch and what the records keep of it
-   is copied into the store. */
+   skipped =}. source: JSON text, {file = path}, or Lua tables; text is
+   read a chunk of records at a time, without a tree of the whole
+   document, and what the records keep of it is copied into the store. */
 int ms_l_store_map(lua_State *L) {
   ms_store *s = ms_l_checkstore(L, 1);
   lmapping *p = luaL_checkudata(L, 2, MS_MAPPING_MT);
   const char *name = luaL_optstring(L, 4, "<source>");
+  const char *src = NULL;  /* JSON text, or NULL: Lua tables in doc */
+  size_t srclen = 0;
   char buf[PATH_MAX];
-  ms_value doc;
+  ms_value doc, *items = NULL;
+  ms_arena *scratch = NULL;
   ms_maphooks hooks;
   ms_mapstats stats;
   ms_maprun mrun;
   ms_text text;
-  ms_arena *scratch;
   ms_err err;
   lrun run;
   int rc = MS_OK;
   if (!p->ready) return luaL_error(L, "mapping is closed");
   lua_settop(L, 4);
   lua_getiuservalue(L, 2, 1);   /* 5: functions */
-  /* 6: a document parsed from text lives here, what is kept is copied */
-  scratch = lua_newuserdatauv(L, sizeof *scratch, 0);
-  ms_arena_init(scratch);
-  luaL_setmetatable(L, MS_ARENA_MT);
   memset(&mrun, 0, sizeof mrun);
   memset(&text, 0, sizeof text);
   if (lua_type(L, 3) == LUA_TSTRING) {
-    size_t n;
-    const char *t = lua_tolstring(L, 3, &n);  /* NUL-terminated, kept on the stack */
-    rc = ms_json_parse(scratch, t, n, name, &doc, &err);
-    mrun.copy = 1;
+    src = lua_tolstring(L, 3, &srclen);  /* NUL-terminated, kept on the stack */
   } else if (lua_istable(L, 3) && lua_getfield(L, 3, "file") == LUA_TSTRING) {
     const char *path = lua_tostring(L, -1);
     ms_l_permit_path(L, MS_PERM_READ, path, buf);
     rc = ms_text_map(path, &text, &err);
-    if (rc == MS_OK) rc = ms_json_parse(scratch, text.data, text.len, path, &doc, &err);
-    mrun.copy = 1;
+    src = text.data;
+    srclen = text.len;
+    name = path;
   } else {
-    lua_settop(L, 6);
+    lua_settop(L, 5);
     if (ms_l_tovalue(L, 3, s, &doc, "source") != MS_OK) return lua_error(L);
   }
-  if (rc == MS_OK && mrun.copy) {
+  if (rc == MS_OK && src) {
+    /* the parse's scratch and the chunk of items it reads, owned by Lua:
+       freed even if something raises */
+    scratch = lua_newuserdatauv(L, sizeof *scratch, 0);
+    ms_arena_init(scratch);
+    luaL_setmetatable(L, MS_ARENA_MT);
+    items = lua_newuserdatauv(L, MS_MAP_CHUNK * sizeof *items, 0);
+    mrun.copy = 1;
     mrun.kept = lua_newuserdatauv(L, (p->m.nfields + 1) * sizeof *mrun.kept, 0);
     memset(mrun.kept, 0, (p->m.nfields + 1) * sizeof *mrun.kept);
   }
@@ -308,7 +311,11 @@ int ms_l_store_map(lua_State *L) {
   hooks.transform = hook_transform;
   hooks.filter = hook_filter;
   memset(&stats, 0, sizeof stats);
-  if (rc == MS_OK) rc = ms_mapping_run(&p->m, s, &doc, &hooks, &mrun, &stats, &err);
+  if (rc == MS_OK)
+    rc = src ? ms_mapping_run_text(&p->m, s, src, srclen, name,
+                                   text.data ? &text : NULL, scratch, items,
+                                   &hooks, &mrun, &stats, &err)
+             : ms_mapping_run(&p->m, s, &doc, &hooks, &mrun, &stats, &err);
   ms_text_unmap(&text);
   if (rc != MS_OK) return ms_l_raise(L, &err);
   pushstats(L, &stats);

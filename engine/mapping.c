@@ -4,6 +4,7 @@
 ** mapping without them costs a path walk per field and no Lua call.
 */
 #include "mapping.h"
+#include "jsonp.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -321,7 +322,7 @@ static int where(const ms_mapping *m, const ms_maprun *run, size_t i,
 /* A run's tables: field indices, references, and constants copied into
    the store (the mapping may go before the store does). */
 typedef struct maprun {
-  const ms_value *list;
+  const ms_value *items;  /* the items being fed, numbered from run->base */
   const ms_mapping *m;
   ms_store *s;
   const ms_maphooks *hooks;
@@ -364,7 +365,7 @@ static int build(const maprun *t, size_t n, ms_record **out, uint64_t *h) {
   const ms_maphooks *hooks = t->hooks;
   const ms_maprun *run = t->run;
   ms_err *err = t->err;
-  const ms_value *item = &t->list->u.items[n];
+  const ms_value *item = &t->items[n];
   ms_record *r;
   uint32_t i, k;
   int keep = 1, rc;
@@ -468,7 +469,7 @@ static int settle(const maprun *t, size_t n, ms_record *r, uint64_t h) {
   if (rc != MS_OK) return where(m, t->run, n, NULL, err);
   t->stats->added++;
   if (m->id) {
-    const ms_value *id = getpath(&t->list->u.items[n], m->id);
+    const ms_value *id = getpath(&t->items[n], m->id);
     if (id != NULL && id->type != MS_NIL &&
         ms_store_ref_put(s, t->mi, id, r) != MS_OK)
       return ms_err_set(err, MS_ENOMEM, "out of memory");
@@ -495,69 +496,234 @@ static int settle(const maprun *t, size_t n, ms_record *r, uint64_t h) {
   return MS_OK;
 }
 
-int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
-                   const ms_maphooks *hooks, const ms_maprun *run,
-                   ms_mapstats *stats, ms_err *err) {
-  const ms_value *list = m->from ? getpath(doc, m->from) : doc;
-  ms_record *recs[BATCH];
-  uint64_t hashes[BATCH];
-  maprun t;
+/* Sets up a run's tables; err set when the mapping does not fit s. */
+static int setup(maprun *t, const ms_mapping *m, ms_store *s,
+                 const ms_maphooks *hooks, const ms_maprun *run,
+                 ms_mapstats *stats, ms_err *err) {
   uint32_t k;
-  size_t n, batch, built, i;
   int rc;
   if ((rc = ms_mapping_check(m, s, err)) != MS_OK) return rc;
-  if (list == NULL || list->type != MS_LIST)
-    return ms_err_set(err, MS_EINPUT, "mapping '%s': %s%s%s is not a list of records "
-                      "(got %s)", m->name, m->from ? "'from' path '" : "the document",
-                      m->from ? m->from : "", m->from ? "'" : "",
-                      list ? tname(list) : "nothing");
-  memset(&t, 0, sizeof t);
-  t.m = m;
-  t.s = s;
-  t.list = list;
-  t.hooks = hooks;
-  t.run = run;
-  t.stats = stats;
-  t.err = err;
-  t.skip = m->skip_dups || (run && run->skip_dups);
-  t.mi = ms_store_model(s, m->model);
-  t.pm = m->parent_model ? ms_store_model(s, m->parent_model) : -1;
-  t.model = s->models[t.mi];
-  /* the index takes every item at most: sized once, not regrown */
-  if (ms_store_reserve_index(s, s->count + list->len) != MS_OK)
+  memset(t, 0, sizeof *t);
+  t->m = m;
+  t->s = s;
+  t->hooks = hooks;
+  t->run = run;
+  t->stats = stats;
+  t->err = err;
+  t->skip = m->skip_dups || (run && run->skip_dups);
+  t->mi = ms_store_model(s, m->model);
+  t->pm = m->parent_model ? ms_store_model(s, m->parent_model) : -1;
+  t->model = s->models[t->mi];
+  t->konst = ms_arena_alloc(&s->arena, (m->nfields + 1) * 2 * sizeof *t->konst);
+  t->fidx = ms_arena_alloc(&s->arena, (m->nfields + 1) * 3 * sizeof *t->fidx);
+  if (t->pm >= 0)
+    t->pfields = ms_arena_alloc(&s->arena, s->models[t->pm]->nfields * sizeof *t->pfields);
+  if (t->konst == NULL || t->fidx == NULL || (t->pm >= 0 && t->pfields == NULL))
     return ms_err_set(err, MS_ENOMEM, "out of memory");
-  t.konst = ms_arena_alloc(&s->arena, (m->nfields + 1) * 2 * sizeof *t.konst);
-  t.fidx = ms_arena_alloc(&s->arena, (m->nfields + 1) * 3 * sizeof *t.fidx);
-  if (t.pm >= 0)
-    t.pfields = ms_arena_alloc(&s->arena, s->models[t.pm]->nfields * sizeof *t.pfields);
-  if (t.konst == NULL || t.fidx == NULL || (t.pm >= 0 && t.pfields == NULL))
-    return ms_err_set(err, MS_ENOMEM, "out of memory");
-  t.dflt = t.konst + m->nfields + 1;
-  t.refmi = t.fidx + m->nfields + 1;
-  t.reffi = t.refmi + m->nfields + 1;
+  t->dflt = t->konst + m->nfields + 1;
+  t->refmi = t->fidx + m->nfields + 1;
+  t->reffi = t->refmi + m->nfields + 1;
   for (k = 0; k < m->nfields; k++) {
     const ms_mapfield *f = &m->fields[k];
-    t.fidx[k] = ms_model_field(t.model, f->field, strlen(f->field));
-    t.refmi[k] = f->ref_model ? ms_store_model(s, f->ref_model) : -1;
-    t.reffi[k] = f->ref_model ? ms_model_field(s->models[t.refmi[k]], f->ref_field,
-                                               strlen(f->ref_field)) : -1;
-    if (ms_store_copy_value(s, &f->konst, &t.konst[k]) != MS_OK ||
-        ms_store_copy_value(s, &f->dflt, &t.dflt[k]) != MS_OK)
+    t->fidx[k] = ms_model_field(t->model, f->field, strlen(f->field));
+    t->refmi[k] = f->ref_model ? ms_store_model(s, f->ref_model) : -1;
+    t->reffi[k] = f->ref_model ? ms_model_field(s->models[t->refmi[k]], f->ref_field,
+                                                strlen(f->ref_field)) : -1;
+    if (ms_store_copy_value(s, &f->konst, &t->konst[k]) != MS_OK ||
+        ms_store_copy_value(s, &f->dflt, &t->dflt[k]) != MS_OK)
       return ms_err_set(err, MS_ENOMEM, "out of memory");
   }
-  batch = batched(m) ? BATCH : 1;
-  for (n = 0; n < list->len; n += built) {
+  return MS_OK;
+}
+
+/* Maps items[0..len), numbered from t->run's base. */
+static int feed(maprun *t, const ms_value *items, size_t len) {
+  ms_record *recs[BATCH];
+  uint64_t hashes[BATCH];
+  size_t n, batch = batched(t->m) ? BATCH : 1, built, i;
+  int rc;
+  t->items = items;
+  for (n = 0; n < len; n += built) {
     /* build a batch, then store what was built in item order: a failed
        item is reported after the items before it are stored */
-    for (built = 0, rc = MS_OK; rc == MS_OK && built < batch && n + built < list->len;
+    for (built = 0, rc = MS_OK; rc == MS_OK && built < batch && n + built < len;
          built++)
-      rc = build(&t, n + built, &recs[built], &hashes[built]);
+      rc = build(t, n + built, &recs[built], &hashes[built]);
     if (rc != MS_OK) built--;
     for (i = 0; i < built; i++) {
-      int sr = recs[i] ? settle(&t, n + i, recs[i], hashes[i]) : MS_OK;
+      int sr = recs[i] ? settle(t, n + i, recs[i], hashes[i]) : MS_OK;
       if (sr != MS_OK) return sr;
     }
     if (rc != MS_OK) return rc;
   }
   return MS_OK;
+}
+
+static int notalist(const ms_mapping *m, const char *got, ms_err *err) {
+  return ms_err_set(err, MS_EINPUT, "mapping '%s': %s%s%s is not a list of records "
+                    "(got %s)", m->name, m->from ? "'from' path '" : "the document",
+                    m->from ? m->from : "", m->from ? "'" : "", got);
+}
+
+int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
+                   const ms_maphooks *hooks, const ms_maprun *run,
+                   ms_mapstats *stats, ms_err *err) {
+  const ms_value *list = m->from ? getpath(doc, m->from) : doc;
+  maprun t;
+  int rc;
+  if ((rc = setup(&t, m, s, hooks, run, stats, err)) != MS_OK) return rc;
+  if (list == NULL || list->type != MS_LIST)
+    return notalist(m, list ? tname(list) : "nothing", err);
+  /* the index takes every item at most: sized once, not regrown */
+  if (ms_store_reserve_index(s, s->count + list->len) != MS_OK)
+    return ms_err_set(err, MS_ENOMEM, "out of memory");
+  return feed(&t, list->u.items, list->len);
+}
+
+/* {====== from JSON text ======} */
+
+/* Containers the 'from' path may go through. */
+#define MAXPATH 32
+
+/* The value of the next key or element of the container ps->p is in,
+   kind '{' or '['; 0 at its end. */
+static int nextin(parser *ps, int kind, int first, ms_value *key, int *more) {
+  int rc;
+  ms_jp_skipws(ps);
+  *more = 0;
+  if (*ps->p == (kind == '{' ? '}' : ']')) {
+    ps->p++;
+    return MS_OK;
+  }
+  if (!first) {
+    if (*ps->p != ',')
+      return ms_jp_fail(ps, ps->p, kind == '{' ? "expected ',' or '}' in object"
+                                               : "expected ',' or ']' in array");
+    ps->p++;
+    ms_jp_skipws(ps);
+  }
+  if (kind == '{') {
+    if ((rc = ms_jp_key(ps, key)) != MS_OK) return rc;
+    ms_jp_skipws(ps);
+  }
+  *more = 1;
+  return MS_OK;
+}
+
+/* Skips what is left of the container of kind after the current value. */
+static int finish(parser *ps, int kind, int depth) {
+  ms_value k, v;
+  int more, rc;
+  for (;;) {
+    if ((rc = nextin(ps, kind, 0, &k, &more)) != MS_OK) return rc;
+    if (!more) return MS_OK;
+    if ((rc = ms_jp_value(ps, &v, depth + 1)) != MS_OK) return rc;
+  }
+}
+
+/* Moves ps to the value at m->from, noting the containers it went into
+   in kinds[0..*depth); *found 0 when the path names nothing. */
+static int descend(parser *ps, const char *path, char *kinds, int *depth,
+                   int *found) {
+  const char *p = path;
+  *found = 0;
+  *depth = 0;
+  while (p && *p) {
+    const char *dot = strchr(p, '.');
+    size_t n = dot ? (size_t)(dot - p) : strlen(p), at = 0, want = 0;
+    int kind, more, first = 1, rc;
+    int index = n > 0 && strspn(p, "0123456789") >= n;
+    ms_value k, v;
+    ms_jp_skipws(ps);
+    kind = *ps->p;
+    if ((kind != '{' && !(kind == '[' && index)) || *depth == MAXPATH) return MS_OK;
+    if (index) want = strtoul(p, NULL, 10);
+    ps->p++;
+    for (;; first = 0, at++) {
+      if ((rc = nextin(ps, kind, first, &k, &more)) != MS_OK) return rc;
+      if (!more) return MS_OK;
+      if (kind == '{' ? (k.len == n && memcmp(k.u.s, p, n) == 0) : at == want) break;
+      if ((rc = ms_jp_value(ps, &v, *depth + 1)) != MS_OK) return rc;
+    }
+    kinds[(*depth)++] = (char)kind;
+    p = dot ? dot + 1 : NULL;
+  }
+  *found = 1;
+  return MS_OK;
+}
+
+int ms_mapping_run_text(const ms_mapping *m, ms_store *s, const char *text,
+                        size_t len, const char *name, ms_text *mapped,
+                        ms_arena *scratch, ms_value *items,
+                        const ms_maphooks *hooks, const ms_maprun *run,
+                        ms_mapstats *stats, ms_err *err) {
+  ms_maprun chunkrun;
+  ms_value k, v;
+  int listed = 0;  /* the path names a list, being read */
+  const char *got = NULL;  /* set when the path names no list */
+  parser ps;
+  maprun t;
+  char kinds[MAXPATH];
+  size_t n = 0, base = 0;
+  int depth, found, more = 1, first = 1, rc;
+  if ((rc = setup(&t, m, s, hooks, run, stats, err)) != MS_OK) return rc;
+  memset(&chunkrun, 0, sizeof chunkrun);
+  if (run) chunkrun = *run;
+  t.run = &chunkrun;
+  memset(&ps, 0, sizeof ps);
+  ps.start = ps.p = text;
+  ps.end = text + len;
+  ps.name = name ? name : "<json>";
+  ps.a = scratch;
+  ps.err = err;
+  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) ps.p += 3;
+  if ((rc = descend(&ps, m->from, kinds, &depth, &found)) == MS_OK) {
+    ms_jp_skipws(&ps);
+    if (!found) {
+      got = "nothing";
+    } else if (*ps.p != '[') {
+      if ((rc = ms_jp_value(&ps, &v, depth)) == MS_OK) got = tname(&v);
+    } else {
+      ps.p++;
+      listed = 1;
+    }
+  }
+  while (rc == MS_OK && listed && more) {
+    if ((rc = nextin(&ps, '[', first, &k, &more)) != MS_OK) break;
+    first = 0;
+    if (more && (rc = ms_jp_value(&ps, &items[n++], depth + 1)) != MS_OK) break;
+    if (n < MS_MAP_CHUNK && (more || n == 0)) continue;
+    /* the first chunk tells how many items the text holds */
+    if (base == 0 && more &&
+        ms_store_reserve_index(s, s->count + (size_t)((double)n *
+          (double)(ps.end - ps.start) / (double)(ps.p - ps.start))) != MS_OK) {
+      rc = ms_err_set(err, MS_ENOMEM, "out of memory");
+      break;
+    }
+    /* no container is being read between items: the parser's scratch
+       goes before the hooks run, which may not return */
+    free(ps.stack);
+    ps.stack = NULL;
+    ps.top = ps.cap = 0;
+    chunkrun.base = (run ? run->base : 0) + base;
+    if ((rc = feed(&t, items, n)) != MS_OK) break;
+    base += n;
+    n = 0;
+    ms_arena_free(scratch);
+    if (mapped) ms_text_release(mapped, ps.p, (size_t)8 << 20);
+  }
+  /* the rest of the document is read too: an error in it is an error,
+     before the path naming no list */
+  while (rc == MS_OK && depth > 0) {
+    depth--;
+    rc = finish(&ps, kinds[depth], depth);
+  }
+  if (rc == MS_OK) {
+    ms_jp_skipws(&ps);
+    if (ps.p != ps.end) rc = ms_jp_fail(&ps, ps.p, "unexpected data after JSON value");
+  }
+  if (rc == MS_OK && got) rc = notalist(m, got, err);
+  free(ps.stack);
+  ms_arena_free(scratch);
+  return rc;
 }

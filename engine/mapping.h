@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "json.h"
 #include "store.h"
 #include "value.h"
 
@@ -103,6 +104,20 @@ int ms_mapping_check(const ms_mapping *m, const ms_store *s, ms_err *err);
 int ms_mapping_run(const ms_mapping *m, ms_store *s, const ms_value *doc,
                    const ms_maphooks *hooks, const ms_maprun *run,
                    ms_mapstats *stats, ms_err *err);
+/* Items ms_mapping_run_text reads, then maps, at a time. */
+#define MS_MAP_CHUNK 4096
+
+/* The same over JSON text (NUL-terminated, len bytes, name for errors)
+   without a tree of the whole document: the items of the 'from' list are
+   parsed into the caller's scratch arena and items array (MS_MAP_CHUNK
+   values) and mapped a chunk at a time, the pages of `mapped` (NULL:
+   none) let go behind them; scratch is emptied after each chunk. The
+   rest of the document is read for its errors. */
+int ms_mapping_run_text(const ms_mapping *m, ms_store *s, const char *text,
+                        size_t len, const char *name, ms_text *mapped,
+                        ms_arena *scratch, ms_value *items,
+                        const ms_maphooks *hooks, const ms_maprun *run,
+                        ms_mapstats *stats, ms_err *err);
 
 /* Applies a built-in normalizer (for tests and the Lua API). */
 int ms_normalize(int kind, const char *key, ms_store *s, const ms_value *in,

@@ -156,6 +156,39 @@ describe("moonsync.mapping", function()
     assert.matches("model 'device' has no field 'colour'", err.message)
   end)
 
+  it("reads JSON text a chunk of records at a time, and the rest of the document too", function()
+    local m = ms.mapping { name = "devs", model = Device, from = "data.1.results",
+      fields = { name = "name", site_name = { const = "ams" }, ip = { path = "ip", transform = "ip" } } }
+    local rows = {}
+    for i = 0, 9999 do rows[#rows + 1] = ('{"name": "d%d", "ip": "10.0.%d.%d"}'):format(i, i // 256, i % 256) end
+    local function doc(list, tail)
+      return '{"meta": {"x": [1, 2]}, "data": [{"results": []}, {"count": 3, "results": ['
+             .. table.concat(list, ",\n") .. ']' .. (tail or ', "next": null}], "more": "x"}')
+    end
+    local b = Api:new()
+    assert.same({ seen = 10000, added = 10000, filtered = 0, skipped = 0 }, b:load_mapped(m, doc(rows)))
+    assert.equals("10.0.39.15", b:get("device", "ams__d9999").ip)
+    -- an item past the first chunk is named by its place in the whole list
+    rows[5001] = '{"name": "bad", "ip": "10.0.0.300"}'
+    b = Api:new()
+    local ok, err = pcall(b.load_mapped, b, m, doc(rows))
+    assert.is_false(ok)
+    assert.matches("mapping 'devs': record 5000 %(data.1.results%[5000%]%): field 'ip'", err.message)
+    assert.equals(5000, b:count("device"))
+    -- the text after the list is read: an error there is an error
+    rows[5001] = '{"name": "ok", "ip": "10.0.0.1"}'
+    ok, err = pcall(Api:new().load_mapped, Api:new(), m, doc(rows, ', "next": nul}]}'))
+    assert.is_false(ok)
+    assert.matches("<source>:%d+:%d+: ", err.message)
+    ok, err = pcall(a.load_mapped, a, m, '{"data": [{}, {"results": {"a": 1}}]}')
+    assert.matches("'from' path 'data.1.results' is not a list of records %(got an object%)", err.message)
+    ok, err = pcall(a.load_mapped, a, m, '{"data": [{}]}')
+    assert.matches("%(got nothing%)", err.message)
+    -- a syntax error anywhere goes before a path that names nothing
+    ok, err = pcall(a.load_mapped, a, m, '{"data": [{}], "x": tru}')
+    assert.matches("<source>:1:", err.message)
+  end)
+
   it("maps a JSON file without building Lua tables", function()
     local f = os.tmpname()
     local h = io.open(f, "w")
