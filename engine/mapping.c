@@ -59,6 +59,70 @@ static const ms_value *getpath(const ms_value *v, const char *path) {
   return v;
 }
 
+/* A path read once for a run: its steps, each remembering where in an
+   object its key was found last (the objects of one source mostly list
+   their keys in one order). Walks as getpath does. */
+typedef struct pathstep {
+  const char *key;
+  uint32_t len;
+  uint32_t hint;
+  long index;  /* the step as a list index, or -1 */
+} pathstep;
+
+typedef struct cpath {
+  pathstep *steps;
+  uint32_t n;
+} cpath;
+
+static int compile(ms_arena *a, const char *path, cpath *out) {
+  const char *p = path;
+  uint32_t n = 0;
+  out->n = 0;
+  out->steps = NULL;
+  if (path == NULL) return MS_OK;
+  for (p = path; *p; p++) n += *p == '.';
+  if ((out->steps = ms_arena_alloc(a, (n + 1) * sizeof *out->steps)) == NULL)
+    return MS_ENOMEM;
+  for (p = path; *p;) {
+    const char *dot = strchr(p, '.');
+    size_t len = dot ? (size_t)(dot - p) : strlen(p);
+    pathstep *st = &out->steps[out->n++];
+    st->key = p;
+    st->len = (uint32_t)len;
+    st->hint = 0;
+    st->index = len > 0 && strspn(p, "0123456789") >= len ? (long)strtoul(p, NULL, 10) : -1;
+    p += len;
+    if (*p == '.') p++;
+  }
+  return MS_OK;
+}
+
+static const ms_value *walk(const ms_value *v, const cpath *c) {
+  uint32_t i, j;
+  for (i = 0; v != NULL && i < c->n; i++) {
+    pathstep *st = &c->steps[i];
+    if (v->type == MS_MAP) {
+      const ms_value *k;
+      if (st->hint < v->len) {
+        k = &v->u.items[2 * st->hint];
+        if (k->len == st->len && ms_jp_same(k->u.s, st->key, st->len)) {
+          v = k + 1;
+          continue;
+        }
+      }
+      for (j = 0, k = v->u.items; j < v->len; j++, k += 2)
+        if (k->len == st->len && ms_jp_same(k->u.s, st->key, st->len)) break;
+      st->hint = j;
+      v = j < v->len ? k + 1 : NULL;
+    } else if (v->type == MS_LIST && st->index >= 0) {
+      v = (size_t)st->index < v->len ? &v->u.items[st->index] : NULL;
+    } else {
+      return NULL;
+    }
+  }
+  return v;
+}
+
 static const char *tname(const ms_value *v) {
   static const char *names[] = {"null", "a boolean", "an integer", "a float",
                                 "a string", "a list", "an object"};
@@ -333,6 +397,7 @@ typedef struct maprun {
   const ms_model *model;
   ms_value *konst, *dflt, *pfields;
   int *fidx, *refmi, *reffi;
+  cpath *paths;           /* each field's path, then the id's */
 } maprun;
 
 /* Records a run builds before it stores them: their index slots are
@@ -396,7 +461,7 @@ static int build(const maprun *t, size_t n, ms_record **out, uint64_t *h) {
     if (f->has_const) {
       v = &t->konst[k];
     } else if (f->ref_model) {
-      const ms_value *id = getpath(item, f->path);
+      const ms_value *id = walk(item, &t->paths[k]);
       if (id != NULL && id->type != MS_NIL) {
         ms_record *target = ms_store_ref_get(s, t->refmi[k], id);
         if (target == NULL) {
@@ -410,7 +475,7 @@ static int build(const maprun *t, size_t n, ms_record **out, uint64_t *h) {
         v = &target->fields[t->reffi[k]];
       }
     } else if (f->path != NULL) {
-      v = getpath(item, f->path);
+      v = walk(item, &t->paths[k]);
     }
     if ((v == NULL || v->type == MS_NIL) && f->has_default) v = &t->dflt[k];
     cur = v ? *v : ms_nil;
@@ -469,7 +534,7 @@ static int settle(const maprun *t, size_t n, ms_record *r, uint64_t h) {
   if (rc != MS_OK) return where(m, t->run, n, NULL, err);
   t->stats->added++;
   if (m->id) {
-    const ms_value *id = getpath(&t->items[n], m->id);
+    const ms_value *id = walk(&t->items[n], &t->paths[m->nfields]);
     if (id != NULL && id->type != MS_NIL &&
         ms_store_ref_put(s, t->mi, id, r) != MS_OK)
       return ms_err_set(err, MS_ENOMEM, "out of memory");
@@ -520,12 +585,17 @@ static int setup(maprun *t, const ms_mapping *m, ms_store *s,
     t->pfields = ms_arena_alloc(&s->arena, s->models[t->pm]->nfields * sizeof *t->pfields);
   if (t->konst == NULL || t->fidx == NULL || (t->pm >= 0 && t->pfields == NULL))
     return ms_err_set(err, MS_ENOMEM, "out of memory");
+  t->paths = ms_arena_alloc(&s->arena, (m->nfields + 1) * sizeof *t->paths);
+  if (t->paths == NULL || compile(&s->arena, m->id, &t->paths[m->nfields]) != MS_OK)
+    return ms_err_set(err, MS_ENOMEM, "out of memory");
   t->dflt = t->konst + m->nfields + 1;
   t->refmi = t->fidx + m->nfields + 1;
   t->reffi = t->refmi + m->nfields + 1;
   for (k = 0; k < m->nfields; k++) {
     const ms_mapfield *f = &m->fields[k];
     t->fidx[k] = ms_model_field(t->model, f->field, strlen(f->field));
+    if (compile(&s->arena, f->path, &t->paths[k]) != MS_OK)
+      return ms_err_set(err, MS_ENOMEM, "out of memory");
     t->refmi[k] = f->ref_model ? ms_store_model(s, f->ref_model) : -1;
     t->reffi[k] = f->ref_model ? ms_model_field(s->models[t->refmi[k]], f->ref_field,
                                                 strlen(f->ref_field)) : -1;

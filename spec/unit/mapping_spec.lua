@@ -29,6 +29,18 @@ describe("moonsync.mapping", function()
     assert.equals("float", math.type(a:get("site", "ber").asn))
   end)
 
+  it("finds a path's keys whatever order each object lists them in, and list indices", function()
+    local m = ms.mapping { model = Device, fields = { name = "n", site_name = "s.name",
+      role = "roles.1", serial = "x.1" } }
+    local b = Api:new()
+    b:load_mapped(m, '[{"n": "a", "s": {"id": 1, "name": "ams"}, "roles": ["r0", "r1"], "x": {"1": "k"}},'
+                     .. ' {"s": {"name": "ber", "id": 2}, "roles": ["q0"], "n": "b"},'
+                     .. ' {"x": [], "roles": [], "n": "c", "s": {"name": "osl"}}]')
+    assert.same({ "r1", "k" }, { b:get("device", "ams__a").role, b:get("device", "ams__a").serial })
+    assert.is_nil(b:get("device", "ber__b").role)
+    assert.is_not_nil(b:get("device", "osl__c"))
+  end)
+
   it("resolves references, links parents and filters", function()
     local m = ms.mapping { model = Device, from = "results",
       fields = { name = "name", site_name = { ref = Site, path = "site_id", field = "name" },
