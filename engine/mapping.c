@@ -706,7 +706,8 @@ static int descend(parser *ps, const char *path, char *kinds, int *depth,
     ms_value k, v;
     ms_jp_skipws(ps);
     kind = *ps->p;
-    if ((kind != '{' && !(kind == '[' && index)) || *depth == MAXPATH) return MS_OK;
+    if ((kind != '{' && !(kind == '[' && index)) || *depth == MAXPATH)
+      return ms_jp_value(ps, &v, *depth);  /* no step into it: read past it */
     if (index) want = strtoul(p, NULL, 10);
     ps->p++;
     for (;; first = 0, at++) {

@@ -194,8 +194,11 @@ describe("moonsync.mapping", function()
     assert.matches("<source>:%d+:%d+: ", err.message)
     ok, err = pcall(a.load_mapped, a, m, '{"data": [{}, {"results": {"a": 1}}]}')
     assert.matches("'from' path 'data.1.results' is not a list of records %(got an object%)", err.message)
-    ok, err = pcall(a.load_mapped, a, m, '{"data": [{}]}')
-    assert.matches("%(got nothing%)", err.message)
+    for _, text in ipairs { '{"data": [{}]}', '{"data": "x", "y": 1}', '{"data": {"1": 5}}',
+                            '{"data": [{}, {"results": 1}, 2]}' } do
+      ok, err = pcall(a.load_mapped, a, m, text)
+      assert.matches(text:find("results") and "%(got an integer%)" or "%(got nothing%)", err.message)
+    end
     -- a syntax error anywhere goes before a path that names nothing
     ok, err = pcall(a.load_mapped, a, m, '{"data": [{}], "x": tru}')
     assert.matches("<source>:1:", err.message)
