@@ -192,3 +192,58 @@ describe("properties #property", function()
     end)
   end
 end)
+
+-- A mapping over JSON text reads it a chunk of items at a time; the same
+-- text decoded into Lua tables first must map to the same records, counts
+-- and errors, whatever surrounds the list and wherever a chunk ends.
+describe("properties #property: mappings read from text", function()
+  local core = require "moonsync.core"
+  local A = ms.adapter "mapped" { models = { Site, Device, Port } }
+  local SCALARS = { '"x"', '"y"', "1", "1.5", "true", "null", "[1, 2]", '{"k": 1}', '"a\\"b"' }
+
+  for seed = 1, 20 do
+    it("text read in chunks maps as the decoded document does (seed " .. seed .. ")", function()
+      local rnd = gen(seed)
+      local n = rnd(3) == 1 and 4000 + rnd(5000) or rnd(60) - 1
+      local dup = rnd(4) == 1 and n > 1 and 1 + rnd(n - 1) or nil  -- repeats the first
+      local items = {}
+      for i = 1, n do
+        local parts = { ('"n": "i%d"'):format(i),
+                        rnd(5) > 1 and ('"s": {"id": %d, "name": "s%d"}'):format(i, rnd(4)) or '"s": null',
+                        '"v": ' .. SCALARS[rnd(#SCALARS)],
+                        rnd(2) == 1 and '"t": ["a", "b"]' or '"t": []',
+                        '"z": ' .. SCALARS[rnd(#SCALARS)] }
+        for j = #parts, 2, -1 do  -- each object lists its keys in its own order
+          local k = rnd(j)
+          parts[j], parts[k] = parts[k], parts[j]
+        end
+        items[i] = dup == i and items[1] or "{" .. table.concat(parts, ", ") .. "}"
+      end
+      local list = "[" .. table.concat(items, ",\n ") .. "]"
+      local from, text
+      local shape = rnd(3)
+      if shape == 1 then
+        from, text = nil, list
+      elseif shape == 2 then
+        from, text = "results", '{"count": ' .. n .. ', "results": ' .. list .. ', "next": null}'
+      else
+        from, text = "a.1.items", '{"x": [1, {"y": 2}], "a": [{"items": []}, {"items": ' .. list
+                                   .. ', "w": "after"}, 3], "z": {}}'
+      end
+      local m = ms.mapping { model = Device, from = from,
+        fields = { name = "n", site = { path = "s.name", default = "none" }, role = "v",
+                   tags = "t.1" } }
+      local function run(source)
+        local a = A:new()
+        local ok, res = pcall(a.load_mapped, a, m, source)
+        return ok, ok and res or res.message, a:dict()
+      end
+      local ok1, res1, dict1 = run(text)
+      local ok2, res2, dict2 = run(core.json_decode(text))
+      assert.equals(ok2, ok1)
+      assert.same(res2, res1)
+      assert.same(dict2, dict1)
+      if dup then assert.matches(("record %d "):format(dup - 1), res1) end
+    end)
+  end
+end)
