@@ -205,13 +205,31 @@ typedef struct lrun {
   int fns;       /* stack index of the function table */
 } lrun;
 
+/* The function at 1 called with the value at light userdata 2. */
+static int pushcall(lua_State *L) {
+  const ms_value *v = lua_touserdata(L, 2);
+  lua_settop(L, 1);
+  ms_l_push(L, v, 0);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+/* Calls the hook idx with v in protected mode, the pushing of v included
+   (it may run out of memory): a hook never unwinds through the C run
+   that called it. Leaves its result or error on the stack. */
+static int callhook(lrun *r, int idx, const ms_value *v) {
+  lua_State *L = r->L;
+  lua_pushcfunction(L, pushcall);
+  lua_rawgeti(L, r->fns, idx);
+  lua_pushlightuserdata(L, (void *)v);
+  return lua_pcall(L, 2, 1, 0);
+}
+
 static int hook_transform(void *ud, int idx, ms_store *s, const ms_value *in,
                           ms_value *out, ms_err *err) {
   lrun *r = ud;
   lua_State *L = r->L;
-  lua_rawgeti(L, r->fns, idx);
-  ms_l_push(L, in, 0);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+  if (callhook(r, idx, in) != LUA_OK) {
     ms_err_set(err, MS_EINPUT, "transform failed: %s",
                lua_isstring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
     lua_pop(L, 1);
@@ -231,9 +249,7 @@ static int hook_filter(void *ud, int idx, const ms_value *rec, int *keep,
                        ms_err *err) {
   lrun *r = ud;
   lua_State *L = r->L;
-  lua_rawgeti(L, r->fns, idx);
-  ms_l_push(L, rec, 0);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+  if (callhook(r, idx, rec) != LUA_OK) {
     ms_err_set(err, MS_EINPUT, "filter failed: %s",
                lua_isstring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
     lua_pop(L, 1);
