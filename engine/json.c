@@ -418,23 +418,30 @@ int ms_jp_value(parser *ps, ms_value *out, int depth) {
   }
 }
 
+void ms_jp_init(parser *ps, const char *text, size_t len, const char *name,
+                ms_arena *a, ms_err *err) {
+  memset(ps, 0, sizeof *ps);
+  ps->start = ps->p = text;
+  ps->end = text + len;
+  ps->name = name ? name : "<json>";
+  ps->a = a;
+  ps->err = err;
+  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) ps->p += 3;
+}
+
+int ms_jp_end(parser *ps) {
+  ms_jp_skipws(ps);
+  if (ps->p != ps->end) return ms_jp_fail(ps, ps->p, "unexpected data after JSON value");
+  return MS_OK;
+}
+
 int ms_json_parse(ms_arena *a, const char *text, size_t len,
                   const char *name, ms_value *out, ms_err *err) {
   parser ps;
   int rc;
-  ps.start = ps.p = text;
-  ps.end = text + len;
-  ps.name = name ? name : "<json>";
-  ps.a = a;
-  ps.stack = NULL;
-  ps.top = ps.cap = 0;
-  ps.err = err;
-  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) ps.p += 3;
+  ms_jp_init(&ps, text, len, name, a, err);
   rc = ms_jp_value(&ps, out, 0);
-  if (rc == MS_OK) {
-    ms_jp_skipws(&ps);
-    if (ps.p != ps.end) rc = ms_jp_fail(&ps, ps.p, "unexpected data after JSON value");
-  }
+  if (rc == MS_OK) rc = ms_jp_end(&ps);
   free(ps.stack);
   return rc;
 }

@@ -25,6 +25,13 @@ typedef struct parser {
 
 /* MS_EPARSE at `at`, with line and column counted from ps->start. */
 int ms_jp_fail(parser *ps, const char *at, const char *what);
+/* A parser at the start of text[0..len) (NUL-terminated), past a UTF-8
+   byte order mark; what it decodes or builds goes to a, errors name
+   `name` (NULL: "<json>"). Its stack is freed by the caller. */
+void ms_jp_init(parser *ps, const char *text, size_t len, const char *name,
+                ms_arena *a, ms_err *err);
+/* MS_OK when nothing but whitespace is left of the text. */
+int ms_jp_end(parser *ps);
 /* Whether a[0..n) equals b[0..n): short ones (keys, literals) compared in
    place by words read within the n bytes, long ones by memcmp. */
 static inline int ms_jp_same(const char *a, const char *b, size_t n) {

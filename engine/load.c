@@ -548,10 +548,7 @@ static int document(loader *ld) {
     if (*ps->p == '}') { ps->p++; break; }
     return ms_jp_fail(ps, ps->p, "expected ',' or '}' in object");
   }
-  ms_jp_skipws(ps);
-  if (ps->p != ps->end)
-    return ms_jp_fail(ps, ps->p, "unexpected data after JSON value");
-  return MS_OK;
+  return ms_jp_end(ps);
 }
 
 static int run(ms_store *st, const char *text, size_t len, const char *name,
@@ -568,12 +565,7 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
   ld.text = mapped;
   ld.reported = text;
   ms_arena_init(&ld.scratch);
-  ld.ps.start = ld.ps.p = text;
-  ld.ps.end = text + len;
-  ld.ps.name = name;
-  ld.ps.a = &ld.scratch;
-  ld.ps.err = err;
-  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) ld.ps.p += 3;
+  ms_jp_init(&ld.ps, text, len, name, &ld.scratch, err);
   ld.stats = calloc(st->nmodels + 1, sizeof *ld.stats);
   ld.flens = calloc(st->nmodels + 1, sizeof *ld.flens);
   ld.clens = calloc(st->nmodels + 1, sizeof *ld.clens);

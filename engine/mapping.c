@@ -741,13 +741,7 @@ int ms_mapping_run_text(const ms_mapping *m, ms_store *s, const char *text,
   memset(&chunkrun, 0, sizeof chunkrun);
   if (run) chunkrun = *run;
   t.run = &chunkrun;
-  memset(&ps, 0, sizeof ps);
-  ps.start = ps.p = text;
-  ps.end = text + len;
-  ps.name = name ? name : "<json>";
-  ps.a = scratch;
-  ps.err = err;
-  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) ps.p += 3;
+  ms_jp_init(&ps, text, len, name, scratch, err);
   if ((rc = descend(&ps, m->from, kinds, &depth, &found)) == MS_OK) {
     ms_jp_skipws(&ps);
     if (!found) {
@@ -789,10 +783,7 @@ int ms_mapping_run_text(const ms_mapping *m, ms_store *s, const char *text,
     depth--;
     rc = finish(&ps, kinds[depth], depth);
   }
-  if (rc == MS_OK) {
-    ms_jp_skipws(&ps);
-    if (ps.p != ps.end) rc = ms_jp_fail(&ps, ps.p, "unexpected data after JSON value");
-  }
+  if (rc == MS_OK) rc = ms_jp_end(&ps);
   if (rc == MS_OK && got) rc = notalist(m, got, err);
   free(ps.stack);
   ms_arena_free(scratch);
