@@ -38,30 +38,10 @@ void ms_mapping_clear(ms_mapping *m) {
   m->lua_filter = -1;
 }
 
-/* Walks a dotted path: map keys, or list indices (0-based). NULL when
-   any step is missing. */
-static const ms_value *getpath(const ms_value *v, const char *path) {
-  const char *p = path;
-  while (v != NULL && *p) {
-    const char *dot = strchr(p, '.');
-    size_t n = dot ? (size_t)(dot - p) : strlen(p);
-    if (v->type == MS_MAP) {
-      v = ms_map_get(v, p, n);
-    } else if (v->type == MS_LIST && n > 0 && strspn(p, "0123456789") >= n) {
-      unsigned long i = strtoul(p, NULL, 10);
-      v = i < v->len ? &v->u.items[i] : NULL;
-    } else {
-      return NULL;
-    }
-    p += n;
-    if (*p == '.') p++;
-  }
-  return v;
-}
-
-/* A path read once for a run: its steps, each remembering where in an
-   object its key was found last (the objects of one source mostly list
-   their keys in one order). Walks as getpath does. */
+/* A step of a dotted path: a map key, or a list index (0-based) when it
+   is all digits. A step kept for a run remembers where in an object its
+   key was found last (the objects of one source mostly list their keys
+   in one order). */
 typedef struct pathstep {
   const char *key;
   uint32_t len;
@@ -69,13 +49,56 @@ typedef struct pathstep {
   long index;  /* the step as a list index, or -1 */
 } pathstep;
 
+/* Reads the step at *p and moves *p past it and its dot. */
+static void readstep(const char **p, pathstep *st) {
+  const char *dot = strchr(*p, '.');
+  size_t len = dot ? (size_t)(dot - *p) : strlen(*p);
+  st->key = *p;
+  st->len = (uint32_t)len;
+  st->hint = 0;
+  st->index = len > 0 && strspn(*p, "0123456789") >= len ? (long)strtoul(*p, NULL, 10) : -1;
+  *p += len;
+  if (**p == '.') (*p)++;
+}
+
+/* The value one step into v, or NULL. */
+static const ms_value *stepinto(const ms_value *v, pathstep *st) {
+  const ms_value *k;
+  uint32_t j;
+  if (v->type == MS_MAP) {
+    if (st->hint < v->len) {
+      k = &v->u.items[2 * st->hint];
+      if (k->len == st->len && ms_jp_same(k->u.s, st->key, st->len)) return k + 1;
+    }
+    for (j = 0, k = v->u.items; j < v->len; j++, k += 2)
+      if (k->len == st->len && ms_jp_same(k->u.s, st->key, st->len)) break;
+    st->hint = j;
+    return j < v->len ? k + 1 : NULL;
+  }
+  if (v->type == MS_LIST && st->index >= 0)
+    return (size_t)st->index < v->len ? &v->u.items[st->index] : NULL;
+  return NULL;
+}
+
+/* Walks a dotted path; NULL when any step is missing. */
+static const ms_value *getpath(const ms_value *v, const char *path) {
+  const char *p = path;
+  pathstep st;
+  while (v != NULL && *p) {
+    readstep(&p, &st);
+    v = stepinto(v, &st);
+  }
+  return v;
+}
+
+/* A path read once for a run. */
 typedef struct cpath {
   pathstep *steps;
   uint32_t n;
 } cpath;
 
 static int compile(ms_arena *a, const char *path, cpath *out) {
-  const char *p = path;
+  const char *p;
   uint32_t n = 0;
   out->n = 0;
   out->steps = NULL;
@@ -83,43 +106,13 @@ static int compile(ms_arena *a, const char *path, cpath *out) {
   for (p = path; *p; p++) n += *p == '.';
   if ((out->steps = ms_arena_alloc(a, (n + 1) * sizeof *out->steps)) == NULL)
     return MS_ENOMEM;
-  for (p = path; *p;) {
-    const char *dot = strchr(p, '.');
-    size_t len = dot ? (size_t)(dot - p) : strlen(p);
-    pathstep *st = &out->steps[out->n++];
-    st->key = p;
-    st->len = (uint32_t)len;
-    st->hint = 0;
-    st->index = len > 0 && strspn(p, "0123456789") >= len ? (long)strtoul(p, NULL, 10) : -1;
-    p += len;
-    if (*p == '.') p++;
-  }
+  for (p = path; *p;) readstep(&p, &out->steps[out->n++]);
   return MS_OK;
 }
 
 static const ms_value *walk(const ms_value *v, const cpath *c) {
-  uint32_t i, j;
-  for (i = 0; v != NULL && i < c->n; i++) {
-    pathstep *st = &c->steps[i];
-    if (v->type == MS_MAP) {
-      const ms_value *k;
-      if (st->hint < v->len) {
-        k = &v->u.items[2 * st->hint];
-        if (k->len == st->len && ms_jp_same(k->u.s, st->key, st->len)) {
-          v = k + 1;
-          continue;
-        }
-      }
-      for (j = 0, k = v->u.items; j < v->len; j++, k += 2)
-        if (k->len == st->len && ms_jp_same(k->u.s, st->key, st->len)) break;
-      st->hint = j;
-      v = j < v->len ? k + 1 : NULL;
-    } else if (v->type == MS_LIST && st->index >= 0) {
-      v = (size_t)st->index < v->len ? &v->u.items[st->index] : NULL;
-    } else {
-      return NULL;
-    }
-  }
+  uint32_t i;
+  for (i = 0; v != NULL && i < c->n; i++) v = stepinto(v, &c->steps[i]);
   return v;
 }
 
@@ -691,33 +684,33 @@ static int finish(parser *ps, int kind, int depth) {
   }
 }
 
-/* Moves ps to the value at m->from, noting the containers it went into
-   in kinds[0..*depth); *found 0 when the path names nothing. */
+/* Moves ps to the value at path, noting the containers it went into in
+   kinds[0..*depth); *found 0 when the path names nothing. */
 static int descend(parser *ps, const char *path, char *kinds, int *depth,
                    int *found) {
-  const char *p = path;
+  const char *p = path ? path : "";
   *found = 0;
   *depth = 0;
-  while (p && *p) {
-    const char *dot = strchr(p, '.');
-    size_t n = dot ? (size_t)(dot - p) : strlen(p), at = 0, want = 0;
+  while (*p) {
+    pathstep st;
+    size_t at = 0;
     int kind, more, first = 1, rc;
-    int index = n > 0 && strspn(p, "0123456789") >= n;
     ms_value k, v;
+    readstep(&p, &st);
     ms_jp_skipws(ps);
     kind = *ps->p;
-    if ((kind != '{' && !(kind == '[' && index)) || *depth == MAXPATH)
+    if ((kind != '{' && !(kind == '[' && st.index >= 0)) || *depth == MAXPATH)
       return ms_jp_value(ps, &v, *depth);  /* no step into it: read past it */
-    if (index) want = strtoul(p, NULL, 10);
     ps->p++;
     for (;; first = 0, at++) {
       if ((rc = nextin(ps, kind, first, &k, &more)) != MS_OK) return rc;
       if (!more) return MS_OK;
-      if (kind == '{' ? (k.len == n && memcmp(k.u.s, p, n) == 0) : at == want) break;
+      if (kind == '{' ? k.len == st.len && ms_jp_same(k.u.s, st.key, st.len)
+                      : at == (size_t)st.index)
+        break;
       if ((rc = ms_jp_value(ps, &v, *depth + 1)) != MS_OK) return rc;
     }
     kinds[(*depth)++] = (char)kind;
-    p = dot ? dot + 1 : NULL;
   }
   *found = 1;
   return MS_OK;
