@@ -451,7 +451,7 @@ void ms_store_free(ms_store *s) {
   free(s->slots);
   free(s->refs);
   free(s->islots);
-  free(s->msgs);
+  ms_recmap_free(&s->msgs);
   free(s->name);
   free(s->type);
   ms_arena_free(&s->arena);
@@ -982,50 +982,61 @@ int ms_store_adopt(ms_store *s, int midx, const ms_record *r, ms_record **out,
 const char *const ms_status_msgs[MS_MSG_OWN] = {"", "Created successfully",
   "Updated successfully", "Deleted successfully"};
 
-/* A message of its own: few records have one, so the store keeps them
-   beside the records, by record. */
-struct ms_msgslot {
+/* {====== values by record ======} */
+
+struct ms_recslot {
   const ms_record *r;
-  const char *msg;
+  const void *v;
 };
 
-static size_t msgslot(const ms_store *s, const ms_record *r) {
-  size_t mask = s->capmsgs - 1;
+static size_t recslot(const ms_recmap *m, const ms_record *r) {
+  size_t mask = m->cap - 1;
   size_t i = (size_t)(((uintptr_t)r >> 3) * 0x9e3779b97f4a7c15ULL >> 20) & mask;
-  while (s->msgs[i].r != NULL && s->msgs[i].r != r) i = (i + 1) & mask;
+  while (m->slots[i].r != NULL && m->slots[i].r != r) i = (i + 1) & mask;
   return i;
 }
 
+int ms_recmap_put(ms_recmap *m, const ms_record *r, const void *v) {
+  size_t i;
+  if ((m->n + 1) * 2 > m->cap) {
+    ms_recmap g;
+    g.cap = m->cap ? m->cap * 2 : 16;
+    g.n = m->n;
+    if ((g.slots = calloc(g.cap, sizeof *g.slots)) == NULL) return MS_ENOMEM;
+    for (i = 0; i < m->cap; i++)
+      if (m->slots[i].r != NULL) g.slots[recslot(&g, m->slots[i].r)] = m->slots[i];
+    free(m->slots);
+    *m = g;
+  }
+  i = recslot(m, r);
+  if (m->slots[i].r == NULL) m->n++;
+  m->slots[i].r = r;
+  m->slots[i].v = v;
+  return MS_OK;
+}
+
+const void *ms_recmap_get(const ms_recmap *m, const ms_record *r) {
+  return m->cap ? m->slots[recslot(m, r)].v : NULL;
+}
+
+void ms_recmap_free(ms_recmap *m) {
+  free(m->slots);
+  memset(m, 0, sizeof *m);
+}
+
+/* A message of its own: few records have one, so the store keeps them
+   beside the records. */
 const char *ms_record_own_msg(const ms_record *r) {
-  const ms_store *s = r->store;
-  const char *msg = s->capmsgs ? s->msgs[msgslot(s, r)].msg : NULL;
+  const char *msg = ms_recmap_get(&r->store->msgs, r);
   return msg ? msg : "";
 }
 
 /* Keeps msg as r's own message; MS_ENOMEM when it cannot. */
 static int ownmsg(ms_record *r, const char *msg) {
   ms_store *s = r->store;
-  const char *copy;
-  size_t i;
-  if ((s->nmsgs + 1) * 2 > s->capmsgs) {
-    struct ms_msgslot *old = s->msgs;
-    size_t n = s->capmsgs, cap = n ? n * 2 : 16;
-    if ((s->msgs = calloc(cap, sizeof *s->msgs)) == NULL) {
-      s->msgs = old;
-      return MS_ENOMEM;
-    }
-    s->capmsgs = cap;
-    for (i = 0; i < n; i++)
-      if (old[i].r != NULL) s->msgs[msgslot(s, old[i].r)] = old[i];
-    free(old);
-  }
-  if ((copy = ms_arena_strndup(&s->arena, msg, strlen(msg))) == NULL)
-    return MS_ENOMEM;
-  i = msgslot(s, r);
-  if (s->msgs[i].r == NULL) s->nmsgs++;
-  s->msgs[i].r = r;
-  s->msgs[i].msg = copy;
-  return MS_OK;
+  const char *copy = ms_arena_strndup(&s->arena, msg, strlen(msg));
+  if (copy == NULL) return MS_ENOMEM;
+  return ms_recmap_put(&s->msgs, r, copy);
 }
 
 void ms_record_set_status(ms_record *r, int status, const char *msg) {

@@ -122,6 +122,19 @@ typedef struct ms_uidlist {
 
 typedef struct ms_store ms_store;
 
+/* Values by record (open addressing on the record's address): for what
+   few records have, kept beside them. Zero-initialized; ms_recmap_free. */
+typedef struct ms_recmap {
+  struct ms_recslot *slots;
+  size_t cap, n;
+} ms_recmap;
+
+/* Sets r's value (not NULL); MS_ENOMEM when the map cannot grow. */
+int ms_recmap_put(ms_recmap *m, const ms_record *r, const void *v);
+/* r's value, or NULL. */
+const void *ms_recmap_get(const ms_recmap *m, const ms_record *r);
+void ms_recmap_free(ms_recmap *m);
+
 /* A record's status message by number: "" and DiffSync's own messages,
    shared by every record; any other is kept by the record's store. */
 enum { MS_MSG_NONE, MS_MSG_CREATED, MS_MSG_UPDATED, MS_MSG_DELETED, MS_MSG_OWN };
@@ -182,8 +195,7 @@ struct ms_store {
   size_t nrefs, caprefs;
   struct ms_islot *islots;  /* strings kept once (ms_store_keep; lazy) */
   size_t nislots, icount;
-  struct ms_msgslot *msgs;  /* status messages of MS_MSG_OWN (lazy) */
-  size_t nmsgs, capmsgs;
+  ms_recmap msgs;           /* status messages of MS_MSG_OWN */
 };
 
 /* New empty store with one owner; NULL when out of memory. Release with

@@ -19,11 +19,6 @@
 #include <time.h>
 
 /* A set of record pointers (open addressing, linear probing). */
-typedef struct ptrset {
-  const ms_record **slots;
-  size_t cap, n;
-} ptrset;
-
 typedef struct syncer {
   ms_diff *d;
   ms_store *dst;
@@ -33,7 +28,7 @@ typedef struct syncer {
   ms_sync_result *res;
   ms_err *err;
   uint64_t total;
-  ptrset doomed;          /* dest records the diff deletes (built lazily) */
+  ms_recmap doomed;       /* dest records the diff deletes (built lazily) */
   int doomed_ready;
   int lazy;               /* unchanged subtrees are skipped */
   int unwinding;          /* a failure is on its way up: its subtree and
@@ -239,46 +234,13 @@ static int crudfail(syncer *sy, const ms_delem *e, const char *what) {
 
 /* {====== protected records ======} */
 
-static size_t ptrslot(const ptrset *p, const ms_record *r) {
-  size_t h = ((size_t)r >> 4) * 0x9e3779b97f4a7c15ull;
-  size_t i = h & (p->cap - 1);
-  while (p->slots[i] != NULL && p->slots[i] != r) i = (i + 1) & (p->cap - 1);
-  return i;
-}
-
-static int ptradd(ptrset *p, const ms_record *r) {
-  size_t i;
-  if (2 * (p->n + 1) > p->cap) {
-    ptrset q;
-    size_t k;
-    q.cap = p->cap ? p->cap * 2 : 64;
-    q.n = 0;
-    q.slots = calloc(q.cap, sizeof *q.slots);
-    if (q.slots == NULL) return MS_ENOMEM;
-    for (k = 0; k < p->cap; k++)
-      if (p->slots[k]) q.slots[ptrslot(&q, p->slots[k])] = p->slots[k], q.n++;
-    free(p->slots);
-    *p = q;
-  }
-  i = ptrslot(p, r);
-  if (p->slots[i] == NULL) {
-    p->slots[i] = r;
-    p->n++;
-  }
-  return MS_OK;
-}
-
-static int ptrhas(const ptrset *p, const ms_record *r) {
-  return p->cap && p->slots[ptrslot(p, r)] == r;
-}
-
-static int collect(ptrset *p, const ms_dchildren *c) {
+static int collect(ms_recmap *p, const ms_dchildren *c) {
   uint32_t g, i;
   for (g = 0; g < c->ngroups; g++)
     for (i = 0; i < c->groups[g].n; i++) {
       const ms_delem *e = c->groups[g].elems[i];
       if (!(e->has_diffs & MS_HAS_DELETES)) continue;  /* none below */
-      if (e->action == MS_ACT_DELETE && e->dst && ptradd(p, e->dst) != MS_OK)
+      if (e->action == MS_ACT_DELETE && e->dst && ms_recmap_put(p, e->dst, e->dst) != MS_OK)
         return MS_ENOMEM;
       if (collect(p, &e->child) != MS_OK) return MS_ENOMEM;
     }
@@ -309,7 +271,7 @@ static int doomed(syncer *sy, const ms_dgroup *grp, uint32_t *gi,
     if (collect(&sy->doomed, &sy->d->top) != MS_OK) return -1;
     sy->doomed_ready = 1;
   }
-  return ptrhas(&sy->doomed, k);
+  return ms_recmap_get(&sy->doomed, k) != NULL;
 }
 
 /* The first record below r (whose element is e, or NULL) in the dest
@@ -657,7 +619,7 @@ int ms_sync_run(ms_diff *d, uint32_t flags, const ms_sync_ops *ops,
     /* the subtrees skipped at the end were counted, not told */
     if (rc == MS_OK) rc = tell(&sy);
   }
-  free(sy.doomed.slots);
+  ms_recmap_free(&sy.doomed);
   if (res->ops.oom && rc == MS_OK)
     rc = ms_err_set(err, MS_ENOMEM, "out of memory (operations log)");
   return rc;
