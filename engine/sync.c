@@ -328,11 +328,7 @@ static int changedonly(syncer *sy, const ms_dgroup *grp, int dmidx,
   uint32_t k, i;
   int rc;
   for (k = 0; k < grp->nchanged; k++) {
-    ms_delem *e = grp->elems[grp->changed[k]];
-    if (k + 8 < grp->nchanged)
-      __builtin_prefetch(grp->elems[grp->changed[k + 8]], 0);
-    if (k + 4 < grp->nchanged)
-      __builtin_prefetch(grp->elems[grp->changed[k + 4]]->dst, 1);
+    ms_delem *e = grp->elems[grp->changed[k]];  /* fetched along the walk */
     walked += 1 + e->child.nelems;
     if ((rc = element(sy, e, dmidx, parent)) != MS_OK) {
       /* the unchanged elements before it were passed, those after it were
