@@ -159,19 +159,7 @@ static int loadlist(loader *ld, int cm, ms_record *parent, uint32_t c,
    and asks for its index slot: the record's other fields are read while
    the slot comes in. */
 static int uidnow(loader *ld, ms_record *r, uint64_t *h) {
-  const ms_model *m = r->model;
-  if (m->nids == 1 && r->fields[0].type == MS_STR) {
-    r->uid = r->fields[0].u.s;  /* str(s) is s: share the bytes */
-    r->uid_len = r->fields[0].len;
-  } else {
-    ld->uid.len = 0;
-    ms_uid_build(&ld->uid, m, r->fields);
-    if (ld->uid.oom) return oom(ld);
-    r->uid = ms_arena_strndup(&ld->st->arena, ld->uid.data ? ld->uid.data : "",
-                              ld->uid.len);
-    if (r->uid == NULL) return oom(ld);
-    r->uid_len = (uint32_t)ld->uid.len;
-  }
+  if (ms_record_uid_in(r, &ld->uid) != MS_OK) return oom(ld);
   *h = ms_store_keyhash(r->midx, r->uid, r->uid_len);
   ms_store_prefetch(ld->st, *h);
   return MS_OK;

@@ -666,10 +666,11 @@ ms_record *ms_store_get(const ms_store *s, int midx, const char *uid,
   return ms_store_find(s, midx, uid, n);
 }
 
-int ms_record_uid(ms_record *r) {
+int ms_record_uid_in(ms_record *r, ms_buf *scratch) {
   ms_store *s = r->store;
   const ms_model *m = r->model;
-  ms_buf b = MS_BUF_INIT;
+  ms_buf own = MS_BUF_INIT, *b = scratch ? scratch : &own;
+  int rc = MS_OK;
   if (r->stored) return MS_OK;
   if (m->nids == 1 && r->fields[0].type == MS_STR) {
     /* str(s) is s: share the identifier's bytes */
@@ -677,13 +678,18 @@ int ms_record_uid(ms_record *r) {
     r->uid_len = r->fields[0].len;
     return MS_OK;
   }
-  ms_uid_build(&b, m, r->fields);
-  if (b.oom) { ms_buf_free(&b); return MS_ENOMEM; }
-  r->uid = ms_arena_strndup(&s->arena, b.data ? b.data : "", b.len);
-  r->uid_len = (uint32_t)b.len;
-  ms_buf_free(&b);
-  return r->uid ? MS_OK : MS_ENOMEM;
+  b->len = 0;
+  ms_uid_build(b, m, r->fields);
+  if (b->oom ||
+      (r->uid = ms_arena_strndup(&s->arena, b->data ? b->data : "", b->len)) == NULL)
+    rc = MS_ENOMEM;
+  else
+    r->uid_len = (uint32_t)b->len;
+  ms_buf_free(&own);
+  return rc;
 }
+
+int ms_record_uid(ms_record *r) { return ms_record_uid_in(r, NULL); }
 
 int ms_store_insert(ms_store *s, ms_record *r, ms_err *err) {
   if (r->stored) return ms_store_insert_hashed(s, r, 0, err);  /* a no-op */

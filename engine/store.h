@@ -249,6 +249,9 @@ size_t ms_store_orphans(ms_store *s, ms_buf *names, size_t max);
 /* (Re)computes the uid of a record not yet stored from its identifiers
    (a stored record's uid is fixed). MS_OK or MS_ENOMEM. */
 int ms_record_uid(ms_record *r);
+/* The same, building the uid in scratch (emptied first) rather than in
+   a buffer of its own: for callers that make many. */
+int ms_record_uid_in(ms_record *r, ms_buf *scratch);
 
 /* Looks up a record by model index and uid; NULL when absent. A lookup
    DiffSync's store would make (get, get_by_uids) marks the model as used
