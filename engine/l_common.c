@@ -211,10 +211,13 @@ static void tovalue(lua_State *L, int idx, ms_store *st, ms_value *out,
     }
     case LUA_TTABLE: {
       lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0, i;
-      int kind = marker(L, idx);
-      if (depth > MAX_NEST)
-        luaL_error(L, "%s: value nested deeper than %d levels (a cycle?)",
-                   what, MAX_NEST);
+      int kind;
+      if (depth >= MAX_NEST)
+        luaL_error(L, "%s: value nested deeper than %d levels (a table that "
+                   "holds itself?)", what, MAX_NEST);
+      /* each level holds a key, a value and the metatable probe */
+      luaL_checkstack(L, 4, "value nested too deeply");
+      kind = marker(L, idx);
       lua_pushnil(L);
       while (lua_next(L, idx)) {
         count++;

@@ -24,7 +24,11 @@
 #define MS_ARENA_MT "moonsync.Arena"
 #define MS_LISTMARK_MT "moonsync.list"
 
-#define MAX_NEST 1000
+/* How deep a Lua value stored in a record (or printed by pyrepr and
+   pformat) may nest. A record's field is data from an API or a file: 100
+   levels is far beyond any real one, and a deeper value is nearly always
+   a table that refers to itself. */
+#define MAX_NEST 100
 
 /* Handles. Each holds a reference on what it points into, so no handle
    can outlive the memory it uses: a record handle owns a reference on its

@@ -1,8 +1,11 @@
--- The Lua side of fuzz_lua.c: plan files and HTTP pagination envelopes.
+-- The Lua side of fuzz_lua.c: plan files, HTTP pagination envelopes, and
+-- Lua values (nested, shared and self-referencing tables) handed to every
+-- C function that walks one.
 -- Whatever the input, these must either succeed or raise a moonsync error
 -- (a table with a type); a plain Lua runtime error ("attempt to index a
 -- nil value") is a bug. Returns a function(data) -> nil or a bug report.
 local ms = require "moonsync"
+local core = require "moonsync.core"
 local plans = require "moonsync.plan"
 local http = require "moonsync.http"
 
@@ -71,9 +74,67 @@ local function fuzz_pages(text, style)
   return clean(ok, res)
 end
 
+-- A Lua value built from the input, one byte an operation on a stack of
+-- open tables: open a table, put a scalar, close the top table into the
+-- one below (as a list item or under a key), or put a table that is
+-- already open (a cycle) into the top one.
+local function build(text)
+  local root = {}
+  local open = { root }
+  for i = 1, #text do
+    local b = text:byte(i)
+    local op, arg = b % 8, b // 8
+    local top = open[#open]
+    if op == 0 then
+      open[#open + 1] = {}
+    elseif op == 1 then
+      top[#top + 1] = arg - 16
+    elseif op == 2 then
+      top["k" .. arg] = ("s"):rep(arg % 5)
+    elseif op == 3 and #open > 1 then
+      open[#open] = nil
+      local parent = open[#open]
+      parent[#parent + 1] = top
+    elseif op == 4 and #open > 1 then
+      open[#open] = nil
+      open[#open]["t" .. arg] = top
+    elseif op == 5 then
+      top[#top + 1] = open[arg % #open + 1]
+    elseif op == 6 then
+      top[#top + 1] = arg / 7
+    else
+      top[#top + 1] = arg % 2 == 0 and core.null or arg % 3 == 0
+    end
+  end
+  for i = #open, 2, -1 do
+    local parent = open[i - 1]
+    parent[#parent + 1] = open[i]
+  end
+  return root
+end
+
+local Holder = ms.model "holder" { identifiers = { "name" }, attributes = { "value" } }
+local Holders = ms.adapter "holders" { models = { Holder } }
+
+-- Any error is fine for a value (a cycle, a key that is not a string, too
+-- deep): what must never happen is a crash.
+local function fuzz_value(text)
+  local v = build(text)
+  pcall(core.pyrepr, v)
+  pcall(core.pformat, v)
+  local a = Holders:new()
+  pcall(function() a:add(Holder { name = "n", value = v }) end)
+  pcall(function()
+    local r = a:add(Holder { name = "m" })
+    r:set { value = v }
+  end)
+  return nil
+end
+
 return function(data)
   local mode = data:byte(1) or 0
   local rest = data:sub(2)
+  if mode >= 0xf0 then return fuzz_value(rest) end
   if mode % 2 == 0 then return fuzz_plan(rest) end
   return fuzz_pages(rest, STYLES[(mode // 2) % #STYLES + 1])
 end
