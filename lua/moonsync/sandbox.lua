@@ -15,8 +15,9 @@
 -- - `io.open`, `io.lines` (paths its permissions allow), `io.read`,
 --   `io.write`, `io.type`, `io.stdout`, `io.stderr`;
 -- - `require` of moonsync's modules (not the command line's own: see
---   INTERNAL) and the bundled adapters, as read-only views, and of Lua
---   files in the job's own directory, which run in this same environment.
+--   INTERNAL) and the bundled adapters, as read-only views, found only in
+--   moonsync's own directory (M.ROOT), and of Lua files in the job's own
+--   directory, which run in this same environment.
 --
 -- Nothing else: no os.execute, io.popen, os.remove, debug, package,
 -- dofile, loadfile, string.dump or binary chunks. Every door that reaches
@@ -36,6 +37,13 @@ local io_open, io_lines, fmt = io.open, io.lines, string.format
 local smatch, sfind, sgsub = string.match, string.find, string.gsub
 local permit, getenv = core.permit, core.getenv
 local collectgarbage = collectgarbage
+local package, loadfile = package, loadfile
+
+--- The directory moonsync's own modules live in (the one holding
+-- moonsync/sandbox.lua): `moonsync.*` names a job requires resolve there
+-- and nowhere else.
+M.ROOT = core.realpath((debug.getinfo(1, "S").source:match("^@(.*)/moonsync/[^/]+$")) or ".")
+local OWN_PATH = M.ROOT .. "/?.lua;" .. M.ROOT .. "/?/init.lua"
 
 --- Modules a job may require besides moonsync.* (short adapter names are
 -- the bundled adapters).
@@ -106,12 +114,45 @@ local hardened = false
 --- Protects the metatables every string and file handle shares, so that
 -- getmetatable("") or getmetatable(io.stdout) gives nothing to change.
 -- Idempotent; moonsync.job calls it before a job runs.
+--
+-- Also drops the relative entries ("./?.lua", "./?.so") of package.path
+-- and package.cpath: the modules trusted code requires come from
+-- moonsync's and Lua's own directories, never from the current one, which
+-- a job may be able to write.
 function M.harden()
   if hardened then return end
   hardened = true
+  for _, key in ipairs { "path", "cpath" } do
+    local keep = {}
+    for entry in package[key]:gmatch("[^;]+") do
+      if entry:sub(1, 1) == "/" then keep[#keep + 1] = entry end
+    end
+    package[key] = table.concat(keep, ";")
+  end
   local dgetmt = _G.debug.getmetatable
   dgetmt("").__metatable = false
   dgetmt(io.stdout).__metatable = false
+end
+
+-- {====== trusted modules ======}
+
+--- Requires one of moonsync's own modules, found in M.ROOT only (or
+-- already loaded, or preloaded as moonsync.core is). The module runs as
+-- trusted code, with the real globals.
+local function own(name)
+  local v = package.loaded[name]
+  if v ~= nil then return v end
+  if package.preload[name] then return require(name) end
+  local path = package.searchpath(name, OWN_PATH)
+  if not path then
+    error(fmt("module '%s' is not one of moonsync's modules (in %s)", name, M.ROOT), 3)
+  end
+  local chunk, err = loadfile(path, "t")
+  if not chunk then error(err, 3) end
+  v = chunk(name, path)
+  if v == nil then v = true end
+  if package.loaded[name] == nil then package.loaded[name] = v end
+  return package.loaded[name]
 end
 
 -- {====== doors ======}
@@ -164,10 +205,10 @@ function M.env(dir, onload)
     if M.INTERNAL[name] then
       error(fmt("module '%s' is the command line's own and not available to job files", name), 2)
     end
-    local trusted = M.MODULES[name] or (smatch(name, "^moonsync%.[%w_.]+$") and name)
-    if trusted then
-      return readonly(require(trusted))
-    end
+    local trusted = M.MODULES[name]
+    if trusted and not smatch(trusted, "^moonsync") then return readonly(require(trusted)) end
+    trusted = trusted or (smatch(name, "^moonsync%.[%w_.]+$") and name)
+    if trusted then return readonly(own(trusted)) end
     if loaded[name] ~= nil then return loaded[name] end
     if not smatch(name, "^[%w_]+[%w_.]*$") then
       error(fmt("module '%s': not a module name", name), 2)

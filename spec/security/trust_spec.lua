@@ -1,0 +1,67 @@
+-- Probes a job file, a plan file or a local user would run: each one found
+-- a way past the sandbox before its fix.
+local h = require "helpers"
+
+local SCHEMA = [[{"top_level": ["site"], "models": {
+  "site": {"identifiers": ["name"], "attributes": ["status"]}}}]]
+local SRC = '{"site": [{"name": "a", "status": "x"}, {"name": "b", "status": "y"}]}'
+local DST = '{"site": [{"name": "a", "status": "old"}]}'
+
+-- Runs moonsync with `args` from directory `cwd`.
+local function run_in(cwd, ...)
+  local parts = { "cd", h.quote(cwd), "&&", h.quote(h.bin) }
+  for _, a in ipairs { ... } do parts[#parts + 1] = h.quote(a) end
+  local out, err = os.tmpname(), os.tmpname()
+  local _, how, code = os.execute(table.concat(parts, " ") .. " >" .. out .. " 2>" .. err)
+  local res = { stdout = h.read(out), stderr = h.read(err),
+                code = how == "exit" and code or 128 + (code or 0) }
+  os.remove(out)
+  os.remove(err)
+  return res
+end
+
+describe("trust #security", function()
+  local dir
+  before_each(function() dir = h.sync_dir(SCHEMA, SRC, DST) end)
+  after_each(h.cleanup)
+
+  describe("moonsync's modules come from moonsync's directory only", function()
+    local PWN = 'os.execute("touch %s/pwned"); return {}'
+
+    it("a moonsync.* module shipped beside the job is not loaded", function()
+      os.execute("mkdir -p " .. h.quote(dir .. "/moonsync/adapters"))
+      h.write(dir .. "/moonsync/pwn.lua", PWN:format(dir))
+      h.write(dir .. "/moonsync/adapters/pwn.lua", PWN:format(dir))
+      for _, name in ipairs { "moonsync.pwn", "moonsync.adapters.pwn" } do
+        local job = h.json_job(dir, { prelude = ("require %q"):format(name) })
+        local r = run_in(dir, "diff", job)
+        assert.equals(1, r.code, r.stderr)
+        assert.matches("module '" .. name:gsub("%.", "%%.") .. "' is not one of moonsync's modules",
+                       r.stderr)
+        assert.is_nil(h.read(dir .. "/pwned"), name)
+      end
+    end)
+
+    it("a module a job writes into the current directory is not loaded either", function()
+      local job = h.json_job(dir, { prelude = ([[
+        os.execute = nil
+        local f = io.open(%q, "w")
+        if f then f:write(%q) f:close() end
+        require "moonsync.pwn2"]]):format(dir .. "/moonsync/pwn2.lua", PWN:format(dir)) })
+      os.execute("mkdir -p " .. h.quote(dir .. "/moonsync"))
+      local r = run_in(dir, "diff", job)
+      assert.equals(1, r.code, r.stderr)
+      assert.is_nil(h.read(dir .. "/pwned"))
+    end)
+
+    it("moonsync's real modules still load", function()
+      local job = h.json_job(dir, { prelude = [[
+        assert(require("moonsync.http").client)
+        assert(require("moonsync.adapters.rest"))
+        assert(require("netbox"))
+        assert(require("cjson.safe").decode("[1]")[1] == 1)]] })
+      local r = run_in(dir, "diff", job, "--format", "summary")
+      assert.equals(2, r.code, r.stderr)
+    end)
+  end)
+end)
