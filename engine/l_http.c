@@ -3,14 +3,17 @@
 ** moonsync.core as core.http_client(cfg). The friendly API (methods,
 ** JSON, pagination, errors) is lua/moonsync/http.lua.
 */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "http.h"
 #include "l_common.h"
+#include "perm.h"
 
 #define MS_HTTP_MT "moonsync.HttpClient"
 #define MS_HTTPRUN_MT "moonsync.HttpRun"
@@ -58,6 +61,22 @@ static const char *strfield(lua_State *L, int t, const char *k) {
   return v;
 }
 
+/* A proxy receives every request, credentials included: it must be an
+   http(s) proxy on a host the job may connect to. "host:port" is taken as
+   libcurl takes it, as http://host:port. Returns the proxy URL (on the
+   stack, alive as long as the config table's strings). */
+static const char *permit_proxy(lua_State *L, const char *proxy) {
+  const char *url = proxy;
+  if (strstr(proxy, "://") == NULL)
+    url = lua_pushfstring(L, "http://%s", proxy);
+  else if (strncasecmp(proxy, "http://", 7) != 0 &&
+           strncasecmp(proxy, "https://", 8) != 0)
+    luaL_error(L, "http client: proxy %s: only http:// and https:// proxies "
+               "are supported", proxy);
+  ms_l_permit_url(L, url);
+  return url;
+}
+
 /* core.http_client{timeout=, connect_timeout=, concurrency=, retries=,
    backoff=, backoff_max=, rate=, insecure=, ca_file=, proxy=,
    retry_unsafe=, user_agent=, max_body=} */
@@ -86,6 +105,12 @@ static int l_core_http_client(lua_State *L) {
   lua_pop(L, 2);
   cfg.ca_file = strfield(L, 1, "ca_file");
   cfg.proxy = strfield(L, 1, "proxy");
+  /* every option that names a host or a file is a door too */
+  if (cfg.ca_file) {
+    char buf[PATH_MAX];
+    ms_l_permit_path(L, MS_PERM_READ, cfg.ca_file, buf);
+  }
+  if (cfg.proxy) cfg.proxy = permit_proxy(L, cfg.proxy);
   cfg.user_agent = strfield(L, 1, "user_agent");
   luaL_argcheck(L, cfg.concurrency >= 1 && cfg.concurrency <= 256, 1,
                 "concurrency must be between 1 and 256");

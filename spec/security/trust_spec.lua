@@ -64,4 +64,44 @@ describe("trust #security", function()
       assert.equals(2, r.code, r.stderr)
     end)
   end)
+
+  describe("every libcurl option a job reaches is checked", function()
+    local a, b
+    before_each(function()
+      a, b = h.server("test_server"), h.server("test_server")
+    end)
+    after_each(function() a.stop() b.stop() end)
+
+    local function attempt(opts)
+      local job = h.json_job(dir, {
+        permissions = ("{ net = { %q } }"):format("127.0.0.1:" .. a.port),
+        target = ([[
+          local http = require "moonsync.http"
+          local c = http.client { base_url = %q, %s }
+          c:get("/conns")]]):format(a.url, opts) })
+      return h.run("diff", job)
+    end
+
+    it("a proxy on a host the job may not reach is refused, and nothing reaches it", function()
+      for _, proxy in ipairs { "127.0.0.1:" .. b.port, b.url, "https://127.0.0.1:" .. b.port } do
+        local r = attempt(("proxy = %q"):format(proxy))
+        assert.equals(1, r.code, r.stderr)
+        assert.matches("connecting to 127%.0%.0%.1:" .. b.port .. ": not permitted", r.stderr)
+      end
+      -- the fetch of /conns is the only connection b ever accepted
+      assert.equals("1", h.fetch(b.url .. "/conns"):match("%d+"))
+    end)
+
+    it("a proxy other than http(s) is refused", function()
+      local r = attempt(("proxy = %q"):format("socks5h://127.0.0.1:" .. a.port))
+      assert.equals(1, r.code, r.stderr)
+      assert.matches("only http:// and https:// proxies", r.stderr)
+    end)
+
+    it("a CA file outside the job's permissions is refused", function()
+      local r = attempt('ca_file = "/etc/shadow"')
+      assert.equals(1, r.code, r.stderr)
+      assert.matches("read /etc/shadow: not permitted", r.stderr)
+    end)
+  end)
 end)
