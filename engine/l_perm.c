@@ -92,6 +92,17 @@ static int l_policy_gc(lua_State *L) {
 
 static const char *const kinds[] = {"read", "write", "net", "env", NULL};
 
+/* policy:grant_guarded(dir, why): the write grant of a job's own
+   directory (ms_perm_grant_guarded) */
+static int l_policy_grant_guarded(lua_State *L) {
+  lpolicy *p = topolicy(L);
+  ms_err err;
+  if (ms_perm_grant_guarded(p->p, luaL_checkstring(L, 2),
+                            luaL_optstring(L, 3, "granted"), &err) != MS_OK)
+    return ms_l_raise(L, &err);
+  return 0;
+}
+
 /* policy:grant(kind, entry-or-list[, base[, why]]) */
 static int l_policy_grant(lua_State *L) {
   lpolicy *p = topolicy(L);
@@ -402,6 +413,7 @@ static int l_lock_held(lua_State *L) {
 static const luaL_Reg policymeth[] = {
   {"describe",   l_policy_describe},
   {"grant",      l_policy_grant},
+  {"grant_guarded", l_policy_grant_guarded},
   {"loading",    l_policy_loading},
   {"lock_named", l_policy_lock_named},
   {"targeting",  l_policy_targeting},

@@ -20,6 +20,7 @@ typedef struct entry {
   char *text;     /* resolved path, host pattern or variable name */
   char *why;
   long port;      /* net: 0 for any port */
+  int guarded;    /* write: not VCS metadata or code (ms_perm_grant_guarded) */
 } entry;
 
 typedef struct list {
@@ -62,11 +63,12 @@ static char *xstrdup(const char *s) {
 }
 
 static int push(list *l, const char *text, const char *why, long port,
-                ms_err *err) {
+                int guarded, ms_err *err) {
   entry *e;
   size_t i;
   for (i = 0; i < l->n; i++)  /* a repeated grant adds nothing */
-    if (strcmp(l->items[i].text, text) == 0 && l->items[i].port == port)
+    if (strcmp(l->items[i].text, text) == 0 && l->items[i].port == port &&
+        l->items[i].guarded <= guarded)
       return MS_OK;
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 8;
@@ -79,6 +81,7 @@ static int push(list *l, const char *text, const char *why, long port,
   e->text = xstrdup(text);
   e->why = xstrdup(why ? why : "");
   e->port = port;
+  e->guarded = guarded;
   if (e->text == NULL || e->why == NULL) {
     free(e->text);
     free(e->why);
@@ -167,17 +170,47 @@ static int within(const char *root, const char *path) {
   return strncmp(root, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Does the part of `path` below its granted root (rel, after the slash)
+   lead through version control metadata or name code? */
+static int guardedpart(const char *rel) {
+  static const char *const vcs[] = {".git", ".hg", ".svn", ".bzr", ".jj",
+                                    "_darcs", "CVS", NULL};
+  const char *c = rel, *e;
+  size_t n;
+  int i;
+  for (;;) {
+    for (e = c; *e && *e != '/'; e++) {}
+    n = (size_t)(e - c);
+    for (i = 0; vcs[i]; i++)
+      if (strlen(vcs[i]) == n && memcmp(vcs[i], c, n) == 0) return 1;
+    if (*e == '\0') break;
+    c = e + 1;
+  }
+  return (n > 4 && memcmp(e - 4, ".lua", 4) == 0) ||
+         (n > 3 && memcmp(e - 3, ".so", 3) == 0);
+}
+
+/* 1: granted; 0: not; 2: only a guarded grant's exception refuses it */
 static int pathgranted(const ms_perm *p, int kind, const char *resolved) {
   size_t i;
+  int guarded = 0;
   const list *w = &p->kinds[MS_PERM_WRITE];
-  for (i = 0; i < w->n; i++)
-    if (within(w->items[i].text, resolved)) return 1;
+  for (i = 0; i < w->n; i++) {
+    const entry *e = &w->items[i];
+    if (!within(e->text, resolved)) continue;
+    if (kind == MS_PERM_WRITE && e->guarded &&
+        guardedpart(resolved + strlen(e->text) + (strcmp(e->text, "/") != 0))) {
+      guarded = 1;
+      continue;
+    }
+    return 1;
+  }
   if (kind == MS_PERM_READ) {
     const list *r = &p->kinds[MS_PERM_READ];
     for (i = 0; i < r->n; i++)
       if (within(r->items[i].text, resolved)) return 1;
   }
-  return 0;
+  return guarded ? 2 : 0;
 }
 
 int ms_perm_check_path(const ms_perm *p, int kind, const char *path,
@@ -186,7 +219,14 @@ int ms_perm_check_path(const ms_perm *p, int kind, const char *path,
   char *out = resolved ? resolved : buf;
   int rc = ms_path_resolve(path, NULL, out, err);
   if (rc != MS_OK) return rc;
-  if (p == NULL || pathgranted(p, kind, out)) return MS_OK;
+  if (p == NULL || (rc = pathgranted(p, kind, out)) == 1) return MS_OK;
+  if (rc == 2)
+    return ms_err_set(err, MS_EPERM,
+                      "write %s: not permitted (the job's own directory lets "
+                      "it write data files, not version control metadata or "
+                      "code: .lua and .so files; declare it in "
+                      "permissions.write or grant it with --allow-write)",
+                      path);
   return ms_err_set(err, MS_EPERM,
                     "%s %s: not permitted (the job may %s only what it "
                     "declares in permissions.%s and what --allow-%s grants)",
@@ -345,7 +385,7 @@ int ms_perm_grant(ms_perm *p, int kind, const char *e, const char *base,
     case MS_PERM_WRITE:
       if ((rc = ms_path_resolve(e, base, buf, err)) != MS_OK)
         return ms_err_prefix(err, "permissions.%s '%s'", kindnames[kind], e);
-      return push(&p->kinds[kind], buf, why, 0, err);
+      return push(&p->kinds[kind], buf, why, 0, 0, err);
     case MS_PERM_NET:
       if (strcmp(e, "*") != 0 &&
           (splithost(e, buf, sizeof buf, &port) != 0 ||
@@ -357,15 +397,23 @@ int ms_perm_grant(ms_perm *p, int kind, const char *e, const char *base,
         strcpy(buf, "*");
         port = 0;
       }
-      return push(&p->kinds[kind], buf, why, port, err);
+      return push(&p->kinds[kind], buf, why, port, 0, err);
     case MS_PERM_ENV:
       if (!envname(e))
         return ms_err_set(err, MS_EINPUT, "permissions.env '%s': expected a "
                           "variable name or a prefix ending in *", e);
-      return push(&p->kinds[kind], e, why, 0, err);
+      return push(&p->kinds[kind], e, why, 0, 0, err);
     default:
       return ms_err_set(err, MS_EINPUT, "unknown permission kind");
   }
+}
+
+int ms_perm_grant_guarded(ms_perm *p, const char *dir, const char *why,
+                          ms_err *err) {
+  char buf[PATH_MAX];
+  if (ms_path_resolve(dir, NULL, buf, err) != MS_OK)
+    return ms_err_prefix(err, "permissions.write '%s'", dir);
+  return push(&p->kinds[MS_PERM_WRITE], buf, why, 0, 1, err);
 }
 
 size_t ms_perm_count(const ms_perm *p, int kind) {

@@ -36,6 +36,14 @@ void ms_perm_free(ms_perm *p);
 int ms_perm_grant(ms_perm *p, int kind, const char *entry, const char *base,
                   const char *why, ms_err *err);
 
+/* Like ms_perm_grant for a write grant of a directory tree that is
+   guarded: it lets files in the tree be read and written, except version
+   control metadata (any path through .git, .hg, .svn, .bzr, .jj, _darcs or
+   CVS) and code (files ending in .lua or .so), which it lets be read only.
+   A job's own directory is granted this way. */
+int ms_perm_grant_guarded(ms_perm *p, const char *dir, const char *why,
+                          ms_err *err);
+
 /* Checks that `path` may be read (MS_PERM_READ) or written (MS_PERM_WRITE).
    On success the resolved absolute path is written to `resolved` (at least
    PATH_MAX bytes) when it is not NULL. Refused: MS_EPERM, with a message

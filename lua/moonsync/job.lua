@@ -152,7 +152,7 @@ function M.load(path, grants)
   if dir == "" then dir = "/" end
   sandbox.harden()
   local policy = core.sandbox()
-  policy:grant("write", dir, nil, "the job's directory")
+  policy:grant_guarded(dir, "the job's directory, less version control metadata and code (.lua, .so)")
   policy:grant("env", "MOONSYNC_*", nil, "moonsync's own")
   for _, kind in ipairs(M.PERMISSIONS) do
     if grants and grants[kind] and #grants[kind] > 0 then

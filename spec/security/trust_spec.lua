@@ -104,4 +104,48 @@ describe("trust #security", function()
       assert.matches("read /etc/shadow: not permitted", r.stderr)
     end)
   end)
+
+  describe("the job's directory grant", function()
+    local function writes(path, ...)
+      local job = h.json_job(dir, { target = ([[
+        local f, err = io.open(%q, "a")
+        if not f then error(err) end
+        f:write("\n[core]\n\tfsmonitor = touch pwned\n")
+        f:close()]]):format(path) })
+      return h.run("diff", job, "--format", "summary", ...)
+    end
+
+    it("does not cover version control metadata", function()
+      os.execute("git init -q " .. h.quote(dir))
+      local before = h.read(dir .. "/.git/config")
+      for _, p in ipairs { "/.git/config", "/.git/hooks/pre-commit", "/sub/.hg/hgrc", "/.svn/x" } do
+        local r = writes(dir .. p)
+        assert.equals(1, r.code, p)
+        assert.matches("not version control metadata or code", r.stderr)
+      end
+      assert.equals(before, h.read(dir .. "/.git/config"))
+    end)
+
+    it("does not cover the job file, sibling jobs or modules", function()
+      h.write(dir .. "/other.lua", "return 1")
+      for _, p in ipairs { "/job.lua", "/other.lua", "/helper.lua", "/lib/x.so" } do
+        local r = writes(dir .. p)
+        assert.equals(1, r.code, p)
+        assert.matches("not version control metadata or code", r.stderr)
+      end
+      assert.equals("return 1", h.read(dir .. "/other.lua"))
+      assert.is_nil(h.read(dir .. "/helper.lua"))
+    end)
+
+    it("covers the data files in it, and the operator can grant more", function()
+      assert.equals(2, writes(dir .. "/out.txt").code)
+      os.execute("mkdir -p " .. h.quote(dir .. "/sub.lua.d"))
+      assert.equals(2, writes(dir .. "/sub.lua.d/notes.txt").code)
+      os.execute("mkdir -p " .. h.quote(dir .. "/.git"))
+      local r = writes(dir .. "/.git/config", "--allow-write", dir .. "/.git")
+      assert.equals(2, r.code, r.stderr)
+      r = h.run("inspect", dir .. "/job.lua")
+      assert.matches("less version control metadata and code", r.stdout)
+    end)
+  end)
 end)
