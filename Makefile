@@ -23,7 +23,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_LUADIR='"$(LUA_LMOD)"' \
              $$($(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
-CORE = arena buf err value json load csv store diff sync fixture http mapping perm fsafe proc progress \
+CORE = arena buf err sha256 value json load csv store diff sync fixture http mapping perm fsafe proc progress \
        l_common l_model l_record l_store l_diff l_util l_sync l_mapping l_http l_perm l_sqlite l_init
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 BIN_OBJ = $(BUILD)/main.o
@@ -69,7 +69,7 @@ fuzz:
 	    -fno-sanitize-recover=all -DMS_ROOT='"$(CURDIR)"' \
 	    $$($(PKG_CONFIG) --cflags $(PKGS)) -Iengine -Ifuzz \
 	    -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c engine/arena.c engine/buf.c \
-	    engine/err.c engine/value.c engine/json.c engine/load.c engine/csv.c engine/store.c engine/diff.c \
+	    engine/err.c engine/sha256.c engine/value.c engine/json.c engine/load.c engine/csv.c engine/store.c engine/diff.c \
 	    engine/sync.c engine/fixture.c engine/http.c engine/mapping.c \
 	    engine/perm.c engine/fsafe.c engine/proc.c engine/progress.c \
 	    engine/l_common.c engine/l_model.c engine/l_record.c engine/l_store.c \

@@ -32,7 +32,7 @@ build = {
   modules = {
     ["moonsync.core"] = {
       sources = {
-        "engine/arena.c", "engine/buf.c", "engine/err.c", "engine/value.c",
+        "engine/arena.c", "engine/buf.c", "engine/err.c", "engine/sha256.c", "engine/value.c",
         "engine/json.c", "engine/load.c", "engine/csv.c", "engine/store.c", "engine/diff.c", "engine/sync.c",
         "engine/fixture.c", "engine/http.c", "engine/mapping.c", "engine/perm.c",
         "engine/fsafe.c", "engine/proc.c", "engine/progress.c",

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "l_common.h"
 #include "perm.h"
+#include "sha256.h"
 
 /* core.is_error(v) -> is v a moonsync.Error? (a job cannot fake one) */
 static int l_core_is_error(lua_State *L) {
@@ -264,6 +265,21 @@ static int l_core_hash(lua_State *L) {
   return 1;
 }
 
+/* core.sha256(text[, key]) -> 64 hex digits of SHA-256(text), or of
+   HMAC-SHA-256(key, text) with a key: binds content against tampering */
+static int l_core_sha256(lua_State *L) {
+  size_t n, kn = 0;
+  const char *text = luaL_checklstring(L, 1, &n);
+  const char *key = luaL_optlstring(L, 2, NULL, &kn);
+  unsigned char d[32];
+  char hex[65];
+  int i;
+  ms_sha256(text, n, key, kn, d);
+  for (i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
 /* core.now() -> monotonic seconds */
 static int l_core_now(lua_State *L) {
   struct timespec ts;
@@ -313,6 +329,7 @@ static const luaL_Reg utilfuncs[] = {
   {"error_text",  l_core_error_text},
   {"flags",       l_core_flags},
   {"hash",        l_core_hash},
+  {"sha256",      l_core_sha256},
   {"is_error",    l_core_is_error},
   {"isatty",      l_core_isatty},
   {"json_decode", l_core_json_decode},

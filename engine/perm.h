@@ -55,7 +55,7 @@ int ms_perm_check_path(const ms_perm *p, int kind, const char *path,
    https and the host (and port) granted. MS_EPERM otherwise. */
 int ms_perm_check_url(const ms_perm *p, const char *url, ms_err *err);
 
-/* Is the environment variable `name` granted? */
+/* Is the environment variable `name` granted? MOONSYNC_PLAN_KEY never is. */
 int ms_perm_env_allowed(const ms_perm *p, const char *name);
 
 /* Appends "kind: entry (why)" lines of every grant to b. */

@@ -35,7 +35,7 @@ describe("examples #examples", function()
     assert.equals(2, run("diff", job))
     assert.equals(2, run("sync", job, "--dry-run"))
     assert.equals(2, run("plan", job, "-o", dir .. "/plan.json"))
-    assert.equals(0, run("apply", dir .. "/plan.json"))
+    assert.equals(0, run("apply", dir .. "/plan.json", "--job", job))
     assert.equals(0, run("diff", job))
   end)
 

@@ -33,7 +33,7 @@ for _, step in ipairs {
   "diff job.lua --format summary",
   "sync job.lua --dry-run",
   "plan job.lua -o " .. plan,
-  "apply " .. plan .. " --no-progress",
+  "apply " .. plan .. " --job job.lua --no-progress",
   "diff job.lua",
 } do
   print("\n$ moonsync " .. step:gsub(plan, "plan.json"))

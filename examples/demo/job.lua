@@ -3,7 +3,7 @@
 --   bin/moonsync diff examples/demo/job.lua
 --   bin/moonsync sync examples/demo/job.lua --dry-run
 --   bin/moonsync plan examples/demo/job.lua -o /tmp/plan.json
---   bin/moonsync apply /tmp/plan.json
+--   bin/moonsync apply /tmp/plan.json --job examples/demo/job.lua
 -- The target file is examples/demo/nautobot.json unless MOONSYNC_DEMO_TARGET
 -- names a copy to write to. Without permissions the job may touch only
 -- its own directory: it declares the copy it may write.

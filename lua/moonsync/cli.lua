@@ -664,6 +664,30 @@ local function cmd_sync(o)
   return cmd_sync_job(o)
 end
 
+-- The operator's plan key (MOONSYNC_PLAN_KEY), or nil.
+local function plan_key()
+  local key = os.getenv(plans.KEY_ENV)
+  if key == "" then return nil end
+  return key
+end
+
+-- The job an apply runs: the one the operator names, else the one beside
+-- the plan with the name of the plan's job (never a path the plan gives:
+-- the plan is data and does not choose the code that runs).
+local function apply_job(o, plan)
+  if o.job then return o.job end
+  local base = plan.job:match("([^/]*)$")
+  local dir = o.args[1]:match("^(.*)/[^/]*$") or "."
+  local path = dir .. "/" .. base
+  local f = base ~= "" and base ~= "." and base ~= ".." and io.open(path, "rb")
+  if not f then
+    fail(fmt("apply: the plan was made from %s and no %s is beside the plan: name the job "
+             .. "to apply it with with --job JOB.lua", plan.job, base))
+  end
+  f:close()
+  return path
+end
+
 local function cmd_plan(o)
   if #o.args ~= 1 or not o.o then fail(USAGE.plan) end
   local job, authority, code = load_job(o.args[1], o)
@@ -683,6 +707,7 @@ local function cmd_plan(o)
     fail("the plan would hold a credential given to an HTTP client (a token or a secret "
          .. "header value) in its changes: not written")
   end
+  text = plans.seal(text, plan_key())
   util.write_atomic(o.o, text, nil, authority)
   stdout:write(diff:str(), "\n", "plan: ", summary_line(diff:summary()), "\n",
                "saved to ", o.o, "\n")
@@ -692,9 +717,9 @@ end
 
 local function cmd_apply(o)
   if #o.args ~= 1 then fail(USAGE.apply) end
-  local plan = plans.decode(util.read_file(o.args[1]), o.args[1])
+  local plan = plans.decode(util.read_file(o.args[1]), o.args[1], plan_key())
   local flags = plan.flags | ms.flag_value(o.flag)
-  local job, authority, code = load_job(o.job or plan.job, o)
+  local job, authority, code = load_job(apply_job(o, plan), o)
   plans.check_job(plan, job, code)
   lock_job(job, authority, o)
   local timings = {}

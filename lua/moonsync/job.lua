@@ -159,9 +159,9 @@ function M.load(path, grants)
       policy:grant(kind, grants[kind], nil, "--allow-" .. kind)
     end
   end
-  local code = { hash = core.hash(text), modules = {} }
+  local code = { hash = core.sha256(text), modules = {} }
   local chunk, err = load(text, "@" .. real, "t", sandbox.env(dir, function(name, _, src)
-    code.modules[name] = core.hash(src)
+    code.modules[name] = core.sha256(src)
   end))
   if not chunk then error(joberror(err), 0) end
   policy:loading(true)

@@ -1,8 +1,10 @@
---- Saved plans (`moonsync-plan/2`): reading and checking them, and
--- building the source an apply syncs from. A plan is bound to the job it
--- was made from (the job file's hash, the hashes of the job-local modules
--- it loaded, the identity of its target) and every entry is validated
--- before any is applied.
+--- Saved plans (`moonsync-plan/3`): sealing, reading and checking them,
+-- and building the source an apply syncs from. A plan is bound to its own
+-- content (a SHA-256 digest of everything it says, or an HMAC-SHA-256
+-- with the operator's MOONSYNC_PLAN_KEY), to the job it was made from (the
+-- SHA-256 of the job file and of the job-local modules it loaded, the
+-- identity of its target), and every entry is validated before any is
+-- applied.
 -- @module moonsync.plan
 local ms = require "moonsync"
 local core = require "moonsync.core"
@@ -11,7 +13,11 @@ local fmt, type, pairs, ipairs, tostring = string.format, type, pairs, ipairs, t
 local io_open = io.open
 local null = core.null
 
-local M = { FORMAT = "moonsync-plan/2" }
+local M = { FORMAT = "moonsync-plan/3" }
+
+--- The environment variable holding the operator's plan key. Jobs can
+-- never read it (the permission check refuses it by name).
+M.KEY_ENV = "MOONSYNC_PLAN_KEY"
 
 local function bad(name, what, ...)
   error(ms.error("PlanError", name .. ": " .. fmt(what, ...)), 0)
@@ -19,17 +25,60 @@ end
 
 local ACTIONS = { create = true, update = true, delete = true }
 
---- Decodes and checks the shape of a plan; raises PlanError naming the
--- file and the offending change.
-function M.decode(text, name)
+local SEAL = '^(.*),\n"digest": "([%w-]+):(%x+)"\n}\n$'
+
+--- Seals the text of a plan (a JSON object) with its digest: the last
+-- member, "digest", is "sha256:HEX" of every byte before it, or
+-- "hmac-sha256:HEX" with `key`. Returns the text to save.
+function M.seal(body, key)
+  local head = body:match("^(.-)%s*}%s*$")
+  if not head then error("plan: the text to seal is not a JSON object", 2) end
+  local kind = key and "hmac-sha256" or "sha256"
+  return fmt('%s,\n"digest": "%s:%s"\n}\n', head, kind, core.sha256(head, key))
+end
+
+-- Checks the seal of a plan's text against its content and the key.
+local function unseal(text, name, key)
+  local head, kind, digest = text:match(SEAL)
+  if not head then
+    if text:find('"format": "moonsync-plan/2"', 1, true) then
+      bad(name, "made by an older moonsync (moonsync-plan/2, not sealed): make a new plan")
+    end
+    if text:find('"format"', 1, true) and text:find('"moonsync-plan/', 1, true) then
+      bad(name, "the plan has no digest as its last member: it was changed after it was "
+          .. "made, or is not a whole plan; make a new plan")
+    end
+    return
+  end
+  if kind == "hmac-sha256" and not key then
+    bad(name, "the plan is signed with a key: set %s to the key it was made with to apply it",
+        M.KEY_ENV)
+  elseif kind == "sha256" and key then
+    bad(name, "the plan is not signed, and %s is set: only plans made with the key are "
+        .. "applied (make the plan again with %s set)", M.KEY_ENV, M.KEY_ENV)
+  elseif kind ~= "sha256" and kind ~= "hmac-sha256" then
+    bad(name, "unknown digest kind %s", kind)
+  end
+  if core.sha256(head, key) ~= digest then
+    bad(name, "the plan's content does not match its digest (%s): it was changed after it "
+        .. "was made%s; nothing was applied", kind,
+        key and ", or made with another key" or "")
+  end
+end
+
+--- Decodes and checks a plan: its seal (see M.seal; `key` is the
+-- operator's plan key or nil), then its shape. Raises PlanError naming
+-- the file and the offending change.
+function M.decode(text, name, key)
   name = name or "plan"
+  unseal(text, name, key)
   local ok, plan = pcall(core.json_decode, text, name)
   if not ok then
     bad(name, "not valid JSON (%s)", ms.is_error(plan) and plan.message or tostring(plan))
   end
   if type(plan) ~= "table" or plan.format ~= M.FORMAT then
-    if type(plan) == "table" and plan.format == "moonsync-plan/1" then
-      bad(name, "made by an older moonsync (moonsync-plan/1, not bound to its job): make a new plan")
+    if type(plan) == "table" and (plan.format == "moonsync-plan/1" or plan.format == "moonsync-plan/2") then
+      bad(name, "made by an older moonsync (%s, not sealed): make a new plan", plan.format)
     end
     bad(name, "not a moonsync plan (format %s)", M.FORMAT)
   end
@@ -41,6 +90,7 @@ function M.decode(text, name)
     bad(name, "flags must be an integer made of the global flags (0 to 15), got %s",
         tostring(plan.flags))
   end
+  if type(plan.digest) ~= "string" then bad(name, "the plan has no digest") end
   if type(plan.job) ~= "string" then bad(name, "the plan names no job") end
   if type(plan.job_hash) ~= "string" then bad(name, "the plan has no job_hash") end
   if type(plan.target) ~= "string" then bad(name, "the plan names no target") end
@@ -85,7 +135,7 @@ function M.check_job(plan, job, code)
   for name, hash in pairs(plan.modules) do
     local path = job.dir .. "/" .. name:gsub("%.", "/") .. ".lua"
     local f = io_open(path, "rb")
-    local now = f and core.hash(f:read("a"))
+    local now = f and core.sha256(f:read("a"))
     if f then f:close() end
     if now ~= hash then
       bad(plan.name, "the job's module %s (%s) changed since the plan was made: make a new plan",

@@ -68,7 +68,7 @@ describe("run history #history", function()
     local dir, env = demo_env()
     local plan = dir .. "/plan.json"
     assert.equals(2, h.run_env(env, "plan", DEMO .. "/job.lua", "-o", plan).code)
-    local r = h.run_env(env, "apply", plan, "--report", dir .. "/apply.html")
+    local r = h.run_env(env, "apply", plan, "--job", DEMO .. "/job.lua", "--report", dir .. "/apply.html")
     assert.equals(0, r.code, r.stderr)
     local runs = history_json(env).runs
     assert.equals("apply", runs[1].command)

@@ -220,7 +220,7 @@ describe("moonsync jobs", function()
       local r = h.run("plan", j, "-o", dir .. "/plan.json")
       assert.equals(2, r.code)
       local plan = cjson.decode(h.read(dir .. "/plan.json"))
-      assert.equals("moonsync-plan/2", plan.format)
+      assert.equals("moonsync-plan/3", plan.format)
       assert.equals(4, #plan.diff.changes)
       -- the source changes after the plan: apply still applies the plan
       h.write(dir .. "/src.json", '{"site": []}')

@@ -1,6 +1,13 @@
 -- Probes a job file, a plan file or a local user would run: each one found
 -- a way past the sandbox before its fix.
 local h = require "helpers"
+local plans = require "moonsync.plan"
+
+-- A plan's text with its digest made again over what it now says: what a
+-- forger who can compute SHA-256 (or knows a key) would write.
+local function reseal(text, key)
+  return plans.seal((text:gsub(',\n"digest": "[^"]*"\n}\n$', "\n}\n")), key)
+end
 
 local SCHEMA = [[{"top_level": ["site"], "models": {
   "site": {"identifiers": ["name"], "attributes": ["status"]}}}]]
@@ -146,6 +153,91 @@ describe("trust #security", function()
       assert.equals(2, r.code, r.stderr)
       r = h.run("inspect", dir .. "/job.lua")
       assert.matches("less version control metadata and code", r.stdout)
+    end)
+  end)
+
+  describe("plans", function()
+    local job, plan
+    before_each(function()
+      job = h.json_job(dir)
+      plan = dir .. "/plan.json"
+    end)
+
+    local function make(env)
+      local r = h.run_env(env or {}, "plan", job, "-o", plan)
+      assert.equals(2, r.code, r.stderr)
+      return h.read(plan)
+    end
+
+    local function apply(text, env, ...)
+      h.write(dir .. "/edited.json", text)
+      return h.run_env(env or {}, "apply", dir .. "/edited.json", ...)
+    end
+
+    it("an edited plan is refused before anything is applied", function()
+      local text = make()
+      for _, edit in ipairs {
+        { '"status": "x"', '"status": "pwned"' },                          -- attrs
+        { '"create": 1', '"create": 0' },                                  -- the summary
+        { '"changes": [', '"changes": [{"action": "create", "model": "site", "uid": "z", '
+          .. '"keys": {"name": "z"}, "attrs": {"status": "z"}, "fingerprint": null, "parent": null}, ' },
+      } do
+        local edited, n = text:gsub(edit[1]:gsub("%p", "%%%0"), (edit[2]:gsub("%%", "%%%%")), 1)
+        assert.equals(1, n, edit[1])
+        local r = apply(edited)
+        assert.equals(1, r.code, edit[2])
+        assert.matches("content does not match its digest", r.stderr)
+        assert.equals(DST, h.read(dir .. "/dst.json"))
+      end
+      -- a plan cut short, or with its digest dropped
+      assert.matches("has no digest", apply((text:gsub(',\n"digest": "[^"]*"', ""))).stderr)
+      assert.equals(0, apply(text).code)
+    end)
+
+    it("with a key, only plans signed with it are applied", function()
+      local key = { MOONSYNC_PLAN_KEY = "s3cret" }
+      local text = make(key)
+      assert.matches('"digest": "hmac%-sha256:%x+"\n}\n$', text)
+      local forged = reseal((text:gsub('"status": "x"', '"status": "pwned"', 1)))
+      assert.matches("not signed", apply(forged, key).stderr)
+      local wrong = reseal((text:gsub('"status": "x"', '"status": "pwned"', 1)), "guess")
+      assert.matches("content does not match its digest", apply(wrong, key).stderr)
+      assert.matches("signed with a key: set MOONSYNC_PLAN_KEY", apply(text).stderr)
+      assert.equals(DST, h.read(dir .. "/dst.json"))
+      local r = apply(text, key)
+      assert.equals(0, r.code, r.stderr)
+    end)
+
+    it("no job can read the plan key", function()
+      local j = h.json_job(dir, { target = 'print("KEY=" .. tostring(os.getenv("MOONSYNC_PLAN_KEY")))',
+                                  permissions = '{ env = { "MOONSYNC_PLAN_KEY", "*" } }' })
+      local r = h.run_env({ MOONSYNC_PLAN_KEY = "s3cret" }, "diff", j, "--allow-env", "MOONSYNC_PLAN_KEY")
+      assert.equals(1, r.code)
+      assert.matches("environment variable MOONSYNC_PLAN_KEY: not permitted", r.stderr)
+      assert.is_nil(r.stdout:find("s3cret", 1, true))
+    end)
+
+    it("the plan does not choose the job that runs", function()
+      local text = make()
+      local evil = h.tmpdir()
+      h.write(evil .. "/evil.lua", ('local f = io.open(%q, "w") f:write("ran") f:close() '
+              .. 'return require("moonsync").job {}'):format(evil .. "/ran"))
+      local elsewhere = h.tmpdir()
+      local pointed = reseal((text:gsub('"job": "[^"]*"', ('"job": %q'):format(evil .. "/evil.lua"), 1)))
+      h.write(elsewhere .. "/p.json", pointed)
+      local r = h.run("apply", elsewhere .. "/p.json", "--allow-write", evil)
+      assert.equals(1, r.code)
+      assert.matches("no evil.lua is beside the plan: name the job to apply it with with %-%-job", r.stderr)
+      assert.is_nil(h.read(evil .. "/ran"))
+      -- beside the plan, the job's name must hold the job's content
+      h.write(elsewhere .. "/job.lua", h.read(job) .. "-- another job\n")
+      h.write(elsewhere .. "/p.json", text)
+      r = h.run("apply", elsewhere .. "/p.json")
+      assert.equals(1, r.code)
+      assert.matches("is another job", r.stderr)
+      h.write(elsewhere .. "/job.lua", h.read(job))
+      r = h.run("apply", elsewhere .. "/p.json", "--allow-write", dir)
+      assert.equals(0, r.code, r.stderr)
     end)
   end)
 end)
