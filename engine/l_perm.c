@@ -7,9 +7,11 @@
 ** policy. Every door of the bindings (file loaders, writers, locks, the
 ** HTTP transport, getenv) asks ms_l_permit_* first.
 */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -346,6 +348,34 @@ static int l_core_lock(lua_State *L) {
   return 1;
 }
 
+/* core.mkdirs(path[, mode]) -> path: creates the directory and its
+   missing parents with mode (default 0777, less the umask), asking write
+   permission for it. The last one, when it exists and is the caller's,
+   loses the bits mode does not have: the command line's state
+   directories are 0700 however an older moonsync made them. */
+static int l_core_mkdirs(lua_State *L) {
+  char buf[PATH_MAX];
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = (mode_t)luaL_optinteger(L, 2, 0777) & 0777;
+  size_t i, n;
+  struct stat sb;
+  ms_l_permit_path(L, MS_PERM_WRITE, path, buf);
+  n = strlen(buf);
+  for (i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    buf[i] = '\0';
+    if (mkdir(buf, mode) != 0 && errno != EEXIST)
+      return luaL_error(L, "cannot create directory %s: %s", buf, strerror(errno));
+    if (i < n) buf[i] = '/';
+  }
+  if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return luaL_error(L, "%s: not a directory", buf);
+  if (sb.st_uid == geteuid() && (sb.st_mode & 0777 & ~mode) != 0)
+    chmod(buf, sb.st_mode & mode & 0777);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
 /* core.realpath(path) -> absolute path without links, "." or ".." (the
    part that does not exist is normalized as text) */
 static int l_core_realpath(lua_State *L) {
@@ -432,6 +462,7 @@ static const luaL_Reg permfuncs[] = {
   {"lock",         l_core_lock},
   {"permit",       l_core_permit},
   {"realpath",     l_core_realpath},
+  {"mkdirs",       l_core_mkdirs},
   {"sandbox",      l_core_sandbox},
   {"sandboxed",    l_core_sandboxed},
   {"target_lock",  l_core_target_lock},

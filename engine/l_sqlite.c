@@ -5,7 +5,8 @@
 ** file: ATTACH (and VACUUM INTO, which attaches) is refused and
 ** extensions cannot be loaded.
 **
-**   db = core.sqlite_open(path[, busy_ms])   WAL, busy timeout (5 s)
+**   db = core.sqlite_open(path[, busy_ms[, private]])   busy timeout
+**                                 (5 s); private: files 0600
 **   db:exec(sql)                  statements without results
 **   st = db:prepare(sql)          one statement, parameters ?1, ?2...
 **   st:run(...)                   steps it once; -> changes
@@ -15,9 +16,13 @@
 ** Values: nil, booleans (as 0/1), integers, floats and strings; columns
 ** come back as integers, floats, strings or nil.
 */
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -67,13 +72,32 @@ static int l_db_close(lua_State *L) {
   return 0;
 }
 
-/* core.sqlite_open(path[, busy_ms]) -> db */
+/* A private database: the file and its WAL and shared-memory files are
+   the owner's alone (0600), created so and tightened when they exist. */
+static void private_files(const char *resolved) {
+  static const char *const sfx[] = {"", "-wal", "-shm", NULL};
+  char p[PATH_MAX + 8];
+  int i, fd;
+  struct stat sb;
+  fd = open(resolved, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) close(fd);
+  for (i = 0; sfx[i]; i++) {
+    snprintf(p, sizeof p, "%s%s", resolved, sfx[i]);
+    if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+        (sb.st_mode & 077) != 0)
+      chmod(p, sb.st_mode & 0700);
+  }
+}
+
+/* core.sqlite_open(path[, busy_ms[, private]]) -> db; private: the files
+   are the owner's only (0600), as the run history's are */
 static int l_sqlite_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int busy = (int)luaL_optinteger(L, 2, 5000);
   char resolved[PATH_MAX];
   ldb *d;
   ms_l_permit_path(L, MS_PERM_WRITE, path, resolved);
+  if (lua_toboolean(L, 3)) private_files(resolved);
   d = lua_newuserdatauv(L, sizeof *d, 0);
   d->db = NULL;
   luaL_setmetatable(L, MS_DB_MT);

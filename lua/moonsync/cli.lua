@@ -298,28 +298,41 @@ local function grants(o)
            env = o["allow-env"] }
 end
 
+-- Where lock files live: $XDG_RUNTIME_DIR/moonsync/locks, else the state
+-- directory ($XDG_STATE_HOME or ~/.local/state)/moonsync/locks, made 0700
+-- before a job is loaded (its permissions would not cover it).
+local locks_at, locks_why
+local function prepare_lock_dir()
+  if locks_at or locks_why then return end
+  local base = getenv("XDG_RUNTIME_DIR")
+  if not base or base == "" or lfs.attributes(base, "mode") ~= "directory" then
+    base = history.state_home()
+    if not base then
+      locks_why = "cannot place lock files: set XDG_RUNTIME_DIR or HOME"
+      return
+    end
+  end
+  local ok, err = pcall(history.mkdirs, base .. "/moonsync/locks")
+  if ok then locks_at = err else locks_why = "cannot place lock files: " .. core.error_text(err) end
+end
+
+local function lock_dir()
+  prepare_lock_dir()
+  if not locks_at then fail(locks_why) end
+  return locks_at
+end
+
 -- Loads the job named on the command line; returns it, the policy handle
 -- (the command line's authority for its own outputs and locks) and what
 -- identifies its code.
 local function load_job(path, o)
+  prepare_lock_dir()
   local job, authority, code = jobs.load(path, grants(o))
   local ctx = o.ctx
   ctx.job, ctx.job_path, ctx.authority = job.name or job.path, job.path, authority
   return job, authority, code
 end
 
--- Where lock files live: $XDG_RUNTIME_DIR/moonsync/locks, else the state
--- directory ($XDG_STATE_HOME or ~/.local/state)/moonsync/locks.
-local function lock_dir()
-  local base = getenv("XDG_RUNTIME_DIR")
-  if not base or base == "" or lfs.attributes(base, "mode") ~= "directory" then
-    base = history.state_home()
-    if not base then fail("cannot place lock files: set XDG_RUNTIME_DIR or HOME") end
-  end
-  local dir = base .. "/moonsync/locks"
-  history.mkdirs(dir)
-  return dir
-end
 
 -- Locks this process holds until it ends: a lock no longer referenced
 -- would be released by the garbage collector.

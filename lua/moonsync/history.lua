@@ -141,21 +141,24 @@ function M.state_home()
   return home .. "/.local/state"
 end
 
---- Creates a directory and its parents (the command line's own places,
--- not a job's: no permission is asked).
+--- Creates a directory of the command line's own and its parents, for
+-- its owner only (0700): the history, locks and state hold every run's
+-- values.
 function M.mkdirs(dir)
-  local path = dir:sub(1, 1) == "/" and "" or "."
-  for part in dir:gmatch("[^/]+") do
-    path = path .. "/" .. part
-    if lfs.attributes(path, "mode") == nil then lfs.mkdir(path) end
-  end
+  return core.mkdirs(dir, tonumber("700", 8))
 end
 
---- Opens (creating and migrating) the history database at path.
+--- Opens (creating and migrating) the history database at path: its
+-- files are the owner's only (0600), and so is the directory it creates.
 function M.open(path)
   local dir = path:match("^(.*)/[^/]*$")
-  if dir and dir ~= "" then M.mkdirs(dir) end
-  local db = core.sqlite_open(path, BUSY_MS)
+  -- moonsync's own state directory is tightened if an older moonsync made
+  -- it open; a directory the operator named is only made when missing
+  local own = (M.state_home() or "") .. "/moonsync"
+  if dir and dir ~= "" and (dir == own or lfs.attributes(dir, "mode") == nil) then
+    M.mkdirs(dir)
+  end
+  local db = core.sqlite_open(path, BUSY_MS, true)
   db:exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
   migrate(db, path)
   return setmetatable({ db = db, path = path }, { __index = M })

@@ -130,6 +130,12 @@ function M.harden()
     package[key] = table.concat(keep, ";")
   end
   local dgetmt = _G.debug.getmetatable
+  -- string methods without dump: ("").dump must not reach it either
+  local methods = {}
+  for k, v in pairs(_G.string) do
+    if k ~= "dump" then methods[k] = v end
+  end
+  dgetmt("").__index = methods
   dgetmt("").__metatable = false
   dgetmt(io.stdout).__metatable = false
 end

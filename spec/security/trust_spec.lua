@@ -240,4 +240,57 @@ describe("trust #security", function()
       assert.equals(0, r.code, r.stderr)
     end)
   end)
+
+  it("string.dump is out of reach through string methods too", function()
+    local job = h.json_job(dir, { prelude = [[
+      assert(("").dump == nil, "(''):dump")
+      assert(string.dump == nil, "string.dump")
+      local ok = pcall(function() return ("x").dump(print) end)
+      assert(not ok)]] })
+    local r = h.run("diff", job, "--format", "summary")
+    assert.equals(2, r.code, r.stderr)
+  end)
+
+  describe("what the command line keeps is the operator's only", function()
+    local function mode(path)
+      local p = io.popen("stat -c %a " .. h.quote(path) .. " 2>/dev/null")
+      local m = p:read("l")
+      p:close()
+      return m
+    end
+
+    it("state directories are 0700 and the history's files 0600", function()
+      local state = h.tmpdir()
+      local env = { XDG_STATE_HOME = state, XDG_RUNTIME_DIR = "", MOONSYNC_HISTORY = "" }
+      local r = h.run_env(env, "sync", h.json_job(dir))
+      assert.equals(0, r.code, r.stderr)
+      assert.equals("700", mode(state .. "/moonsync"))
+      assert.equals("700", mode(state .. "/moonsync/locks"))
+      assert.equals("600", mode(state .. "/moonsync/history.sqlite"))
+      for _, sfx in ipairs { "-wal", "-shm" } do
+        local m = mode(state .. "/moonsync/history.sqlite" .. sfx)
+        assert.is_true(m == nil or m == "600", sfx .. " " .. tostring(m))
+      end
+    end)
+
+    it("an older, open state directory and history are closed on the next run", function()
+      local state = h.tmpdir()
+      os.execute(("mkdir -p %s/moonsync && chmod 755 %s/moonsync && touch %s/moonsync/history.sqlite"
+                  .. " && chmod 644 %s/moonsync/history.sqlite"):format(state, state, state, state))
+      local env = { XDG_STATE_HOME = state, XDG_RUNTIME_DIR = "", MOONSYNC_HISTORY = "" }
+      assert.equals(2, h.run_env(env, "diff", h.json_job(dir)).code)
+      assert.equals("700", mode(state .. "/moonsync"))
+      assert.equals("600", mode(state .. "/moonsync/history.sqlite"))
+    end)
+
+    it("plans and reports follow the operator's umask", function()
+      local job = h.json_job(dir)
+      for umask, want in pairs { ["077"] = "600", ["027"] = "640" } do
+        os.execute(("cd %s && umask %s && %s plan %s -o %s/p%s.json --report %s/r%s.html >/dev/null 2>&1")
+                   :format(h.quote(dir), umask, h.quote(h.bin), h.quote(job), dir, umask, dir, umask))
+        assert.equals(want, mode(dir .. "/p" .. umask .. ".json"), umask)
+        assert.equals(want, mode(dir .. "/r" .. umask .. ".html"), umask)
+      end
+    end)
+  end)
 end)
