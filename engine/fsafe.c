@@ -177,6 +177,17 @@ int ms_fsafe_write(const char *path, const char *data, size_t len,
   return ms_fsafe_write_with(path, putbytes, &b, lockfd, removed, err);
 }
 
+/* A file with more than one hard link cannot be replaced by a rename
+   without splitting it: the other names would keep the old content, and
+   a lock taken through one name would not hold another writer. */
+static int linked(const char *path, const struct stat *st, ms_err *err) {
+  return ms_err_set(err, MS_EIO, "cannot write %s: it has %lu hard links, and "
+                    "moonsync replaces a file it writes, which would split "
+                    "them (the other names would keep the old content): "
+                    "remove the other links, or write to a copy", path,
+                    (unsigned long)st->st_nlink);
+}
+
 int ms_fsafe_write_with(const char *path, ms_fsafe_producer produce, void *ud,
                         int *lockfd, ms_buf *removed, ms_err *err) {
   static unsigned counter;
@@ -192,6 +203,7 @@ int ms_fsafe_write_with(const char *path, ms_fsafe_producer produce, void *ud,
   exists = stat(real, &st) == 0;
   if (exists && !S_ISREG(st.st_mode))
     return ms_err_set(err, MS_EIO, "cannot write %s: not a regular file", path);
+  if (exists && st.st_nlink > 1) return linked(path, &st, err);
   if (exists) {
     mode = st.st_mode & 07777;
   } else {
@@ -309,6 +321,11 @@ int ms_fsafe_lock(const char *path, double timeout, ms_err *err) {
       return -1;
     }
     /* is what we locked still what the path names? */
+    if (fstat(fd, &held) == 0 && !isdir && held.st_nlink > 1) {
+      linked(path, &held, err);
+      close(fd);
+      return -1;
+    }
     if (fstat(fd, &held) == 0) {
       int same = stat(real, &now) == 0
                    ? !isdir && now.st_ino == held.st_ino &&

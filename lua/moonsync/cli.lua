@@ -356,6 +356,11 @@ local function open_target(job, authority, o)
   authority:targeting(true, lock_timeout(o))
   local ok, target = pcall(job.get_target, job)
   authority:targeting(false)
+  -- a target the job opened at its top level, before locks were asked
+  -- for, is locked now (and refused if its file changed meanwhile)
+  if ok and type(job.target) == "table" and target.lock_target then
+    ok, target = pcall(function() target:lock_target(lock_timeout(o)) return target end)
+  end
   if not ok then
     local msg = core.error_text(target)
     if msg:find("locked by another moonsync run", 1, true) then

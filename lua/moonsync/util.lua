@@ -54,6 +54,15 @@ function M.mkdir_p(path)
   end
 end
 
+--- What tells one version of a file from the next: its device, inode,
+-- size and modification time as text ("" when it does not exist). Every
+-- write moonsync makes replaces the file, so its inode changes.
+function M.stamp(path)
+  local a = lfs.attributes(permit("read", path))
+  if not a then return "" end
+  return fmt("%d:%d:%d:%d", a.dev, a.ino, a.size, a.modification)
+end
+
 --- Is path an existing file?
 function M.exists(path)
   return lfs.attributes(permit("read", path), "mode") ~= nil

@@ -293,4 +293,75 @@ describe("trust #security", function()
       end
     end)
   end)
+
+  describe("targets given as adapters", function()
+    -- a job whose target is an adapter opened at its top level
+    local function adapter_job(name, src, extra)
+      return h.write(dir .. "/" .. name, ([[
+local ms = require "moonsync"
+local json_file = require "moonsync.adapters.json_file"
+local core = require "moonsync.core"
+local dir = %q
+local t = json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json",
+                           name = "dst", side = "dest" }
+%s
+return ms.job {
+  source = json_file.open { schema = dir .. "/schema.json", path = dir .. "/%s", name = "src" },
+  target = t,
+}
+]]):format(dir, extra or "", src))
+    end
+
+    it("are locked: a second run on the same target waits or fails, no records are lost", function()
+      h.write(dir .. "/src2.json", '{"site": [{"name": "c", "status": "z"}]}')
+      local marker = dir .. "/started"
+      local a = adapter_job("a.lua", "src.json", (h.slow_creates(marker):gsub("< 0%.03", "< 1.5")))
+      local b = adapter_job("b.lua", "src2.json", "")
+      local script = h.write(dir .. "/both.sh", ([[
+%s sync %s >%s/a.out 2>&1 &
+pid=$!
+n=0
+while [ ! -f %s ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
+%s sync %s --flag skip_unmatched_dst >%s/b.out 2>&1
+echo $? >%s/b.code
+wait $pid
+echo $? >%s/a.code
+]]):format(h.quote(h.bin), h.quote(a), dir, h.quote(marker), h.quote(h.bin), h.quote(b), dir, dir, dir))
+      os.execute("sh " .. h.quote(script))
+      assert.equals("0", h.read(dir .. "/a.code"):match("%d+"), h.read(dir .. "/a.out"))
+      assert.equals("1", h.read(dir .. "/b.code"):match("%d+"), h.read(dir .. "/b.out"))
+      assert.matches("locked by another moonsync run", h.read(dir .. "/b.out"))
+      -- b runs once a is done, and keeps what a wrote
+      local r = h.run("sync", b, "--flag", "skip_unmatched_dst")
+      assert.equals(0, r.code, r.stderr)
+      local after = h.read(dir .. "/dst.json")
+      for _, name in ipairs { '"a"', '"b"', '"c"' } do assert.matches(name, after, 1, true) end
+    end)
+
+    it("are refused when their file changed between the job's load and the lock", function()
+      local job = adapter_job("c.lua", "src.json", ([[
+local f = io.open(%q, "w")
+f:write('{"site": [{"name": "other", "status": "x"}]}')
+f:close()]]):format(dir .. "/dst.json"))
+      local r = h.run("sync", job)
+      assert.equals(1, r.code, r.stderr)
+      assert.matches("dst%.json changed after the job opened it and before it was locked", r.stderr)
+      assert.matches('"other"', h.read(dir .. "/dst.json"))
+    end)
+  end)
+
+  it("a target with another hard link is refused, and neither name changes", function()
+    os.execute(("ln %s %s"):format(h.quote(dir .. "/dst.json"), h.quote(dir .. "/twin.json")))
+    local r = h.run("sync", h.json_job(dir))
+    assert.equals(1, r.code, r.stderr)
+    assert.matches("dst%.json: it has 2 hard links", r.stderr)
+    assert.equals(DST, h.read(dir .. "/dst.json"))
+    assert.equals(DST, h.read(dir .. "/twin.json"))
+    -- a write through the library is refused the same way
+    local s = h.write(dir .. "/w.lua", ('require("moonsync.util").write_atomic(%q, "x")'):format(dir .. "/twin.json"))
+    r = h.run("run", s)
+    assert.equals(1, r.code)
+    assert.matches("twin%.json: it has 2 hard links", r.stderr)
+    assert.equals(DST, h.read(dir .. "/dst.json"))
+  end)
 end)

@@ -107,10 +107,12 @@ function M.open(opts)
         return util.write_atomic(self.options.path, concat(out, "\n") .. "\n", self._lock)
       end,
       identity = function(self) return "csv_file " .. core.realpath(self.options.path) end,
+      lock_target = json_file.lock_target,
     },
   }
   local a = Class:new { name = name, path = opts.path }
   a._lock = json_file.lock_for(opts.path, opts.lock)
+  a._stamp = util.stamp(opts.path)
   if not util.exists(opts.path) then
     if opts.create_missing then return a end
     error(ms.error("IOError", opts.path .. ": cannot open: No such file or directory"), 2)

@@ -32,6 +32,21 @@ function M.lock_for(path, lock)
   return nil
 end
 
+--- Locks the file of an adapter opened before the command line asked for
+-- target locks (a job that gives its target as an adapter opened at its
+-- top level): takes the lock, then refuses if the file changed since the
+-- adapter read it, as another run may have written it in between.
+function M.lock_target(adapter, timeout)
+  if adapter._lock then return end
+  local path = adapter.options.path
+  adapter._lock = core.lock(path, timeout)
+  if util.stamp(path) ~= adapter._stamp then
+    error(ms.error("IOError", fmt("%s changed after the job opened it and before it was "
+      .. "locked (another run wrote it?): open the target in a function "
+      .. "(target = function() return ... end), so it is read under its lock", path)), 0)
+  end
+end
+
 --- Raises when records of the adapter are outside the tree: a nested
 -- document would leave them out, and they would be lost.
 function M.check_tree(adapter, path)
@@ -74,10 +89,12 @@ function M.open(opts)
         return util.write_atomic(self.options.path, self._store, self._lock)
       end,
       identity = function(self) return "json_file " .. core.realpath(self.options.path) end,
+      lock_target = M.lock_target,
     },
   })
   local a = Class:new { name = name, path = opts.path }
   a._lock = M.lock_for(opts.path, opts.lock)
+  a._stamp = util.stamp(opts.path)
   if util.exists(opts.path) then
     a:load_file(opts.path, { skip_duplicates = opts.skip_duplicates })
   elseif not opts.create_missing then
