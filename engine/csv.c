@@ -105,7 +105,15 @@ static int readrow(reader *r, uint32_t *line) {
       }
     } else {
       const char *s = p;
-      while (p < end && *p != ',' && *p != '\n' && *p != '\r') p++;
+      while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
+        if (*p == '"') {
+          r->p = p;
+          return fail(r, r->line, "a quote inside a field that does not start "
+                      "with one (quote the whole field and write the quote "
+                      "as \"\")");
+        }
+        p++;
+      }
       rc = push(r, s, (size_t)(p - s), 0);
     }
     if (rc != MS_OK) return MS_ENOMEM;

@@ -47,7 +47,8 @@ static int l_mapping_gc(lua_State *L) {
 }
 
 static const char *const normnames[] = {"", "lower", "upper", "trim", "ip",
-                                        "prefix", "mac", "set", NULL};
+                                        "prefix", "mac", "set", "integer",
+                                        "number", NULL};
 
 /* A constant or default: scalars, strings and containers (via JSON text
    made by the Lua side, so no Lua-table walking is needed here). */

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,59 @@ static int norm_set(ms_store *s, const char *key, const ms_value *in,
   return MS_OK;
 }
 
+/* A number from its text (CSV cells are text), or a number kept; "12"
+   with integer is 12, "1.5" is an error; with number, "12" is 12 and
+   "1.5" 1.5. Surrounding white space is allowed. */
+static int norm_number(const ms_value *in, ms_value *out, int integer,
+                       ms_err *err) {
+  const char *what = integer ? "integer" : "number";
+  char buf[64], *end;
+  if (in->type == MS_INT) {
+    *out = *in;
+    return MS_OK;
+  }
+  if (in->type == MS_FLOAT) {
+    if (integer && !(in->u.f == (double)(int64_t)in->u.f && in->u.f >= -9.2e18 &&
+                     in->u.f <= 9.2e18))
+      return ms_err_set(err, MS_EINPUT, "integer: %g is not an integer", in->u.f);
+    *out = *in;
+    if (integer) {
+      out->type = MS_INT;
+      out->u.i = (int64_t)in->u.f;
+    }
+    return MS_OK;
+  }
+  if (needstr(in, what, err)) return err->code;
+  if (in->len == 0 || in->len >= sizeof buf)
+    return ms_err_set(err, MS_EINPUT, "%s: '%.*s' is not a number", what,
+                      (int)(in->len < 40 ? in->len : 40), in->u.s);
+  memcpy(buf, in->u.s, in->len);
+  buf[in->len] = '\0';
+  errno = 0;
+  {
+    long long i = strtoll(buf, &end, 10);
+    while (isspace((unsigned char)*end)) end++;
+    if (*end == '\0' && end != buf && errno == 0) {
+      out->type = MS_INT;
+      out->u.i = (int64_t)i;
+      return MS_OK;
+    }
+  }
+  if (!integer) {
+    double f;
+    errno = 0;
+    f = strtod(buf, &end);
+    while (isspace((unsigned char)*end)) end++;
+    if (*end == '\0' && end != buf && errno == 0 && f == f && f - f == 0) {
+      out->type = MS_FLOAT;
+      out->u.f = f;
+      return MS_OK;
+    }
+  }
+  return ms_err_set(err, MS_EINPUT, "%s: '%s' is not %s", what, buf,
+                    integer ? "an integer" : "a number");
+}
+
 int ms_normalize(int kind, const char *key, ms_store *s, const ms_value *in,
                  ms_value *out, ms_err *err) {
   size_t i, a, b;
@@ -336,6 +390,8 @@ int ms_normalize(int kind, const char *key, ms_store *s, const ms_value *in,
       return norm_mac(s, in, out, err);
     case MS_NORM_SET:
       return norm_set(s, key, in, out, err);
+    case MS_NORM_INTEGER: case MS_NORM_NUMBER:
+      return norm_number(in, out, kind == MS_NORM_INTEGER, err);
     default:
       return ms_err_set(err, MS_ESCHEMA, "unknown normalizer %d", kind);
   }
@@ -354,7 +410,7 @@ static int viewof(const ms_mapfield *f) {
 
 static const char *stepname(const ms_mapstep *st) {
   static const char *names[] = {"?", "lower", "upper", "trim", "ip", "prefix",
-                                "mac", "set", "transform"};
+                                "mac", "set", "integer", "number", "transform"};
   return st->kind >= 1 && st->kind <= MS_NORM_LUA ? names[st->kind] : "?";
 }
 

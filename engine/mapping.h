@@ -17,7 +17,8 @@
 
 /* built-in normalizers, applied in order */
 enum { MS_NORM_LOWER = 1, MS_NORM_UPPER, MS_NORM_TRIM, MS_NORM_IP,
-       MS_NORM_PREFIX, MS_NORM_MAC, MS_NORM_SET, MS_NORM_LUA };
+       MS_NORM_PREFIX, MS_NORM_MAC, MS_NORM_SET, MS_NORM_INTEGER,
+       MS_NORM_NUMBER, MS_NORM_LUA };
 
 #define MS_MAP_MAXSTEPS 8
 

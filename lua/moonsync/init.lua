@@ -575,7 +575,7 @@ function M.mapping(spec)
 end
 
 --- Applies a built-in normalizer ("lower", "upper", "trim", "ip",
--- "prefix", "mac", "set") to a value, as mappings do.
+-- "prefix", "mac", "set", "integer", "number") to a value, as mappings do.
 function M.normalize(kind, value, key)
   return core.normalize(kind, value, key)
 end

@@ -33,7 +33,7 @@ local Mapping = { __metatable = "moonsync.Mapping" }
 Mapping.__index = Mapping
 
 local BUILTIN = { lower = true, upper = true, trim = true, ip = true, prefix = true,
-                  mac = true, set = true }
+                  mac = true, set = true, integer = true, number = true }
 
 local field_keys = { path = true, default = true, const = true, transform = true,
                      set = true, ref = true, field = true, compute = true }
@@ -91,7 +91,7 @@ local function steps_of(name, spec)
         steps[#steps + 1] = { kind = s }
       else
         error(fmt("mapping field '%s': transform %d must be a function or one of lower, "
-                  .. "upper, trim, ip, prefix, mac", name, i), 0)
+                  .. "upper, trim, ip, prefix, mac, integer, number", name, i), 0)
       end
     end
   end

@@ -130,4 +130,64 @@ describe("csv_file #csv", function()
     assert.is_false(b:diff_from(a):has_diffs())
     assert.equals(5000, a:count())
   end)
+
+  describe("round trips", function()
+    local Vlan = ms.model "vlan" { identifiers = { "vid" }, attributes = { "name", "note" } }
+
+    it("writes an empty string as \"\", so it reads back as one, not as null", function()
+      local path = file("v.csv", 'vid,name,note\n10,,x\n')
+      local a = csv_file.open { path = path, model = Vlan }
+      a:get("vlan", "10"):set { name = "", note = ms.null }
+      a:commit()
+      assert.equals('vid,name,note\n10,"",\n', h.read(path))
+      local b = csv_file.open { path = path, model = Vlan }
+      assert.equals("", b:get("vlan", "10").name)
+      assert.equals(ms.null, b:get("vlan", "10"):get_attrs().note)
+      assert.is_false(b:diff_from(a):has_diffs())
+    end)
+
+    it("reads cells as text unless a field's type is declared", function()
+      local path = file("v.csv", 'vid,name,note\n10,a,7\n 20 ,b,x\n')
+      local text = csv_file.open { path = path, model = Vlan }
+      assert.equals("10", text:get_all("vlan")[1].vid)
+      local typed = csv_file.open { path = path, model = Vlan, types = { vid = "integer" } }
+      assert.equals(10, typed:get("vlan", "10").vid)
+      assert.equals(math.tointeger(20), typed:get("vlan", "20").vid)
+      -- what a source of integers syncs into it gives no diff after a commit
+      local src = ms.adapter "src" { models = { Vlan } }:new()
+      src:add(Vlan { vid = 10, name = "a", note = "7" })
+      src:add(Vlan { vid = 20, name = "b", note = "x" })
+      assert.is_false(typed:diff_from(src):has_diffs())
+      typed:commit()
+      local again = csv_file.open { path = path, model = Vlan, types = { vid = "integer" } }
+      assert.is_false(again:diff_from(src):has_diffs())
+      local ok, err = pcall(csv_file.open, { path = file("w.csv", 'vid,name,note\nten,a,b\n'),
+                                            model = Vlan, types = { vid = "integer" } })
+      assert.is_false(ok)
+      assert.matches("integer: 'ten' is not an integer", tostring(err))
+      assert.has_error(function() csv_file.open { path = path, model = Vlan, types = { vid = "date" } } end,
+                       'csv_file.open: types.vid: expected "integer" or "number", got date')
+    end)
+
+    it("guards cells a spreadsheet would run as formulas, when asked", function()
+      local path = file("v.csv", 'vid,name,note\n1,a,b\n')
+      local a = csv_file.open { path = path, model = Vlan, guard_formulas = true }
+      a:get("vlan", "1"):set { name = "=HYPERLINK(\"http://x\")", note = "-2+3" }
+      a:add(Vlan { vid = "@2", name = "+x", note = "plain" })
+      a:commit()
+      assert.equals('vid,name,note\n1,"\'=HYPERLINK(""http://x"")",\'-2+3\n\'@2,\'+x,plain\n',
+                    h.read(path))
+      local b = csv_file.open { path = path, model = Vlan }
+      b:get("vlan", "1"):set { note = "=1+1" }
+      b:commit()
+      assert.matches("\n1,.*,=1%+1\n", h.read(path))
+    end)
+
+    it("refuses a quote inside a field that does not start with one", function()
+      local path = file("q.csv", 'vid,name,note\n1,a"b,c\n')
+      local ok, err = pcall(csv_file.open, { path = path, model = Vlan })
+      assert.is_false(ok)
+      assert.matches("q%.csv:2: a quote inside a field that does not start with one", tostring(err))
+    end)
+  end)
 end)

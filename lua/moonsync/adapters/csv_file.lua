@@ -24,16 +24,24 @@ function M.parse(text, name)
   return core.csv_rows(text, name)
 end
 
-local function quote(v)
+-- A cell: empty for null, `""` for the empty string (so it reads back as
+-- "", not null), quoted when it holds a comma, quote or line break. With
+-- `guard`, text a spreadsheet would run as a formula (starting with =, +,
+-- -, @, a tab or a carriage return) is written with a leading '.
+local function quote(v, guard)
   if v == nil or v == ms.null then return "" end
   local s = tostring(v)
+  if s == "" then return '""' end
+  if guard and type(v) == "string" and s:find("^[=+%-@\t\r]") then s = "'" .. s end
   if s:find('[,"\r\n]') then return '"' .. s:gsub('"', '""') .. '"' end
   return s
 end
 
+local TYPES = { integer = true, number = true }
+
 local open_keys = { model = true, models = true, path = true, name = true, mapping = true,
                     mappings = true, create_missing = true, lock = true, keep_empty = true,
-                    skip_duplicates = true }
+                    skip_duplicates = true, types = true, guard_formulas = true }
 
 --- Opens a CSV file as an adapter. The rows (the first row naming the
 -- columns) are read in C, and mappings turn them into records.
@@ -44,9 +52,14 @@ local open_keys = { model = true, models = true, path = true, name = true, mappi
 -- of ms.mapping, run in order over every row: several models from one
 -- file, e.g. sites derived from device rows with `skip_duplicates = true`
 -- and devices linked to them with `parent`). `keep_empty`: empty cells
--- are "" (default: null). `skip_duplicates`: a row naming a record
--- already loaded is skipped (default: an error). `create_missing`,
--- `lock` as json_file.open.
+-- are "" (default: null; a cell written `""` is "" either way).
+-- `skip_duplicates`: a row naming a record already loaded is skipped
+-- (default: an error). `types` (with `model`): field -> "integer" or
+-- "number", read from the cell's text (cells are text otherwise: 12 is
+-- written as 12 and read back as "12"). `guard_formulas`: commit writes
+-- text starting with =, +, -, @, a tab or a carriage return with a
+-- leading ' so spreadsheets show it instead of running it (it then reads
+-- back with the '). `create_missing`, `lock` as json_file.open.
 -- @treturn table the loaded adapter; `adapter:commit()` saves an adapter
 -- of one model
 function M.open(opts)
@@ -70,15 +83,41 @@ function M.open(opts)
   else
     local model = opts.model
     if type(model) ~= "table" or not model._c then error("csv_file.open: 'model' must be a model", 2) end
-    local fields = {}
+    local fields, types = {}, opts.types or {}
+    if type(types) ~= "table" then error("csv_file.open: 'types' must map fields to types", 2) end
+    for f, t in pairs(types) do
+      if not TYPES[t] then
+        error(fmt("csv_file.open: types.%s: expected \"integer\" or \"number\", got %s",
+                  tostring(f), tostring(t)), 2)
+      end
+      local known = false
+      for _, list in ipairs { model.identifiers, model.attributes, model.extra_fields or {} } do
+        for _, name in ipairs(list) do known = known or name == f end
+      end
+      if not known then
+        error(fmt("csv_file.open: types.%s: %s has no field %s", tostring(f), model.name,
+                  tostring(f)), 2)
+      end
+    end
     columns = {}
     for _, list in ipairs { model.identifiers, model.attributes, model.extra_fields } do
       for _, f in ipairs(list) do
         local spec = opts.mapping and opts.mapping[f]
         if opts.mapping == nil then spec = f end
         if spec ~= nil then
+          local column = type(spec) == "string" and spec
+                         or type(spec) == "table" and type(spec.path) == "string" and spec.path or f
+          if types[f] then
+            if type(spec) == "table" and spec.transform ~= nil then
+              error(fmt("csv_file.open: types.%s: the mapping of %s has a transform already",
+                        f, f), 2)
+            end
+            local typed = { path = column, transform = types[f] }
+            if type(spec) == "table" then for k, v in pairs(spec) do typed[k] = typed[k] or v end end
+            spec = typed
+          end
           fields[f] = spec
-          columns[#columns + 1] = { field = f, column = type(spec) == "string" and spec or f }
+          columns[#columns + 1] = { field = f, column = column }
         end
       end
     end
@@ -101,7 +140,7 @@ function M.open(opts)
         out[1] = concat(header, ",")
         for _, rec in ipairs(self:get_all(model.name)) do
           local row = {}
-          for i, c in ipairs(columns) do row[i] = quote(rec[c.field]) end
+          for i, c in ipairs(columns) do row[i] = quote(rec[c.field], opts.guard_formulas) end
           out[#out + 1] = concat(row, ",")
         end
         return util.write_atomic(self.options.path, concat(out, "\n") .. "\n", self._lock)
