@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -281,25 +282,15 @@ int ms_jp_number(parser *ps, ms_value *out) {
 
 /* Python's json keeps the last value of a repeated key at the position of
    its first occurrence. Returns the new pair count. */
-static uint32_t dedupe(ms_value *kv, uint32_t n) {
-  uint32_t i, j, w = 0;
-  for (i = 0; i < n; i++) {
-    int found = 0;
-    for (j = 0; j < w; j++) {
+/* The index of the first key that repeats an earlier one, or n. */
+static uint32_t firstdup(const ms_value *kv, uint32_t n) {
+  uint32_t i, j;
+  for (i = 1; i < n; i++)
+    for (j = 0; j < i; j++)
       if (kv[2 * j].len == kv[2 * i].len &&
-          memcmp(kv[2 * j].u.s, kv[2 * i].u.s, kv[2 * i].len) == 0) {
-        kv[2 * j + 1] = kv[2 * i + 1];
-        found = 1;
-        break;
-      }
-    }
-    if (!found) {
-      kv[2 * w] = kv[2 * i];
-      kv[2 * w + 1] = kv[2 * i + 1];
-      w++;
-    }
-  }
-  return w;
+          memcmp(kv[2 * j].u.s, kv[2 * i].u.s, kv[2 * i].len) == 0)
+        return i;
+  return n;
 }
 
 static int hasdupes(const ms_value *kv, uint32_t n) {
@@ -313,7 +304,7 @@ static int hasdupes(const ms_value *kv, uint32_t n) {
     return 0;
   } else {
     /* open-addressing set of key hashes; a hash hit is confirmed by
-       dedupe(), which compares the keys */
+       firstdup(), which compares the keys */
     size_t cap = 64, mask;
     uint64_t *set;
     int dup = 0;
@@ -336,11 +327,23 @@ static int hasdupes(const ms_value *kv, uint32_t n) {
 }
 
 
-static int finish(parser *ps, size_t base, ms_value *out, int type) {
+/* `start`: where the container opens (named by a duplicate key's error:
+   a key given twice is an error, not last-wins, identifiers included) */
+static int finish(parser *ps, size_t base, ms_value *out, int type,
+                  const char *start) {
   size_t n = ps->top - base;
   ms_value *items = NULL;
-  if (type == MS_MAP && n > 2 && hasdupes(ps->stack + base, (uint32_t)(n / 2)))
-    n = 2 * (size_t)dedupe(ps->stack + base, (uint32_t)(n / 2));
+  if (type == MS_MAP && n > 2 && hasdupes(ps->stack + base, (uint32_t)(n / 2))) {
+    uint32_t d = firstdup(ps->stack + base, (uint32_t)(n / 2));
+    if (d < n / 2) {
+      const ms_value *k = &ps->stack[base + 2 * d];
+      char what[160];
+      snprintf(what, sizeof what, "the object that starts here has the key "
+               "\"%.*s%s\" twice", (int)(k->len > 60 ? 60 : k->len), k->u.s,
+               k->len > 60 ? "..." : "");
+      return ms_jp_fail(ps, start, what);
+    }
+  }
   if (n > UINT32_MAX) return ms_jp_fail(ps, ps->p, "container too large");
   if (n) {
     items = ms_arena_alloc(ps->a, n * sizeof *items);
@@ -356,28 +359,30 @@ static int finish(parser *ps, size_t base, ms_value *out, int type) {
 
 static int parsearr(parser *ps, ms_value *out, int depth) {
   size_t base = ps->top;
+  const char *start = ps->p;
   ms_value v;
   int rc;
   ps->p++;
   ms_jp_skipws(ps);
-  if (*ps->p == ']') { ps->p++; return finish(ps, base, out, MS_LIST); }
+  if (*ps->p == ']') { ps->p++; return finish(ps, base, out, MS_LIST, start); }
   for (;;) {
     if ((rc = ms_jp_value(ps, &v, depth + 1)) != MS_OK) return rc;
     if ((rc = push(ps, &v)) != MS_OK) return rc;
     ms_jp_skipws(ps);
     if (*ps->p == ',') { ps->p++; continue; }
-    if (*ps->p == ']') { ps->p++; return finish(ps, base, out, MS_LIST); }
+    if (*ps->p == ']') { ps->p++; return finish(ps, base, out, MS_LIST, start); }
     return ms_jp_fail(ps, ps->p, "expected ',' or ']' in array");
   }
 }
 
 static int parseobj(parser *ps, ms_value *out, int depth) {
   size_t base = ps->top;
+  const char *start = ps->p;
   ms_value k, v;
   int rc;
   ps->p++;
   ms_jp_skipws(ps);
-  if (*ps->p == '}') { ps->p++; return finish(ps, base, out, MS_MAP); }
+  if (*ps->p == '}') { ps->p++; return finish(ps, base, out, MS_MAP, start); }
   for (;;) {
     if ((rc = ms_jp_key(ps, &k)) != MS_OK) return rc;
     if ((rc = ms_jp_value(ps, &v, depth + 1)) != MS_OK) return rc;
@@ -385,7 +390,7 @@ static int parseobj(parser *ps, ms_value *out, int depth) {
       return rc;
     ms_jp_skipws(ps);
     if (*ps->p == ',') { ps->p++; ms_jp_skipws(ps); continue; }
-    if (*ps->p == '}') { ps->p++; return finish(ps, base, out, MS_MAP); }
+    if (*ps->p == '}') { ps->p++; return finish(ps, base, out, MS_MAP, start); }
     return ms_jp_fail(ps, ps->p, "expected ',' or '}' in object");
   }
 }

@@ -215,7 +215,7 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
   const size_t *flens = ld->flens[midx], *clens = ld->clens[midx];
   int *after = ld->after[midx], prev = -1;
   ms_record *r;
-  uint8_t *idseen, *cstate;       /* per identifier, per children field */
+  uint8_t *seen, *cstate;         /* per field, per children field */
   const char **deferred = NULL;   /* where a deferred list starts */
   uint32_t nids = 0, c;
   uint64_t h = 0;                 /* the uid's hash once it is known */
@@ -229,10 +229,10 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
   r = ms_store_new_record(st, midx);
   /* the frame lives in the scratch arena, not on the stack: records nest
      as deep as the text does */
-  idseen = ms_arena_alloc(&ld->scratch, m->nids + m->nchildren);
-  if (r == NULL || idseen == NULL) return oom(ld);
-  cstate = idseen + m->nids;
-  memset(idseen, 0, m->nids + m->nchildren);
+  seen = ms_arena_alloc(&ld->scratch, m->nfields + m->nchildren);
+  if (r == NULL || seen == NULL) return oom(ld);
+  cstate = seen + m->nfields;
+  memset(seen, 0, m->nfields + m->nchildren);
   ps->p++;
   ms_jp_skipws(ps);
   if (*ps->p != '}') {
@@ -267,19 +267,17 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
         prev = g;
       }
       if (fi >= 0) {
-        if ((uint32_t)fi < m->nids && placed)
-          return recfail(ld, at, MS_EINPUT, "identifier '%s' comes again after "
-                         "the record's children%s", m->fields[fi], "");
+        /* a key given twice is an error, not last-wins */
+        if (seen[fi])
+          return recfail(ld, at, MS_EINPUT, "key '%s' comes twice in the "
+                         "record%s", m->fields[fi], "");
+        seen[fi] = 1;
         if ((rc = fieldval(ld, &ld->stats[midx][fi], &r->fields[fi], depth + 1))
             != MS_OK)
           return rc;
         if ((uint32_t)fi < m->nids) {
-          if (!idseen[fi]) {
-            idseen[fi] = 1;
-            nids++;
-          }
-          /* all identifiers read (an identifier read again: once more) */
-          hashed = 0;
+          nids++;
+          /* all identifiers read */
           if (nids == m->nids && !placed) {
             if ((rc = uidnow(ld, r, &h)) != MS_OK) return rc;
             hashed = 1;
@@ -464,6 +462,7 @@ static int toplevel(const ms_store *st, const char *name) {
 static int document(loader *ld) {
   parser *ps = &ld->ps;
   ms_store *st = ld->st;
+  uint8_t *listed;  /* per model: its list was read */
   int rc;
   ms_jp_skipws(ps);
   if (*ps->p != '{') {
@@ -474,11 +473,15 @@ static int document(loader *ld) {
   ps->p++;
   ms_jp_skipws(ps);
   if (*ps->p == '}') { ps->p++; return MS_OK; }
+  listed = ms_arena_alloc(&ld->scratch, st->nmodels + 1);
+  if (listed == NULL) return oom(ld);
+  memset(listed, 0, st->nmodels + 1);
   for (;;) {
     ms_value k;
     char name[256];
     int midx;
     seg s;
+    const char *keyat = ps->p;
     if ((rc = ms_jp_key(ps, &k)) != MS_OK) return rc;
     ms_jp_skipws(ps);
     snprintf(name, sizeof name, "%.*s", (int)(k.len < 255 ? k.len : 255), k.u.s);
@@ -496,6 +499,12 @@ static int document(loader *ld) {
       ms_buf_free(&b);
       return rc;
     }
+    if (listed[midx]) {
+      char what[320];
+      snprintf(what, sizeof what, "the document lists model '%s' twice", name);
+      return ms_jp_fail(ps, keyat, what);
+    }
+    listed[midx] = 1;
     if (*ps->p != '[')
       return ms_err_set(ld->err, MS_EINPUT, "%s: %s: expected a list of "
                         "records, got %s", ld->docname, name, tname_at(ps->p));

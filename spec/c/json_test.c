@@ -31,8 +31,18 @@ int main(void) {
             "key order and 1 vs 1.0 are kept");
   CHECK_STR(roundtrip("\"\\u00e9\\ud83d\\ude80\\n\""), "\"\xc3\xa9\xf0\x9f\x9a\x80\\n\"",
             "escapes and surrogate pairs decode to UTF-8");
-  CHECK_STR(roundtrip("{\"a\": 1, \"b\": 2, \"a\": 3}"), "{\"a\": 3, \"b\": 2}",
-            "a repeated key keeps its first place and last value");
+  CHECK(parse("[1,\n {\"a\": 1, \"b\": 2, \"a\": 3}]", &v) == MS_EPARSE &&
+        strcmp(E.msg, "doc.json:2:2: the object that starts here has the key \"a\" twice") == 0,
+        "a repeated key is an error naming the object's line");
+  {
+    /* past 32 keys the duplicate check hashes */
+    char big[2048];
+    int i, n = sprintf(big, "{");
+    for (i = 0; i < 40; i++) n += sprintf(big + n, "\"k%d\": %d, ", i, i);
+    sprintf(big + n, "\"k7\": 0}");
+    CHECK(parse(big, &v) == MS_EPARSE && strstr(E.msg, "the key \"k7\" twice") != NULL,
+          "a repeated key among 41 is an error too");
+  }
   CHECK_STR(roundtrip("-9223372036854775808"), "-9223372036854775808",
             "smallest 64-bit integer");
   CHECK_STR(roundtrip("1e2"), "100.0", "exponent makes a float");

@@ -62,6 +62,17 @@ describe("loading data documents", function()
     assert.equals('"q"', s.tags[6].k[2].deep)
   end)
 
+  it("reads -0 as the integer 0, as Python's json does, and keeps -0.0", function()
+    local a = load('{"site": [{"name": "a", "status": -0, "tags": -0.0}]}')
+    local r = a:get("site", "a")
+    assert.equals("integer", math.type(r.status))
+    assert.equals(0, r.status)
+    assert.equals(-math.huge, 1 / r.tags)
+    local text = require("moonsync.core").pformat { status = r.status, tags = r.tags }
+    assert.matches('"status": 0,', text)
+    assert.matches('"tags": %-0%.0', text)
+  end)
+
   it("shares repeated strings without mixing up different ones", function()
     local parts = {}
     for i = 1, 3000 do
@@ -99,7 +110,13 @@ describe("loading data documents", function()
       { '{"site": [{"name": "ams", "devices": [{"name": "sw1"}]}]}',
         "d%.json: site%[0%]%.devices%[0%]: device: identifier 'site' is missing or null" },
       { '{"site": [{"name": "ams", "devices": [], "name": "osl"}]}',
-        "d%.json: site%[0%]: identifier 'name' comes again after the record's children" },
+        "d%.json: site%[0%]: key 'name' comes twice in the record" },
+      { '{"site": [{"name": "ams", "status": "a", "status": "b"}]}',
+        "d%.json: site%[0%]: key 'status' comes twice in the record" },
+      { '{"site": [{"name": "a"}],\n "site": [{"name": "b"}]}',
+        "d%.json:2:2: the document lists model 'site' twice" },
+      { '{"site": [{"name": "ams", "status": {"x": 1, "x": 2}}]}',
+        "d%.json:1:37: the object that starts here has the key \"x\" twice" },
       { '{"site": [{"name": "ams", "devices": [], "devices": []}]}',
         "d%.json: site%[0%]: children field 'devices' comes twice" },
       { '{"site": [{"name": "ams", "devices": {}}]}',
