@@ -5,6 +5,7 @@
 ** one request to the next.
 */
 #include "http.h"
+#include "proc.h"
 
 #include <curl/curl.h>
 #include <math.h>
@@ -328,6 +329,7 @@ int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err) {
     reqs[i].ready_at = 0;
     reqs[i].attempts = 0;
     reqs[i].easy = NULL;
+    reqs[i].unsent = 0;
     queue[qlen++] = i;
   }
   /* queue is a ring of pending request indices */
@@ -336,6 +338,19 @@ int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err) {
     int running, msgs;
     size_t k, scanned = 0;
     CURLMsg *m;
+    /* an interrupt: nothing more is sent; what is in flight finishes */
+    if (qlen > 0 && ms_proc_interrupted()) {
+      for (k = 0; k < qlen; k++) {
+        ms_http_req *r = &reqs[queue[(qhead + k) % n]];
+        r->failed = 1;
+        if (r->attempts == 0) {
+          r->unsent = 1;
+          snprintf(r->error, sizeof r->error, "not sent: interrupted");
+        }
+      }
+      qlen = 0;
+      if (inflight == 0) break;
+    }
     /* start ready requests within the concurrency and rate limits */
     while (qlen > 0 && inflight < c->cfg.concurrency && scanned < qlen) {
       ms_http_req *r = &reqs[queue[qhead]];

@@ -56,6 +56,8 @@ typedef struct ms_http_req {
   int too_big;              /* stopped: the body (1) or the headers (2)
                                exceeded their bound (error says which) */
   char error[256];          /* transport error of the last attempt */
+  int unsent;               /* never sent: an interrupt (ms_proc_interrupt)
+                               came first (failed is set too) */
   /* private */
   size_t max_body;
   double ready_at;
@@ -68,7 +70,9 @@ ms_http_client *ms_http_client_new(const ms_http_cfg *cfg, ms_err *err);
 void ms_http_client_free(ms_http_client *c);
 
 /* Performs n requests, concurrently up to the client's limit, retrying
-   as configured. Returns MS_OK when every request got a final answer
+   as configured. Once an interrupt is asked for (SIGINT or SIGTERM under
+   ms_proc_signals(1)), no request or retry starts: the ones in flight
+   finish, the others fail with unsent set. Returns MS_OK when every request got a final answer
    (which may be an HTTP error status or a transport failure: see each
    request), or MS_ENOMEM / MS_EIO for a failure of the machinery. */
 int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err);

@@ -197,6 +197,10 @@ static int l_client_perform(lua_State *L) {
       lua_pushstring(L, r->error);
       lua_setfield(L, -2, "error");
     }
+    if (r->unsent) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "unsent");
+    }
     if (r->too_big) {
       lua_pushboolean(L, 1);
       lua_setfield(L, -2, "too_big");

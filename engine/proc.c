@@ -17,10 +17,17 @@
 static volatile sig_atomic_t requested, trapping;
 
 static void onsignal(int sig) {
+  static const char first[] = "\nmoonsync: interrupted: finishing the writes "
+    "in flight, sending no new ones (interrupt again to stop at once)\n";
+  static const char second[] = "\nmoonsync: interrupted again: stopping at "
+    "once; writes in flight may or may not have been applied, and the run "
+    "history shows this run without an exit status\n";
   if (trapping && !requested) {
     requested = sig;
+    (void)!write(2, first, sizeof first - 1);
     return;
   }
+  if (trapping) (void)!write(2, second, sizeof second - 1);
   ms_fsafe_abort();
   signal(sig, SIG_DFL);
   raise(sig);

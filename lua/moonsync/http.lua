@@ -362,7 +362,8 @@ end
 --- Performs many requests concurrently (at most `concurrency` in flight).
 -- reqs: list of {method, path, query=, headers=, json=, body=, ok=}.
 -- Returns, in request order, `{ok = true, response = r}` or
--- `{ok = false, error = err, response = r-or-nil}`; never raises for a
+-- `{ok = false, error = err, response = r-or-nil}` (with `unsent = true`
+-- for a request an interrupt kept from being sent); never raises for a
 -- failed request.
 function Client:request_many(reqs)
   local prepared = {}
@@ -376,7 +377,8 @@ function Client:request_many(reqs)
       out[i] = { ok = true, response = self:_response(prepared[i], raw) }
     else
       out[i] = { ok = false, error = self:_error(prepared[i], raw),
-                 response = not raw.error and self:_response(prepared[i], raw) or nil }
+                 response = not raw.error and self:_response(prepared[i], raw) or nil,
+                 unsent = raw.unsent or nil }
     end
   end
   return out

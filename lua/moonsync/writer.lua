@@ -228,7 +228,8 @@ function M.sync(adapter, diff, opts)
       local took = core.now() - t0
       for i, op in ipairs(wave) do
         local o = outcome[i] or { ok = false, message = "no outcome" }
-        finish(op, o.ok, o.message, took)
+        -- one an interrupt kept from being sent is not done, and no failure
+        if o.unsent then interrupted = true else finish(op, o.ok, o.message, took) end
       end
       if opts.progress then opts.progress("sync", res.processed, total) end
     end

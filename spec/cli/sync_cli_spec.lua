@@ -280,4 +280,27 @@ describe("moonsync jobs", function()
     -- the target file was not written
     assert.equals('{"site": []}', h.read(dir .. "/dst.json"))
   end)
+
+  it("says what a first and a second interrupt do", function()
+    h.write(dir .. "/src.json", '{"site": [{"name": "a"}, {"name": "b"}]}')
+    h.write(dir .. "/dst.json", '{"site": []}')
+    local marker = dir .. "/started"
+    -- a create that takes 3 s and ignores the first interrupt
+    local j = job(dir, { target = (h.slow_creates(marker):gsub("< 0%.03", "< 3")) })
+    local script = h.write(dir .. "/twice.sh", ([[
+%s sync %s >%s/out 2>%s/err &
+pid=$!
+n=0
+while [ ! -f %s ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
+kill -INT $pid; sleep 0.3; kill -INT $pid
+wait $pid
+echo $? >%s/code
+]]):format(h.quote(h.bin), h.quote(j), dir, dir, h.quote(marker), dir))
+    os.execute("sh " .. h.quote(script))
+    assert.equals("130", h.read(dir .. "/code"):match("%d+"))
+    local err = h.read(dir .. "/err")
+    assert.matches("interrupted: finishing the writes in flight, sending no new ones", err)
+    assert.matches("interrupted again: stopping at once", err)
+    assert.equals('{"site": []}', h.read(dir .. "/dst.json"))
+  end)
 end)

@@ -223,6 +223,49 @@ echo $? >%s/code
     assert.equals(7, stats().POST)
   end)
 
+  it("on SIGTERM stops within one wave of independent writes: the rest are not sent", function()
+    start(300)
+    h.write(dir .. "/schema.json", [[{"top_level": ["site"], "models": {
+      "site": {"identifiers": ["name"], "attributes": ["slug", "status"]}}}]])
+    local sites = {}
+    for i = 1, 40 do
+      sites[i] = ('{"name": "w%d", "slug": "w%d", "status": "active"}'):format(i, i)
+    end
+    h.write(dir .. "/src.json", '{"site": [' .. table.concat(sites, ", ") .. "]}")
+    local j = h.write(dir .. "/job.lua", (PRELUDE:format(srv.url, TOKEN) .. [[
+      local json_file = require "moonsync.adapters.json_file"
+      local dir = %q
+      return ms.job {
+        source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json" } end,
+        target = function() return target(false) end,
+        permissions = { net = { "127.0.0.1" } },
+      }]]):format(dir))
+    local script_sh = h.write(dir .. "/run.sh", ([[
+%s sync %s --no-progress --no-verify >%s/out 2>%s/err &
+pid=$!
+n=0
+while [ $n -lt 400 ]; do
+  c=$(env -u LD_PRELOAD curl -s %s/__stats | sed 's/.*"POST":\([0-9]*\).*/\1/')
+  [ "$c" -ge 4 ] 2>/dev/null && break
+  sleep 0.02; n=$((n+1))
+done
+kill -TERM $pid
+wait $pid
+echo $? >%s/code
+]]):format(h.quote(h.bin), h.quote(j), dir, dir, srv.url, dir))
+    os.execute("sh " .. h.quote(script_sh))
+    assert.equals("130", (h.read(dir .. "/code") or ""):match("%d+"))
+    local err = h.read(dir .. "/err")
+    local created, left = err:match("interrupted: (%d+) created, 0 updated, 0 deleted, 0 failed; (%d+) of 40 changes not done")
+    assert.is_truthy(created, err)
+    created, left = tonumber(created), tonumber(left)
+    assert.equals(40, created + left)
+    assert.is_true(created < 20, err)
+    -- what was reported created is what the server received, nothing more
+    assert.equals(3 + created, stats().POST)
+    assert.is_nil(err:find("sync complete", 1, true))
+  end)
+
   it("a nested field needs a write rule: without one the declaration is an error", function()
     local r = script([[
       local rest = require "moonsync.adapters.rest"

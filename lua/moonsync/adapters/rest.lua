@@ -395,6 +395,9 @@ local function write(self, wave)
           settle(self, it.op, p.bulk and type(created) == "table" and created[k] or created)
           outcome[it.i] = { ok = true }
         end
+      elseif r.unsent then
+        -- an interrupt came first: not done, not failed
+        for _, it in ipairs(p.items) do outcome[it.i] = { ok = false, unsent = true } end
       elseif #p.items == 1 or not p.bulk then
         local msg = failmsg(r)
         for _, it in ipairs(p.items) do outcome[it.i] = { ok = false, message = msg } end
