@@ -608,7 +608,7 @@ local function dry_run(target, diff)
   stdout:write(diff:str(), "\n", "dry run: ", summary_line(s), "\n")
   local failures = validate(target, diff)
   if #failures > 0 then
-    stdout:write(fmt("%d changes would fail validation:\n", #failures))
+    stdout:write(fmt("%d %s would fail validation:\n", #failures, #failures == 1 and "change" or "changes"))
     for _, f in ipairs(failures) do stdout:write("  ", redact.text(f), "\n") end
     return EXIT_ERROR
   end

@@ -185,6 +185,10 @@ end
 
 function Client:_url(path)
   if path:match("^%a[%w+.-]*://") then return path end
+  if (self.base_url or "") == "" then
+    error(ms.error("HTTPError", fmt("%s: a path, and the HTTP client has no base_url to put it "
+      .. "after (give base_url, or a whole URL)", path)), 0)
+  end
   if path:sub(1, 1) ~= "/" then path = "/" .. path end
   return self.base_url .. path
 end

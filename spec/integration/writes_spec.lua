@@ -266,6 +266,47 @@ echo $? >%s/code
     assert.is_nil(err:find("sync complete", 1, true))
   end)
 
+  for _, bulk in ipairs { false, true } do
+    it(("names a lookup that finds nothing, in the dry run and the sync (%s)"):format(
+        bulk and "bulk" or "one by one"), function()
+      h.write(dir .. "/schema.json", [[{"top_level": ["site"], "models": {
+        "site": {"identifiers": ["name"], "attributes": ["slug", "status"], "children": {"device": "devices"}},
+        "device": {"identifiers": ["site_name", "name"], "attributes": ["role", "device_type"]}}}]])
+      h.write(dir .. "/src.json", '{"site": [{"name": "s1", "slug": "s1", "status": "active", "devices": '
+        .. '[{"site_name": "s1", "name": "d1", "role": "nope", "device_type": "sw"}]}]}')
+      local j = h.write(dir .. "/job.lua", (PRELUDE:format(srv.url, TOKEN) .. [[
+        local json_file = require "moonsync.adapters.json_file"
+        local dir = %q
+        return ms.job {
+          source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json" } end,
+          target = function() return target(%s) end,
+          permissions = { net = { "127.0.0.1" } },
+        }]]):format(dir, tostring(bulk)))
+      local why = "field role: no role with slug nope %(lookup role, /api/dcim/device%-roles/%)"
+      local r = h.run("sync", j, "--dry-run")
+      assert.equals(1, r.code, r.stderr)
+      assert.matches("1 change would fail validation:\n  create device s1__d1: " .. why, r.stdout)
+      assert.matches("MISSING in nb", r.stdout)   -- the class's name, not \"rest\"
+      r = h.run("sync", j, "--no-progress", "--no-verify", "--report", dir .. "/r.html")
+      assert.equals(1, r.code)
+      assert.matches("create device s1__d1: error %(no role with slug nope", r.stderr)
+      assert.matches("ObjectNotCreated: no role with slug nope", r.stderr)
+      assert.is_nil(r.stderr:find("nil", 1, true))
+      assert.matches("no role with slug nope", h.read(dir .. "/r.html"))
+    end)
+  end
+
+  it("says the URL is missing when the variable that holds it is unset", function()
+    local r = script([[
+      local ok, err = pcall(function() return Api(false):new { url = os.getenv("NO_SUCH_URL_VAR") } end)
+      print(err)
+      local http = require "moonsync.http"
+      print(select(2, pcall(function() return http.client {}:get("/api/x/") end)))]])
+    assert.equals(0, r.code, r.stderr)
+    assert.matches("netbox adapter 'nb': no url given %(url = nil%): is the environment variable", r.stdout)
+    assert.matches("/api/x/: a path, and the HTTP client has no base_url", r.stdout)
+  end)
+
   it("a nested field needs a write rule: without one the declaration is an error", function()
     local r = script([[
       local rest = require "moonsync.adapters.rest"

@@ -10,6 +10,8 @@
 -- @module nautobot
 local rest = require "moonsync.adapters.rest"
 
+local fmt = string.format
+
 local M = { api_version = "2.0", token_env = "NAUTOBOT_TOKEN" }
 
 --- Declares a Nautobot adapter class: the rest.adapter declaration, with
@@ -37,6 +39,11 @@ function M.adapter(name, defaults)
       local o = {}
       for k, v in pairs(opts) do o[k] = v end
       if not o.client then
+        if type(o.url) ~= "string" or o.url == "" then
+          error(fmt("%s adapter '%s': no url given (url = %s): is the environment variable "
+                    .. "that should hold it set?", defaults.token_env == "NETBOX_TOKEN" and "netbox"
+                    or "nautobot", name, o.url == nil and "nil" or '""'), 2)
+        end
         local headers = {}
         version = version or defaults.api_version
         if version then headers.Accept = "application/json; version=" .. version end

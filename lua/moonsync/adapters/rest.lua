@@ -348,7 +348,8 @@ local function write(self, wave)
   local batches = {}
   for i, op in ipairs(wave) do
     local res = self.rest.resources[op.model]
-    local req, why = res and single(self, op)
+    local req, why
+    if res then req, why = single(self, op) end
     if not res then
       outcome[i] = { ok = false, message = fmt("adapter %s has no REST resource for model %s",
                                                self.name, op.model) }
@@ -448,6 +449,28 @@ end
 -- (re-read the target after a sync, see docs/http.md), and the adapter
 -- hooks `validate` and `sync_complete`.
 -- Instances: `Class:new { client = {...} or http.client(...), name = }`.
+-- The built-in validate hook (sync --dry-run, and before a sync): every
+-- lookup a create or update needs resolves (a role slug the server does
+-- not have is reported here, before anything is written); then the
+-- adapter's own validate, if any.
+local function validator(own)
+  return function(self, action, model, keys, attrs)
+    local fields = self._fields[model.name]
+    if fields and action ~= "delete" then
+      for field, spec in pairs(fields) do
+        local v = attrs[field]
+        if v == nil then v = keys[field] end
+        if spec.lookup and v ~= nil and v ~= ms.null then
+          local ok, err = pcall(lookup_id, self, spec.lookup, v)
+          if not ok then return false, fmt("field %s: %s", field, tostring(err)) end
+        end
+      end
+    end
+    if own then return own(self, action, model, keys, attrs) end
+    return true
+  end
+end
+
 function M.adapter(name, preset)
   return function(spec)
     local fieldsets = {}
@@ -479,8 +502,8 @@ function M.adapter(name, preset)
       fieldsets[mname] = normalize_fields(name, mname, res, preset, spec.lookups)
     end
     local cls = ms.adapter(name) {
-      models = spec.models, top_level = spec.top_level, type = spec.type or "rest",
-      load = load, validate = spec.validate, sync_complete = spec.sync_complete,
+      models = spec.models, top_level = spec.top_level, type = spec.type or name,
+      load = load, validate = validator(spec.validate), sync_complete = spec.sync_complete,
       methods = {
         write = write, refs_of = refs_of,
         commit = function() end,
