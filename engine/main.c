@@ -181,6 +181,22 @@ static void setpaths(lua_State *L) {
   lua_pop(L, 2);
 }
 
+static const char job_hint[] =
+  "%s is a job file (it returns ms.job): run it with 'moonsync diff %s', "
+  "'moonsync sync %s' or 'moonsync plan %s -o PLAN.json'";
+
+/* Does the script at path look like a job file (it names ms.job)? */
+static int looks_like_job(const char *path) {
+  char text[65536];
+  size_t n;
+  FILE *f = strcmp(path, "-") == 0 ? NULL : fopen(path, "rb");
+  if (f == NULL) return 0;
+  n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  return strstr(text, "ms.job") != NULL || strstr(text, ").job") != NULL;
+}
+
 /* Runs under lua_pcall: argv in upvalue-free form via lightuserdata.
    With cli set, runs moonsync.cli's main(argv...) instead of a script. */
 static int pmain(lua_State *L) {
@@ -219,7 +235,21 @@ static int pmain(lua_State *L) {
   luaL_checkstack(L, argc, "too many arguments");
   for (i = 1; i < argc; i++) lua_pushstring(L, argv[i]);
   status = lua_pcall(L, argc - 1, 1, h);
-  if (status != LUA_OK) return lua_error(L);
+  if (status != LUA_OK) {
+    if (lua_type(L, -1) == LUA_TSTRING && looks_like_job(argv[0])) {
+      /* what went wrong is that it is not a script: no traceback */
+      const char *msg = lua_tostring(L, -1), *tb = strstr(msg, "\nstack traceback:");
+      lua_pushfstring(L, job_hint, argv[0], argv[0], argv[0], argv[0]);
+      lua_pushliteral(L, " (run as a script, it stopped at: ");
+      lua_pushlstring(L, msg, tb ? (size_t)(tb - msg) : strlen(msg));
+      lua_pushliteral(L, ")");
+      lua_concat(L, 4);
+    }
+    return lua_error(L);
+  }
+  if (luaL_getmetafield(L, -1, "__metatable") == LUA_TSTRING &&
+      strcmp(lua_tostring(L, -1), "moonsync.Job") == 0)
+    return luaL_error(L, job_hint, argv[0], argv[0], argv[0], argv[0]);
   /* a script may return an exit status */
   lua_pushinteger(L, lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0);
   return 1;

@@ -707,7 +707,10 @@ local function apply_job(o, plan)
 end
 
 local function cmd_plan(o)
-  if #o.args ~= 1 or not o.o then fail(USAGE.plan) end
+  if #o.args == 1 and not o.o then
+    fail("plan: -o PLAN.json is required (the file the plan is saved to)\n" .. USAGE.plan)
+  end
+  if #o.args ~= 1 then fail(USAGE.plan) end
   local job, authority, code = load_job(o.args[1], o)
   local _, target, diff, flags, timings = job_diff(job, o, false)
   budget_check({ diff }, target, o["max-deletes"], job.policy)

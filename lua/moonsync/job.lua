@@ -81,8 +81,28 @@ function M.job(spec)
     policy = policy, permissions = perms }, Job)
 end
 
+-- The job's own place for an error raised in moonsync's modules: a job
+-- function ending in `return json_file.open {...}` is a tail call, so an
+-- error aimed at its caller names no place, or moonsync's own file; the
+-- job function's line is the place to look.
+local function relocate(fn, err)
+  if type(err) ~= "string" then return err end
+  local file, rest = err:match("^([^:\n]+):%d+: (.*)$")
+  if file and not file:find(sandbox.ROOT, 1, true) and not file:find("/moonsync/", 1, true) then
+    return err
+  end
+  rest = rest or err
+  local info = debug.getinfo(fn, "S")
+  return fmt("%s:%d: %s", info.short_src, info.linedefined, rest)
+end
+
 local function resolve(v, what)
-  if type(v) == "function" then v = v() end
+  if type(v) == "function" then
+    local fn = v
+    local ok, got = pcall(fn)
+    if not ok then error(relocate(fn, got), 0) end
+    v = got
+  end
   if type(v) ~= "table" or not v._store then
     error(("job %s: expected an adapter, got %s"):format(what, type(v)), 0)
   end

@@ -27,6 +27,7 @@
 -- trusted code.
 -- @module moonsync.sandbox
 local core = require "moonsync.core"
+local ms = require "moonsync"
 
 local M = {}
 
@@ -38,6 +39,7 @@ local smatch, sfind, sgsub = string.match, string.find, string.gsub
 local permit, getenv = core.permit, core.getenv
 local collectgarbage = collectgarbage
 local package, loadfile = package, loadfile
+local getinfo = debug.getinfo
 
 --- The directory moonsync's own modules live in (the one holding
 -- moonsync/sandbox.lua): `moonsync.*` names a job requires resolve there
@@ -48,9 +50,11 @@ local OWN_PATH = M.ROOT .. "/?.lua;" .. M.ROOT .. "/?/init.lua"
 --- Modules a job may require besides moonsync.* (short adapter names are
 -- the bundled adapters).
 M.MODULES = { moonsync = "moonsync", cjson = "cjson", ["cjson.safe"] = "cjson.safe" }
-for _, a in ipairs { "json_file", "csv_file", "rest", "netbox", "nautobot" } do
+local BUNDLED = { "csv_file", "json_file", "nautobot", "netbox", "rest" }
+for _, a in ipairs(BUNDLED) do
   M.MODULES[a] = "moonsync.adapters." .. a   -- short names stay as aliases
 end
+M.ADAPTERS = table.concat(BUNDLED, ", ")
 
 --- moonsync's own modules that are the command line's, not a job's: they
 -- hold its places (the run history, lock and state directories) and its
@@ -64,6 +68,19 @@ local BASE = { "assert", "error", "ipairs", "pairs", "next", "pcall", "xpcall",
                "_VERSION" }
 
 local GC_OPTS = { collect = true, count = true, step = true }
+
+-- What the standard library has and a job may not use: calling one raises
+-- a PermissionError saying so (not "attempt to call a nil value").
+local REFUSED = {
+  os = { execute = "a job may not start processes", exit = "a job may not end the process",
+         remove = "a job may not remove files", rename = "a job may not rename files",
+         tmpname = "a job may not make files outside its permissions",
+         setlocale = "a job may not change the process's locale" },
+  io = { popen = "a job may not start processes", input = "use io.open and read the file",
+         output = "use io.open and write the file", tmpfile = "a job may not make temporary files" },
+  _G = { dofile = "use require for a Lua file in the job's directory",
+         loadfile = "use require for a Lua file in the job's directory" },
+}
 
 local function copy(t, except)
   local c = {}
@@ -151,7 +168,9 @@ local function own(name)
   if package.preload[name] then return require(name) end
   local path = package.searchpath(name, OWN_PATH)
   if not path then
-    error(fmt("module '%s' is not one of moonsync's modules (in %s)", name, M.ROOT), 3)
+    local hint = ""
+    if smatch(name, "^moonsync%.adapters%.") then hint = "; the bundled adapters: " .. M.ADAPTERS end
+    error(fmt("module '%s' is not one of moonsync's modules (in %s)%s", name, M.ROOT, hint), 3)
   end
   local chunk, err = loadfile(path, "t")
   if not chunk then error(err, 3) end
@@ -195,6 +214,18 @@ function M.env(dir, onload)
              difftime = os.difftime, getenv = getenv }
   env.io = { open = open, lines = lines, read = io.read, write = io.write,
              type = io.type, stdout = io.stdout, stderr = io.stderr }
+  for lib, names in pairs(REFUSED) do
+    local t = lib == "_G" and env or env[lib]
+    for fname, why in pairs(names) do
+      local what = lib == "_G" and fname or lib .. "." .. fname
+      t[fname] = function()
+        local at = getinfo(2, "Sl")
+        local where = at and at.currentline > 0 and fmt("%s:%d: ", at.short_src, at.currentline) or ""
+        error(ms.error("PermissionError", fmt("%s%s: not available to job files (%s)", where,
+                                              what, why)), 2)
+      end
+    end
+  end
   env.collectgarbage = function(opt, ...)
     opt = opt or "collect"
     if not GC_OPTS[opt] then
@@ -223,8 +254,8 @@ function M.env(dir, onload)
     permit("read", path)
     local f = io_open(path, "rb")
     if not f then
-      error(fmt("module '%s' is not available to job files (moonsync modules, bundled "
-                .. "adapters and %s/*.lua only)", name, dir), 2)
+      error(fmt("module '%s' is not available to job files (moonsync's modules, the bundled "
+                .. "adapters %s, and %s/*.lua only)", name, M.ADAPTERS, dir), 2)
     end
     local src = f:read("a")
     f:close()

@@ -1,0 +1,54 @@
+-- Errors a new user meets first: each says what is wrong and what to do,
+-- naming the user's own file and line.
+local h = require "helpers"
+
+local SCHEMA = '{"top_level": ["site"], "models": {"site": {"identifiers": ["name"]}}}'
+
+describe("messages #cli", function()
+  local dir
+  before_each(function() dir = h.sync_dir(SCHEMA, '{"site": []}', '{"site": []}') end)
+  after_each(h.cleanup)
+
+  it("an unknown option of a bundled adapter names the job's line, not moonsync's", function()
+    local job = h.write(dir .. "/job.lua", ([[
+local ms = require "moonsync"
+local json_file = require "moonsync.adapters.json_file"
+local dir = %q
+return ms.job {
+  source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json", bogus = 1 } end,
+  target = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/dst.json" } end,
+}]]):format(dir))
+    local r = h.run("diff", job)
+    assert.equals(1, r.code)
+    assert.matches("job%.lua:5: json_file%.open: unknown option 'bogus'", r.stderr)
+    assert.is_nil(r.stderr:find("moonsync/job.lua", 1, true))
+  end)
+
+  it("an unknown adapter module lists the bundled ones", function()
+    local r = h.run("diff", h.json_job(dir, { prelude = 'require "moonsync.adapters.meraki_nope"' }))
+    assert.equals(1, r.code)
+    assert.matches("the bundled adapters: csv_file, json_file, nautobot, netbox, rest", r.stderr)
+    assert.is_true(select(2, r.stderr:gsub("\n", "")) <= 2, r.stderr)
+  end)
+
+  it("plan without -o says it needs one", function()
+    local r = h.run("plan", h.json_job(dir))
+    assert.equals(1, r.code)
+    assert.matches("^moonsync plan: plan: %-o PLAN%.json is required", r.stderr)
+  end)
+
+  it("run on a job file says to use diff, sync or plan, without a traceback", function()
+    local job = h.json_job(dir)
+    local r = h.run("run", job)
+    assert.equals(1, r.code)
+    assert.matches("is a job file %(it returns ms%.job%): run it with 'moonsync diff", r.stderr)
+    -- one that fails as a script before it returns
+    h.write(dir .. "/early.lua", 'local ms = require "moonsync"\nlocal _, here = ...\n'
+            .. 'local p = here .. "/x"\nreturn ms.job {}')
+    r = h.run("run", dir .. "/early.lua")
+    assert.equals(1, r.code)
+    assert.matches("early%.lua is a job file", r.stderr)
+    assert.matches("it stopped at: .*early%.lua:3: attempt to concatenate", r.stderr)
+    assert.is_nil(r.stderr:find("stack traceback", 1, true))
+  end)
+end)
