@@ -346,8 +346,12 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "diff") == 0 || strcmp(cmd, "sync") == 0 ||
       strcmp(cmd, "plan") == 0 || strcmp(cmd, "apply") == 0 ||
-      strcmp(cmd, "inspect") == 0 || strcmp(cmd, "history") == 0)
+      strcmp(cmd, "inspect") == 0 || strcmp(cmd, "history") == 0) {
+    /* a reader that goes away (| head) is an error on write, which the
+       command line handles: it still records its run */
+    signal(SIGPIPE, SIG_IGN);
     return runlua(argc - 1, argv + 1, 1);
+  }
   fprintf(stderr, "moonsync: unknown command '%s'\n\n%s", cmd, usage);
   return 1;
 }

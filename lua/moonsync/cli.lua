@@ -18,7 +18,25 @@ local history = require "moonsync.history"
 local lfs = require "lfs"
 
 local fmt, concat = string.format, table.concat
-local stdout, stderr = io.stdout, io.stderr
+local stderr = io.stderr
+
+-- Standard output, with the first error writing it kept (a full disk, a
+-- reader that went away): the command ends knowing it (see M.main).
+local out_error
+local stdout = {}
+function stdout.write(self, ...)
+  if not out_error then
+    local ok, err = io.stdout:write(...)
+    if not ok then out_error = err end
+  end
+  return self
+end
+function stdout.flush()
+  if not out_error then
+    local ok, err = io.stdout:flush()
+    if not ok then out_error = err end
+  end
+end
 local rawget, getenv = rawget, os.getenv
 local getmetatable = debug.getmetatable
 
@@ -1125,6 +1143,16 @@ function M.main(cmd, ...)
     else
       -- whatever a job raised: its text, never its metamethods
       msg = core.error_text(res)
+    end
+  end
+  stdout.flush()
+  if out_error then
+    -- a reader that closed the pipe (| head) ends the output, not the run;
+    -- any other failure to write it is an error
+    if not out_error:find("Broken pipe", 1, true) then
+      local why = "cannot write the output: " .. out_error
+      msg = msg and (msg .. "; " .. why) or why
+      status = EXIT_ERROR
     end
   end
   if msg then

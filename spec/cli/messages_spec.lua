@@ -51,4 +51,42 @@ return ms.job {
     assert.matches("it stopped at: .*early%.lua:3: attempt to concatenate", r.stderr)
     assert.is_nil(r.stderr:find("stack traceback", 1, true))
   end)
+
+  describe("output that cannot be written", function()
+    local job, env
+    before_each(function()
+      local sites = {}
+      for i = 1, 3000 do sites[i] = ('{"name": "s%d"}'):format(i) end
+      h.write(dir .. "/src.json", '{"site": [' .. table.concat(sites, ",") .. "]}")
+      job = h.json_job(dir)
+      env = "XDG_STATE_HOME=" .. h.quote(dir .. "/state") .. " MOONSYNC_HISTORY= "
+    end)
+
+    local function last_run()
+      local p = io.popen(env .. h.quote(h.bin) .. " history --format json")
+      local text = p:read("a")
+      p:close()
+      return require("cjson").decode(text).runs[1]
+    end
+
+    it("a full disk is an error that says so, and the run is recorded", function()
+      local p = io.popen(env .. h.quote(h.bin) .. " diff " .. h.quote(job) .. " >/dev/full 2>"
+                         .. h.quote(dir .. "/err") .. "; echo rc=$?")
+      local text = p:read("a")
+      p:close()
+      assert.matches("cannot write the output: No space left on device", h.read(dir .. "/err"))
+      assert.equals("rc=1\n", text)
+      assert.equals(1, last_run().exit_status)
+    end)
+
+    it("a reader that goes away ends the output, not the run", function()
+      local p = io.popen("bash -c " .. h.quote(env .. h.quote(h.bin) .. " diff " .. h.quote(job)
+        .. " 2>" .. h.quote(dir .. "/err") .. " | head -2 >/dev/null; echo ${PIPESTATUS[0]}"))
+      local code = p:read("a")
+      p:close()
+      assert.equals("2\n", code)
+      assert.equals("", h.read(dir .. "/err"))
+      assert.equals(2, last_run().exit_status)
+    end)
+  end)
 end)
