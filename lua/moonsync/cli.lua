@@ -240,6 +240,14 @@ end
 -- change not attempted because its parent's failed.
 local function failures(res) return res.failed + res.errors end
 
+-- "N failed", and when some did, how: DiffSync's failures (a handler
+-- returned no record, or a change not attempted) and raised errors.
+local function failed_text(res)
+  local n = failures(res)
+  if n == 0 then return "0 failed" end
+  return fmt("%d failed (%d not done, %d raised)", n, res.failed, res.errors)
+end
+
 local function mib(bytes) return bytes / (1024 * 1024) end
 
 -- "load 0.120 s, diff 0.030 s; peak memory 41.2 MiB"
@@ -483,15 +491,15 @@ local function run_sync(target, source, diff, flags, o, timings)
     if r and rawget(err, "type") == "Interrupted" then
       local s = diff:summary()
       local done = r.created + r.updated + r.deleted
-      stderr:write(fmt("\ninterrupted: %d created, %d updated, %d deleted, %d failed; "
-        .. "%d of %d changes not done\n", r.created, r.updated, r.deleted, failures(r),
+      stderr:write(fmt("\ninterrupted: %d created, %d updated, %d deleted, %s; "
+        .. "%d of %d changes not done\n", r.created, r.updated, r.deleted, failed_text(r),
         math.max(0, s.create + s.update + s.delete - done - failures(r)),
         s.create + s.update + s.delete))
       quit(EXIT_INTERRUPTED)
     end
     if r then
-      stderr:write(fmt("sync stopped after %d created, %d updated, %d deleted, %d failed\n",
-                       r.created, r.updated, r.deleted, failures(r)))
+      stderr:write(fmt("sync stopped after %d created, %d updated, %d deleted, %s\n",
+                       r.created, r.updated, r.deleted, failed_text(r)))
     end
     error(err, 0)
   end
@@ -499,8 +507,8 @@ local function run_sync(target, source, diff, flags, o, timings)
 end
 
 local function report(res, timings)
-  stdout:write(fmt("sync complete: %d created, %d updated, %d deleted, %d failed\n",
-    res.created, res.updated, res.deleted, failures(res)))
+  stdout:write(fmt("sync complete: %d created, %d updated, %d deleted, %s\n",
+    res.created, res.updated, res.deleted, failed_text(res)))
   stdout:write("timings: ", timings_line(timings), "\n")
 end
 

@@ -89,4 +89,17 @@ return ms.job {
       assert.equals(2, last_run().exit_status)
     end)
   end)
+
+  it("counts a handler's nil and a raised error apart, and says both are failures", function()
+    h.write(dir .. "/src.json", '{"site": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}')
+    local job = h.json_job(dir, { flags = '{ "continue_on_failure" }', target = [[
+      t.spec.create = function(self, model, ids, attrs)
+        if ids.name == "a" then return nil end
+        if ids.name == "b" then error(ms.error("ObjectNotCreated", "b is refused")) end
+        return self:create_base(model, ids, attrs)
+      end]] })
+    local r = h.run("sync", job, "--no-progress")
+    assert.equals(1, r.code, r.stderr)
+    assert.matches("sync complete: 1 created, 0 updated, 0 deleted, 2 failed %(1 not done, 1 raised%)", r.stdout)
+  end)
 end)
