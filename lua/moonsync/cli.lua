@@ -62,7 +62,7 @@ local USAGE = {
       .. RUN_OPTIONS .. EXITS,
   sync = "usage: moonsync sync JOB.lua [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
       .. "         [--target MODEL:UID]... [--exclude MODEL:UID]... [--log-format text|json]\n"
-      .. "         [--lock-timeout SECONDS] [--verify | --no-verify]\n"
+      .. "         [--lock-timeout SECONDS] [--verify | --no-verify] [--show]\n"
       .. JOB_OPTIONS
       .. "       moonsync sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
       .. "         [--ops-log OPS.json] [--dry-run] [--max-deletes N|P%] [--flag NAME]...\n"
@@ -109,7 +109,7 @@ local OPTS = {
   ["allow-read"] = "list", ["allow-write"] = "list", ["allow-net"] = "list",
   ["allow-env"] = "list", ["lock-timeout"] = "value", verify = "bool", ["no-verify"] = "bool",
   timings = "bool", report = "value", history = "value", ["no-history"] = "bool",
-  ["history-keep"] = "value", limit = "value",
+  ["history-keep"] = "value", limit = "value", show = "bool",
 }
 
 -- The options of each form of each command: any other is an error.
@@ -127,7 +127,7 @@ local FORMS = {
   diff_files = form(RUN, { "schema", "format", "flag", "target", "exclude", "source-name",
                            "dest-name", "skip-duplicates", "timings", "no-progress" }),
   sync = form(JOB, RUN, { "dry-run", "max-deletes", "flag", "target", "exclude", "log-format",
-                          "lock-timeout", "verify", "no-verify" }),
+                          "lock-timeout", "verify", "no-verify", "show" }),
   sync_files = form(RUN, { "schema", "out", "ops-log", "dry-run", "max-deletes", "flag",
                            "target", "exclude", "source-name", "dest-name", "skip-duplicates",
                            "log-format", "timings", "no-progress" }),
@@ -397,7 +397,8 @@ local function open_target(job, authority, o)
   return target
 end
 
-local function budget_check(diffs, target, opt, policy)
+-- Why the delete budget refuses these diffs, or nil when it does not.
+local function over_budget(diffs, target, opt, policy)
   local spec = opt or (policy and policy.max_deletes)
   local deletes = 0
   for _, d in ipairs(diffs) do deletes = deletes + d:summary().delete end
@@ -418,10 +419,17 @@ local function budget_check(diffs, target, opt, policy)
     end
   end
   if deletes > limit then
-    fail(fmt("refusing to sync: %d %s exceed %s; nothing was changed. "
-             .. "Allow more with --max-deletes or policy.max_deletes", deletes,
-             deletes == 1 and "delete would" or "deletes would", label))
+    return fmt("%d %s exceed %s", deletes, deletes == 1 and "delete would" or "deletes would", label)
   end
+  return nil
+end
+
+local ALLOW_MORE = "Allow more with --max-deletes or policy.max_deletes"
+
+-- Refuses the run (sync, apply) when its deletes exceed the budget.
+local function budget_check(diffs, target, opt, policy)
+  local why = over_budget(diffs, target, opt, policy)
+  if why then fail(fmt("refusing to sync: %s; nothing was changed. %s", why, ALLOW_MORE)) end
 end
 
 -- prevent_delete: model names and predicates over target records; what
@@ -629,16 +637,23 @@ local function commit(target, timings)
   end
 end
 
-local function dry_run(target, diff)
+-- budget: why the delete budget would refuse the real sync, or nil
+local function dry_run(target, diff, budget)
   local s = diff:summary()
   stdout:write(diff:str(), "\n", "dry run: ", summary_line(s), "\n")
+  local status = pending(diff)
+  if budget then
+    stdout:write(fmt("the delete budget would refuse this sync: %s; it would change nothing. %s\n",
+                     budget, ALLOW_MORE))
+    status = EXIT_ERROR
+  end
   local failures = validate(target, diff)
   if #failures > 0 then
     stdout:write(fmt("%d %s would fail validation:\n", #failures, #failures == 1 and "change" or "changes"))
     for _, f in ipairs(failures) do stdout:write("  ", redact.text(f), "\n") end
-    return EXIT_ERROR
+    status = EXIT_ERROR
   end
-  return pending(diff)
+  return status
 end
 
 -- After a sync: the target read afresh and diffed again (--verify; by
@@ -667,12 +682,16 @@ local function cmd_sync_job(o)
   local show = not o["no-progress"] and core.isatty(2)
   local source, target, diff, flags, timings =
     job_diff(job, o, show, not o["dry-run"] and authority or nil)
-  if o["dry-run"] then return dry_run(target, diff) end
+  if o["dry-run"] then
+    return dry_run(target, diff, over_budget({ diff }, target, o["max-deletes"], job.policy))
+  end
   budget_check({ diff }, target, o["max-deletes"], job.policy)
   if not diff:has_diffs() then
     stdout:write("nothing to do\n")
     return EXIT_OK
   end
+  -- what is about to change, as terraform apply shows it
+  if o.show then stdout:write(diff:str(), "\n") end
   local res = run_sync(target, source, diff, flags, o, timings)
   commit(target, timings)
   report(res, timings)
@@ -684,7 +703,7 @@ local function cmd_sync_files(o)
   if #o.args ~= 2 then fail(USAGE.sync) end
   if not o.out and not o["dry-run"] then fail("sync --schema needs --out AFTER.json (or --dry-run)") end
   local source, target, diff, flags, timings = files_diff(o)
-  if o["dry-run"] then return dry_run(target, diff) end
+  if o["dry-run"] then return dry_run(target, diff, over_budget({ diff }, target, o["max-deletes"])) end
   budget_check({ diff }, target, o["max-deletes"], nil)
   local ok, res = pcall(run_sync, target, source, diff, flags,
                         { ["no-progress"] = o["no-progress"], ["log-format"] = o["log-format"],
@@ -739,7 +758,11 @@ local function cmd_plan(o)
   if #o.args ~= 1 then fail(USAGE.plan) end
   local job, authority, code = load_job(o.args[1], o)
   local _, target, diff, flags, timings = job_diff(job, o, false)
-  budget_check({ diff }, target, o["max-deletes"], job.policy)
+  local over = over_budget({ diff }, target, o["max-deletes"], job.policy)
+  if over then
+    fail(fmt("refusing to save the plan: %s, so apply would refuse it; no plan was written. %s",
+             over, ALLOW_MORE))
+  end
   local modules = {}
   for name, hash in pairs(code.modules) do modules[#modules + 1] = fmt("%s: %s", json_str(name), json_str(hash)) end
   table.sort(modules)
@@ -785,6 +808,12 @@ local function cmd_apply(o)
     return EXIT_ERROR
   end
   local src, refused = plans.source(plan, target)
+  local done = 0
+  for _, r in ipairs(refused) do if r.done then done = done + 1 end end
+  if done > 0 and done == #plan.diff.changes then
+    fail(fmt("%s is stale: the target already holds all %d of its changes (was it applied "
+             .. "before?); nothing was applied. Make a new plan", o.args[1], done))
+  end
   t0 = core.now()
   local diff = narrow(target:diff_from(src, { flags = flags }), o)
   local ctx = o.ctx

@@ -240,22 +240,38 @@ end
 -- planned changes whose target records have not drifted. Returns the
 -- source adapter and the list of refused changes ({change =, why =}).
 -- Call M.check first: this assumes valid changes.
+-- Does the target already hold what change c makes (cur: its record)?
+-- A plan applied twice finds every change so.
+local function already(c, cur)
+  if c.action == "delete" then return cur == nil end
+  if cur == nil then return false end
+  local attrs = cur:get_attrs()
+  for k, v in pairs(c.attrs) do
+    if core.pformat(attrs[k] == nil and null or attrs[k]) ~= core.pformat(v) then return false end
+  end
+  return true
+end
+
 function M.source(plan, target)
   local d = plan.diff
   local Copy = ms.adapter(d.source) { models = target.models, top_level = target:get_top_level() }
   local src = Copy:new { name = d.source }
   src:load_json(target:to_json(), { name = "target copy" })
   local refused = {}
-  local function refuse(c, why)
-    refused[#refused + 1] = { change = c, why = why }
+  local function refuse(c, why, done)
+    refused[#refused + 1] = { change = c, why = why, done = done }
   end
   for _, c in ipairs(d.changes) do
     local cur = target:get_or_none(c.model, c.uid)
     local fp = cur and cur:fingerprint() or null
     if fp ~= c.fingerprint then
-      refuse(c, cur and "the target record changed since the plan"
-                 or c.fingerprint ~= null and "the target record is gone"
-                 or "the target record exists now")
+      if already(c, cur) then
+        refuse(c, "already done: the target holds what this change makes", true)
+      else
+        refuse(c, cur and "the target record changed since the plan"
+                   or c.fingerprint ~= null and "the target record is gone"
+                   or "the target record exists now")
+      end
     elseif c.action == "create" then
       local parent = c.parent ~= null and src:get_or_none(c.parent.model, c.parent.uid)
       if c.parent ~= null and not parent then

@@ -102,4 +102,51 @@ return ms.job {
     assert.equals(1, r.code, r.stderr)
     assert.matches("sync complete: 1 created, 0 updated, 0 deleted, 2 failed %(1 not done, 1 raised%)", r.stdout)
   end)
+
+  describe("what a careful operator sees", function()
+    local job
+    before_each(function()
+      local many = {}
+      for i = 1, 30 do many[i] = ('{"name": "s%d"}'):format(i) end
+      h.write(dir .. "/dst.json", '{"site": [' .. table.concat(many, ",") .. "]}")
+      h.write(dir .. "/src.json", '{"site": [{"name": "s1"}, {"name": "new"}]}')
+      job = h.json_job(dir)
+    end)
+
+    it("the dry run and plan say the delete budget would refuse the sync", function()
+      local r = h.run("sync", job, "--dry-run")
+      assert.equals(1, r.code)
+      assert.matches("the delete budget would refuse this sync: 29 deletes would exceed the default "
+                     .. "budget of 50%% of 30 target records", r.stdout)
+      r = h.run("plan", job, "-o", dir .. "/p.json")
+      assert.equals(1, r.code)
+      assert.matches("refusing to save the plan: 29 deletes would exceed", r.stderr)
+      assert.is_nil(r.stderr:find("refusing to sync", 1, true))
+      assert.is_nil(h.read(dir .. "/p.json"))
+      -- within the budget the dry run says nothing of it
+      r = h.run("sync", job, "--dry-run", "--max-deletes", "29")
+      assert.equals(2, r.code)
+      assert.is_nil(r.stdout:find("budget", 1, true))
+    end)
+
+    it("sync --show prints what it changes before the counts", function()
+      local r = h.run("sync", job, "--max-deletes", "29", "--show", "--no-progress")
+      assert.equals(0, r.code, r.stderr)
+      assert.matches("^site\n  site: new MISSING in dst\n.*site: s30 MISSING in src\n.*"
+                     .. "sync complete: 1 created, 0 updated, 29 deleted, 0 failed\n", r.stdout)
+    end)
+
+    it("a plan applied twice is stale, and nothing is applied the second time", function()
+      h.write(dir .. "/dst.json", '{"site": [{"name": "s1"}, {"name": "gone"}]}')
+      assert.equals(2, h.run("plan", job, "-o", dir .. "/p.json").code)
+      assert.equals(0, h.run("apply", dir .. "/p.json").code)
+      local after = h.read(dir .. "/dst.json")
+      local r = h.run("apply", dir .. "/p.json")
+      assert.equals(1, r.code)
+      assert.matches("p%.json is stale: the target already holds all 2 of its changes %(was it "
+                     .. "applied before%?%); nothing was applied", r.stderr)
+      assert.is_nil(r.stdout:find("0 created", 1, true))
+      assert.equals(after, h.read(dir .. "/dst.json"))
+    end)
+  end)
 end)
