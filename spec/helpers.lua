@@ -157,8 +157,10 @@ function M.server(name, ...)
   local line = p:read("l")
   local port, pid = (line or ""):match("^listening (%d+) (%d+)")
   if not port then
+    -- it exited (or said something else first): all it said is why
+    local rest = p:read("a") or ""
     p:close()
-    error("test server " .. name .. " did not start: " .. tostring(line))
+    error("test server " .. name .. " did not start: " .. tostring(line) .. "\n" .. rest, 2)
   end
   local srv = { port = tonumber(port), pid = tonumber(pid),
                 url = "http://127.0.0.1:" .. port }
@@ -188,6 +190,11 @@ function M.prism(spec_file, upstream, log, probe)
     -- the readiness line, or the error that the port is taken
     for _ = 1, 600 do
       local text = M.read(log) or ""
+      -- a Prism that exited says why in its log: no use waiting
+      if not text:find("Prism is listening on", 1, true) and not text:find("EADDRINUSE", 1, true)
+         and (not pid or not os.execute("kill -0 " .. pid .. " 2>/dev/null")) then
+        error("prism exited before it listened; its log (" .. log .. "):\n" .. text, 2)
+      end
       if text:find("Prism is listening on", 1, true) then
         local srv = { port = port, pid = pid, url = "http://127.0.0.1:" .. port }
         -- and answering

@@ -48,4 +48,18 @@ rm -f %s/started
     p:close()
     assert.matches("\n2 passed, 1 failed\nrc=1\n$", out)
   end)
+
+  describe("the test servers' helpers", function()
+    it("fail at once, saying why, when the server exits", function()
+      if not h.have_node() then pending("needs Node.js: run scripts/install-deps") return end
+      local dir = h.tmpdir()
+      local ok, err = pcall(h.prism, dir .. "/no-such-openapi.json", "http://127.0.0.1:9",
+                            dir .. "/prism.log", "{url}/")
+      assert.is_false(ok)
+      assert.matches("prism exited before it listened; its log %(.*prism%.log%)", err)
+      ok, err = pcall(h.server, "spec/servers/no_such_server.js")
+      assert.is_false(ok)
+      assert.matches("did not start: .*Cannot find module", err)
+    end)
+  end)
 end)
