@@ -112,6 +112,8 @@ static int l_core_http_client(lua_State *L) {
   }
   if (cfg.proxy) cfg.proxy = permit_proxy(L, cfg.proxy);
   cfg.user_agent = strfield(L, 1, "user_agent");
+  if (cfg.user_agent && strpbrk(cfg.user_agent, "\r\n") != NULL)
+    return luaL_error(L, "http client: user_agent must be one line");
   luaL_argcheck(L, cfg.concurrency >= 1 && cfg.concurrency <= 256, 1,
                 "concurrency must be between 1 and 256");
   luaL_argcheck(L, cfg.retries >= 0 && cfg.retries <= 100, 1,

@@ -105,6 +105,12 @@ describe("trust #security", function()
       assert.matches("only http:// and https:// proxies", r.stderr)
     end)
 
+    it("a user agent of more than one line is refused", function()
+      local r = attempt('user_agent = "x\\r\\nX-Injected: 1"')
+      assert.equals(1, r.code, r.stderr)
+      assert.matches("user_agent must be one line", r.stderr)
+    end)
+
     it("a CA file outside the job's permissions is refused", function()
       local r = attempt('ca_file = "/etc/shadow"')
       assert.equals(1, r.code, r.stderr)
