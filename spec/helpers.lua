@@ -45,7 +45,12 @@ end
 --- Runs bin/moonsync with the given arguments and environment variables
 -- (a table, may be empty); returns {code =, stdout =, stderr =}.
 function M.run_env(env, ...)
-  local parts = { "env" }
+  return M.run_at(nil, env, ...)
+end
+
+--- M.run_env from directory `cwd` (nil: this one).
+function M.run_at(cwd, env, ...)
+  local parts = { cwd and "cd " .. quote(cwd) .. " && env" or "env" }
   for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. quote(v) end
   parts[#parts + 1] = quote(M.bin)
   for _, a in ipairs { ... } do parts[#parts + 1] = quote(a) end

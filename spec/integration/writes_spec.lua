@@ -182,16 +182,11 @@ describe("writes to APIs #writes", function()
     assert.equals(5, stats().POST)
   end)
 
-  it("on SIGINT lets the writes in flight finish, reports them and sends no new ones", function()
-    start(600)
-    h.write(dir .. "/schema.json", [[{"top_level": ["site"], "models": {
-      "site": {"identifiers": ["name"], "attributes": ["slug", "status"], "children": {"device": "devices"}},
-      "device": {"identifiers": ["site_name", "name"], "attributes": ["role", "device_type"]}}}]])
-    local sites = {}
-    for i = 1, 4 do
-      sites[i] = ('{"name": "s%d", "slug": "s%d", "status": "active", "devices": [{"site_name": "s%d", '
-        .. '"name": "d%d", "role": "leaf", "device_type": "sw"}]}'):format(i, i, i, i)
-    end
+  -- Syncs the sites of `sites` (JSON texts) from a file into the stand-in
+  -- with a job, sends `signal` once 4 POSTs arrived; returns the exit
+  -- code and stderr.
+  local function interrupted_sync(schema, sites, signal)
+    h.write(dir .. "/schema.json", schema)
     h.write(dir .. "/src.json", '{"site": [' .. table.concat(sites, ", ") .. "]}")
     local j = h.write(dir .. "/job.lua", (PRELUDE:format(srv.url, TOKEN) .. [[
       local json_file = require "moonsync.adapters.json_file"
@@ -210,13 +205,25 @@ while [ $n -lt 400 ]; do
   [ "$c" -ge 4 ] 2>/dev/null && break
   sleep 0.02; n=$((n+1))
 done
-kill -INT $pid
+kill -%s $pid
 wait $pid
 echo $? >%s/code
-]]):format(h.quote(h.bin), h.quote(j), dir, dir, srv.url, dir))
+]]):format(h.quote(h.bin), h.quote(j), dir, dir, srv.url, signal, dir))
     os.execute("sh " .. h.quote(script_sh))
-    assert.equals("130", (h.read(dir .. "/code") or ""):match("%d+"))
-    local err = h.read(dir .. "/err")
+    return (h.read(dir .. "/code") or ""):match("%d+"), h.read(dir .. "/err")
+  end
+
+  it("on SIGINT lets the writes in flight finish, reports them and sends no new ones", function()
+    start(600)
+    local sites = {}
+    for i = 1, 4 do
+      sites[i] = ('{"name": "s%d", "slug": "s%d", "status": "active", "devices": [{"site_name": "s%d", '
+        .. '"name": "d%d", "role": "leaf", "device_type": "sw"}]}'):format(i, i, i, i)
+    end
+    local code, err = interrupted_sync([[{"top_level": ["site"], "models": {
+      "site": {"identifiers": ["name"], "attributes": ["slug", "status"], "children": {"device": "devices"}},
+      "device": {"identifiers": ["site_name", "name"], "attributes": ["role", "device_type"]}}}]], sites, "INT")
+    assert.equals("130", code)
     -- the four sites in flight completed and were reported; no device went
     assert.matches("interrupted: 4 created, 0 updated, 0 deleted, 0 failed; 4 of 8 changes not done", err)
     -- three seeded records and the four sites: nothing after the interrupt
@@ -225,37 +232,13 @@ echo $? >%s/code
 
   it("on SIGTERM stops within one wave of independent writes: the rest are not sent", function()
     start(300)
-    h.write(dir .. "/schema.json", [[{"top_level": ["site"], "models": {
-      "site": {"identifiers": ["name"], "attributes": ["slug", "status"]}}}]])
     local sites = {}
     for i = 1, 40 do
       sites[i] = ('{"name": "w%d", "slug": "w%d", "status": "active"}'):format(i, i)
     end
-    h.write(dir .. "/src.json", '{"site": [' .. table.concat(sites, ", ") .. "]}")
-    local j = h.write(dir .. "/job.lua", (PRELUDE:format(srv.url, TOKEN) .. [[
-      local json_file = require "moonsync.adapters.json_file"
-      local dir = %q
-      return ms.job {
-        source = function() return json_file.open { schema = dir .. "/schema.json", path = dir .. "/src.json" } end,
-        target = function() return target(false) end,
-        permissions = { net = { "127.0.0.1" } },
-      }]]):format(dir))
-    local script_sh = h.write(dir .. "/run.sh", ([[
-%s sync %s --no-progress --no-verify >%s/out 2>%s/err &
-pid=$!
-n=0
-while [ $n -lt 400 ]; do
-  c=$(env -u LD_PRELOAD curl -s %s/__stats | sed 's/.*"POST":\([0-9]*\).*/\1/')
-  [ "$c" -ge 4 ] 2>/dev/null && break
-  sleep 0.02; n=$((n+1))
-done
-kill -TERM $pid
-wait $pid
-echo $? >%s/code
-]]):format(h.quote(h.bin), h.quote(j), dir, dir, srv.url, dir))
-    os.execute("sh " .. h.quote(script_sh))
-    assert.equals("130", (h.read(dir .. "/code") or ""):match("%d+"))
-    local err = h.read(dir .. "/err")
+    local code, err = interrupted_sync([[{"top_level": ["site"], "models": {
+      "site": {"identifiers": ["name"], "attributes": ["slug", "status"]}}}]], sites, "TERM")
+    assert.equals("130", code)
     local created, left = err:match("interrupted: (%d+) created, 0 updated, 0 deleted, 0 failed; (%d+) of 40 changes not done")
     assert.is_truthy(created, err)
     created, left = tonumber(created), tonumber(left)

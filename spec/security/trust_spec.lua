@@ -15,17 +15,7 @@ local SRC = '{"site": [{"name": "a", "status": "x"}, {"name": "b", "status": "y"
 local DST = '{"site": [{"name": "a", "status": "old"}]}'
 
 -- Runs moonsync with `args` from directory `cwd`.
-local function run_in(cwd, ...)
-  local parts = { "cd", h.quote(cwd), "&&", h.quote(h.bin) }
-  for _, a in ipairs { ... } do parts[#parts + 1] = h.quote(a) end
-  local out, err = os.tmpname(), os.tmpname()
-  local _, how, code = os.execute(table.concat(parts, " ") .. " >" .. out .. " 2>" .. err)
-  local res = { stdout = h.read(out), stderr = h.read(err),
-                code = how == "exit" and code or 128 + (code or 0) }
-  os.remove(out)
-  os.remove(err)
-  return res
-end
+local function run_in(cwd, ...) return h.run_at(cwd, {}, ...) end
 
 describe("trust #security", function()
   local dir
