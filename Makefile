@@ -34,7 +34,16 @@ CTESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*.c)) \
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
-all: bin/moonsync lib/moonsync/core.so
+# the bundled adapters live in adapters/, one file per system; the build
+# places them as moonsync.adapters.NAME beside the core module in lib/
+ADAPTERS = $(wildcard adapters/*.lua)
+LIB_ADAPTERS = $(ADAPTERS:adapters/%=lib/moonsync/adapters/%)
+
+all: bin/moonsync lib/moonsync/core.so $(LIB_ADAPTERS)
+
+lib/moonsync/adapters/%.lua: adapters/%.lua
+	@mkdir -p lib/moonsync/adapters
+	cp $< $@
 
 $(BUILD)/%.o: engine/%.c $(HDR)
 	@mkdir -p $(BUILD)
@@ -145,7 +154,7 @@ install: all
 	  $(DESTDIR)$(LUA_CMOD)/moonsync $(DESTDIR)$(MANDIR)/man1
 	cp bin/moonsync $(DESTDIR)$(BINDIR)/
 	cp lua/moonsync/*.lua $(DESTDIR)$(LUA_LMOD)/moonsync/
-	cp lua/moonsync/adapters/*.lua $(DESTDIR)$(LUA_LMOD)/moonsync/adapters/
+	cp adapters/*.lua $(DESTDIR)$(LUA_LMOD)/moonsync/adapters/
 	cp lib/moonsync/core.so $(DESTDIR)$(LUA_CMOD)/moonsync/
 	cp docs/moonsync.1 $(DESTDIR)$(MANDIR)/man1/
 

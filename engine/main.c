@@ -152,7 +152,8 @@ static int exedir(char *buf, size_t n) {
   return 0;
 }
 
-/* package.path: the source tree next to the binary (bin/../lua), then
+/* package.path: the source tree next to the binary (bin/../lua, and
+   bin/../lib where the build places the bundled adapters), then
    Lua's standard directory of the install, beside the binary
    (PREFIX/bin/../share/lua/5.4) and where it was configured, then Lua's
    defaults. */
@@ -164,9 +165,9 @@ static void setpaths(lua_State *L) {
   pkg = lua_gettop(L);  /* the buffer may take stack slots above it */
   luaL_buffinit(L, &b);
   if (exedir(dir, sizeof dir) == 0) {
-    lua_pushfstring(L, "%s/../lua/?.lua;%s/../lua/?/init.lua;"
+    lua_pushfstring(L, "%s/../lua/?.lua;%s/../lua/?/init.lua;%s/../lib/?.lua;"
                     "%s/../share/lua/5.4/?.lua;%s/../share/lua/5.4/?/init.lua;",
-                    dir, dir, dir, dir);
+                    dir, dir, dir, dir, dir);
     luaL_addvalue(&b);
   }
   lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", MS_LUADIR, MS_LUADIR);

@@ -28,7 +28,7 @@ static void setup(void) {
   luaL_openlibs(L);
   lua_getglobal(L, "package");
   lua_pushstring(L, MS_ROOT "/lua/?.lua;" MS_ROOT "/lua/?/init.lua;"
-                 MS_ROOT "/adapters/?.lua");
+                 MS_ROOT "/lib/?.lua");
   lua_setfield(L, -2, "path");
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_moonsync_core);

@@ -43,9 +43,16 @@ local getinfo = debug.getinfo
 
 --- The directory moonsync's own modules live in (the one holding
 -- moonsync/sandbox.lua): `moonsync.*` names a job requires resolve there
--- and nowhere else.
+-- and nowhere else; in a source tree, also in the build's lib/ beside it,
+-- where the bundled adapters are placed (installed, they are in ROOT).
 M.ROOT = core.realpath((debug.getinfo(1, "S").source:match("^@(.*)/moonsync/[^/]+$")) or ".")
 local OWN_PATH = M.ROOT .. "/?.lua;" .. M.ROOT .. "/?/init.lua"
+do
+  local built = core.realpath(M.ROOT .. "/../lib")
+  if require("lfs").attributes(built .. "/moonsync/adapters", "mode") == "directory" then
+    OWN_PATH = OWN_PATH .. ";" .. built .. "/?.lua"
+  end
+end
 
 --- Modules a job may require besides moonsync.* (short adapter names are
 -- the bundled adapters).

@@ -42,8 +42,19 @@ describe("packaging #packaging", function()
       h.quote(root .. "/share/lua/5.4/?.lua;" .. root .. "/share/lua/5.4/?/init.lua;;"),
       h.quote(root .. "/lib/lua/5.4/?.so;;"),
       h.quote('print(require("moonsync").model "m" { identifiers = { "id" } } { id = 7 }:get_unique_id(), '
-              .. 'require("moonsync.adapters.json_file") ~= nil)')), true)
-    assert.equals("7\ttrue\n", text)
+              .. 'require("moonsync.adapters.json_file") ~= nil, require("moonsync.adapters.rest") ~= nil)')), true)
+    assert.equals("7\ttrue\ttrue\n", text)
+  end)
+
+  it("the bundled adapters live in adapters/, once", function()
+    local p = io.popen("cd " .. h.quote(h.root) .. " && git ls-files adapters lua 2>/dev/null")
+    local files = p:read("a")
+    p:close()
+    if files == "" then pending("not a git checkout") return end
+    for _, a in ipairs { "csv_file", "json_file", "nautobot", "netbox", "rest" } do
+      assert.matches("adapters/" .. a .. "%.lua\n", files)
+    end
+    assert.is_nil(files:find("lua/moonsync/adapters/", 1, true))
   end)
 
   local it_man = have("man") and it or pending
@@ -57,10 +68,10 @@ describe("packaging #packaging", function()
   it_rocks("the rockspec builds the Lua module", function()
     local tree, src = h.tmpdir(), h.tmpdir()
     -- build from a copy: luarocks compiles next to the sources
-    local code, text = sh(("cp -r %s/engine %s/lua %s/docs %s/examples %s/moonsync-0.1.0-1.rockspec %s/"
+    local code, text = sh(("cp -r %s/engine %s/lua %s/adapters %s/docs %s/examples %s/moonsync-0.1.0-1.rockspec %s/"
       .. " && cd %s && luarocks --lua-version 5.4 make --deps-mode none --tree %s "
       .. "moonsync-0.1.0-1.rockspec CURL_INCDIR=/usr/include/x86_64-linux-gnu "
-      .. "CURL_LIBDIR=/usr/lib/x86_64-linux-gnu"):format(h.root, h.root, h.root, h.root, h.root,
+      .. "CURL_LIBDIR=/usr/lib/x86_64-linux-gnu"):format(h.root, h.root, h.root, h.root, h.root, h.root,
       h.quote(src), h.quote(src), h.quote(tree)))
     assert.equals(0, code, text)
     code, text = sh(("LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s"):format(
