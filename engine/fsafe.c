@@ -321,12 +321,12 @@ int ms_fsafe_lock(const char *path, double timeout, ms_err *err) {
       return -1;
     }
     /* is what we locked still what the path names? */
-    if (fstat(fd, &held) == 0 && !isdir && held.st_nlink > 1) {
-      linked(path, &held, err);
-      close(fd);
-      return -1;
-    }
     if (fstat(fd, &held) == 0) {
+      if (!isdir && held.st_nlink > 1) {
+        linked(path, &held, err);
+        close(fd);
+        return -1;
+      }
       int same = stat(real, &now) == 0
                    ? !isdir && now.st_ino == held.st_ino &&
                        now.st_dev == held.st_dev

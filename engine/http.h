@@ -72,9 +72,10 @@ void ms_http_client_free(ms_http_client *c);
 /* Performs n requests, concurrently up to the client's limit, retrying
    as configured. Once an interrupt is asked for (SIGINT or SIGTERM under
    ms_proc_signals(1)), no request or retry starts: the ones in flight
-   finish, the others fail with unsent set. Returns MS_OK when every request got a final answer
-   (which may be an HTTP error status or a transport failure: see each
-   request), or MS_ENOMEM / MS_EIO for a failure of the machinery. */
+   finish, the others fail with unsent set. Returns MS_OK when every
+   request got a final answer (which may be an HTTP error status or a
+   transport failure: see each request), or MS_ENOMEM / MS_EIO for a
+   failure of the machinery. */
 int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err);
 
 /* Seconds a response's Retry-After header asks to wait (a number of

@@ -280,8 +280,6 @@ int ms_jp_number(parser *ps, ms_value *out) {
   return MS_OK;
 }
 
-/* Python's json keeps the last value of a repeated key at the position of
-   its first occurrence. Returns the new pair count. */
 /* The index of the first key that repeats an earlier one, or n. */
 static uint32_t firstdup(const ms_value *kv, uint32_t n) {
   uint32_t i, j;

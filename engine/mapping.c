@@ -310,6 +310,7 @@ static int norm_set(ms_store *s, const char *key, const ms_value *in,
 static int norm_number(const ms_value *in, ms_value *out, int integer,
                        ms_err *err) {
   const char *what = integer ? "integer" : "number";
+  const char *isnot = integer ? "an integer" : "a number";
   char buf[64], *end;
   if (in->type == MS_INT) {
     *out = *in;
@@ -328,8 +329,8 @@ static int norm_number(const ms_value *in, ms_value *out, int integer,
   }
   if (needstr(in, what, err)) return err->code;
   if (in->len == 0 || in->len >= sizeof buf)
-    return ms_err_set(err, MS_EINPUT, "%s: '%.*s' is not a number", what,
-                      (int)(in->len < 40 ? in->len : 40), in->u.s);
+    return ms_err_set(err, MS_EINPUT, "%s: '%.*s' is not %s", what,
+                      (int)(in->len < 40 ? in->len : 40), in->u.s, isnot);
   memcpy(buf, in->u.s, in->len);
   buf[in->len] = '\0';
   errno = 0;
@@ -353,8 +354,7 @@ static int norm_number(const ms_value *in, ms_value *out, int integer,
       return MS_OK;
     }
   }
-  return ms_err_set(err, MS_EINPUT, "%s: '%s' is not %s", what, buf,
-                    integer ? "an integer" : "a number");
+  return ms_err_set(err, MS_EINPUT, "%s: '%s' is not %s", what, buf, isnot);
 }
 
 int ms_normalize(int kind, const char *key, ms_store *s, const ms_value *in,

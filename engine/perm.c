@@ -377,17 +377,23 @@ static int envname(const char *s) {
 
 /* {====== grants ======} */
 
+/* A read or write grant of path e (relative to base), guarded or not. */
+static int grantpath(ms_perm *p, int kind, const char *e, const char *base,
+                     const char *why, int guarded, ms_err *err) {
+  char buf[PATH_MAX];
+  if (ms_path_resolve(e, base, buf, err) != MS_OK)
+    return ms_err_prefix(err, "permissions.%s '%s'", kindnames[kind], e);
+  return push(&p->kinds[kind], buf, why, 0, guarded, err);
+}
+
 int ms_perm_grant(ms_perm *p, int kind, const char *e, const char *base,
                   const char *why, ms_err *err) {
   char buf[PATH_MAX];
   long port;
-  int rc;
   switch (kind) {
     case MS_PERM_READ:
     case MS_PERM_WRITE:
-      if ((rc = ms_path_resolve(e, base, buf, err)) != MS_OK)
-        return ms_err_prefix(err, "permissions.%s '%s'", kindnames[kind], e);
-      return push(&p->kinds[kind], buf, why, 0, 0, err);
+      return grantpath(p, kind, e, base, why, 0, err);
     case MS_PERM_NET:
       if (strcmp(e, "*") != 0 &&
           (splithost(e, buf, sizeof buf, &port) != 0 ||
@@ -412,10 +418,7 @@ int ms_perm_grant(ms_perm *p, int kind, const char *e, const char *base,
 
 int ms_perm_grant_guarded(ms_perm *p, const char *dir, const char *why,
                           ms_err *err) {
-  char buf[PATH_MAX];
-  if (ms_path_resolve(dir, NULL, buf, err) != MS_OK)
-    return ms_err_prefix(err, "permissions.write '%s'", dir);
-  return push(&p->kinds[MS_PERM_WRITE], buf, why, 0, 1, err);
+  return grantpath(p, MS_PERM_WRITE, dir, NULL, why, 1, err);
 }
 
 size_t ms_perm_count(const ms_perm *p, int kind) {
