@@ -90,15 +90,8 @@ function M.open(opts)
         error(fmt("csv_file.open: types.%s: expected \"integer\" or \"number\", got %s",
                   tostring(f), tostring(t)), 2)
       end
-      local known = false
-      for _, list in ipairs { model.identifiers, model.attributes, model.extra_fields or {} } do
-        for _, name in ipairs(list) do known = known or name == f end
-      end
-      if not known then
-        error(fmt("csv_file.open: types.%s: %s has no field %s", tostring(f), model.name,
-                  tostring(f)), 2)
-      end
     end
+    local typed_fields = {}
     columns = {}
     for _, list in ipairs { model.identifiers, model.attributes, model.extra_fields } do
       for _, f in ipairs(list) do
@@ -115,10 +108,17 @@ function M.open(opts)
             local typed = { path = column, transform = types[f] }
             if type(spec) == "table" then for k, v in pairs(spec) do typed[k] = typed[k] or v end end
             spec = typed
+            typed_fields[f] = true
           end
           fields[f] = spec
           columns[#columns + 1] = { field = f, column = column }
         end
+      end
+    end
+    for f in pairs(types) do
+      if not typed_fields[f] then
+        error(fmt("csv_file.open: types.%s: %s has no field %s", tostring(f), model.name,
+                  tostring(f)), 2)
       end
     end
     models = { model }
@@ -150,8 +150,7 @@ function M.open(opts)
     },
   }
   local a = Class:new { name = name, path = opts.path }
-  a._lock = json_file.lock_for(opts.path, opts.lock)
-  a._stamp = util.stamp(opts.path)
+  json_file.hold(a, opts.path, opts.lock)
   if not util.exists(opts.path) then
     if opts.create_missing then return a end
     error(ms.error("IOError", opts.path .. ": cannot open: No such file or directory"), 2)

@@ -32,6 +32,13 @@ function M.lock_for(path, lock)
   return nil
 end
 
+--- Holds adapter's file as its target's: the lock lock_for takes, and the
+-- stamp of the version it is about to read (lock_target checks it).
+function M.hold(adapter, path, lock)
+  adapter._lock = M.lock_for(path, lock)
+  adapter._stamp = util.stamp(path)
+end
+
 --- Locks the file of an adapter opened before the command line asked for
 -- target locks (a job that gives its target as an adapter opened at its
 -- top level): takes the lock, then refuses if the file changed since the
@@ -93,8 +100,7 @@ function M.open(opts)
     },
   })
   local a = Class:new { name = name, path = opts.path }
-  a._lock = M.lock_for(opts.path, opts.lock)
-  a._stamp = util.stamp(opts.path)
+  M.hold(a, opts.path, opts.lock)
   if util.exists(opts.path) then
     a:load_file(opts.path, { skip_duplicates = opts.skip_duplicates })
   elseif not opts.create_missing then

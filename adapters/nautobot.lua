@@ -12,7 +12,7 @@ local rest = require "moonsync.adapters.rest"
 
 local fmt = string.format
 
-local M = { api_version = "2.0", token_env = "NAUTOBOT_TOKEN" }
+local M = { kind = "nautobot", api_version = "2.0", token_env = "NAUTOBOT_TOKEN" }
 
 --- Declares a Nautobot adapter class: the rest.adapter declaration, with
 -- `api_version` (default "2.0"). Instances take `url`, `token` or
@@ -41,8 +41,8 @@ function M.adapter(name, defaults)
       if not o.client then
         if type(o.url) ~= "string" or o.url == "" then
           error(fmt("%s adapter '%s': no url given (url = %s): is the environment variable "
-                    .. "that should hold it set?", defaults.token_env == "NETBOX_TOKEN" and "netbox"
-                    or "nautobot", name, o.url == nil and "nil" or '""'), 2)
+                    .. "that should hold it set?", defaults.kind, name,
+                    o.url == nil and "nil" or '""'), 2)
         end
         local headers = {}
         version = version or defaults.api_version

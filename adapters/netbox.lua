@@ -12,7 +12,8 @@
 local nautobot = require "moonsync.adapters.nautobot"
 
 -- NetBox 4.5+ v2 tokens (nbt_...) go as "Bearer", v1 tokens as "Token"
-local M = { api_version = false, token_env = "NETBOX_TOKEN", token_scheme = "netbox" }
+local M = { kind = "netbox", api_version = false, token_env = "NETBOX_TOKEN",
+            token_scheme = "netbox" }
 
 --- Declares a NetBox adapter class (options as nautobot.adapter).
 function M.adapter(name)

@@ -350,9 +350,10 @@ end
 
 -- Loads the job named on the command line; returns it, the policy handle
 -- (the command line's authority for its own outputs and locks) and what
--- identifies its code.
-local function load_job(path, o)
-  prepare_lock_dir()
+-- identifies its code. A `writer` (sync, apply) will take locks: their
+-- directory is made first, while no job permission applies.
+local function load_job(path, o, writer)
+  if writer then prepare_lock_dir() end
   local job, authority, code = jobs.load(path, grants(o))
   local ctx = o.ctx
   ctx.job, ctx.job_path, ctx.authority = job.name or job.path, job.path, authority
@@ -678,7 +679,7 @@ local function verify(job, source, flags, o, target)
 end
 
 local function cmd_sync_job(o)
-  local job, authority = load_job(o.args[1], o)
+  local job, authority = load_job(o.args[1], o, not o["dry-run"])
   local show = not o["no-progress"] and core.isatty(2)
   local source, target, diff, flags, timings =
     job_diff(job, o, show, not o["dry-run"] and authority or nil)
@@ -742,12 +743,10 @@ local function apply_job(o, plan)
   local base = plan.job:match("([^/]*)$")
   local dir = o.args[1]:match("^(.*)/[^/]*$") or "."
   local path = dir .. "/" .. base
-  local f = base ~= "" and base ~= "." and base ~= ".." and io.open(path, "rb")
-  if not f then
+  if base == "" or base == "." or base == ".." or not util.exists(path) then
     fail(fmt("apply: the plan was made from %s and no %s is beside the plan: name the job "
              .. "to apply it with with --job JOB.lua", plan.job, base))
   end
-  f:close()
   return path
 end
 
@@ -789,7 +788,7 @@ local function cmd_apply(o)
   if #o.args ~= 1 then fail(USAGE.apply) end
   local plan = plans.decode(util.read_file(o.args[1]), o.args[1], plan_key())
   local flags = plan.flags | ms.flag_value(o.flag)
-  local job, authority, code = load_job(apply_job(o, plan), o)
+  local job, authority, code = load_job(apply_job(o, plan), o, true)
   plans.check_job(plan, job, code)
   lock_job(job, authority, o)
   local timings = {}

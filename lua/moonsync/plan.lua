@@ -236,10 +236,6 @@ function M.check(plan, target)
   return invalid
 end
 
---- The source an apply syncs from: a copy of the current target with the
--- planned changes whose target records have not drifted. Returns the
--- source adapter and the list of refused changes ({change =, why =}).
--- Call M.check first: this assumes valid changes.
 -- Does the target already hold what change c makes (cur: its record)?
 -- A plan applied twice finds every change so.
 local function already(c, cur)
@@ -252,6 +248,10 @@ local function already(c, cur)
   return true
 end
 
+--- The source an apply syncs from: a copy of the current target with the
+-- planned changes whose target records have not drifted. Returns the
+-- source adapter and the list of refused changes ({change =, why =}).
+-- Call M.check first: this assumes valid changes.
 function M.source(plan, target)
   local d = plan.diff
   local Copy = ms.adapter(d.source) { models = target.models, top_level = target:get_top_level() }

@@ -34,24 +34,10 @@ function M.write_atomic(path, data, lock, authority)
   return write_atomic(path, data, lock)
 end
 
---- Creates a directory and its parents (like mkdir -p).
+--- Creates a directory and its parents (like mkdir -p), asking write
+-- permission for it (core.mkdirs).
 function M.mkdir_p(path)
-  -- what exists above a writable tree is no secret; what is made is in it
-  permit("write", path)
-  local so_far = path:sub(1, 1) == "/" and "/" or ""
-  for part in path:gmatch("[^/]+") do
-    so_far = so_far .. part
-    local mode = lfs.attributes(so_far, "mode")
-    if mode == nil then
-      local ok, err = lfs.mkdir(so_far)
-      if not ok and lfs.attributes(so_far, "mode") ~= "directory" then
-        error(fmt("cannot create directory %s: %s", so_far, tostring(err)), 0)
-      end
-    elseif mode ~= "directory" then
-      error(fmt("cannot create directory %s: a file is in the way", so_far), 0)
-    end
-    so_far = so_far .. "/"
-  end
+  core.mkdirs(path)
 end
 
 --- What tells one version of a file from the next: its device, inode,
