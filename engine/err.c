@@ -52,6 +52,7 @@ const char *ms_err_type(int code) {
     case MS_EHANDLER: return "HandlerError";
     case MS_EINTR: return "Interrupted";
     case MS_EPERM: return "PermissionError";
+    case MS_EVALIDATION: return "ValidationError";
     default: return "Error";
   }
 }

@@ -23,7 +23,8 @@ enum {
   MS_ECRUD = -11,        /* ObjectCrudException from create/update/delete */
   MS_EHANDLER = -12,     /* a handler failed otherwise (error kept by caller) */
   MS_EINTR = -13,        /* interrupted (SIGINT/SIGTERM) */
-  MS_EPERM = -14         /* refused by the job's permissions */
+  MS_EPERM = -14,        /* refused by the job's permissions */
+  MS_EVALIDATION = -15   /* ValidationError: a required field is missing */
 };
 
 #define MS_ERR_MSG 1024

@@ -372,10 +372,25 @@ void ms_l_setfields(lua_State *L, ms_record *r, int tidx, int creating) {
   }
 }
 
-/* Raises unless every identifier of r is set. */
-void ms_l_checkids(lua_State *L, const ms_record *r) {
-  ms_err err;
-  if (ms_record_check_ids(r, &err) != MS_OK) luaL_error(L, "%s", err.msg);
+/* Raises unless the table at tidx (or the one at tidx2, when not 0) has
+   every identifier of r's model: nil is missing, moonsync.null a value. */
+void ms_l_checkids(lua_State *L, const ms_record *r, int tidx, int tidx2) {
+  uint32_t i;
+  tidx = lua_absindex(L, tidx);
+  if (tidx2) tidx2 = lua_absindex(L, tidx2);
+  for (i = 0; i < r->model->nids; i++) {
+    int given = lua_getfield(L, tidx, r->model->fields[i]) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (!given && tidx2) {
+      given = lua_getfield(L, tidx2, r->model->fields[i]) != LUA_TNIL;
+      lua_pop(L, 1);
+    }
+    if (!given) {
+      ms_err err;
+      ms_err_missing_id(&err, r->model, i);
+      ms_l_raise(L, &err);
+    }
+  }
 }
 
 /* Fills the new record r from the fields table at tidx, identifiers
@@ -385,7 +400,7 @@ void ms_l_fillrecord(lua_State *L, ms_record *r, int tidx, int flagsidx,
                        int uid) {
   luaL_checktype(L, tidx, LUA_TTABLE);
   ms_l_setfields(L, r, tidx, 1);
-  ms_l_checkids(L, r);
+  ms_l_checkids(L, r, tidx, 0);
   if (!lua_isnoneornil(L, flagsidx)) r->flags = ms_l_checkflags(L, flagsidx, 1);
   if (uid && ms_record_uid(r) != MS_OK) luaL_error(L, "out of memory");
 }

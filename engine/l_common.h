@@ -96,8 +96,9 @@ void ms_l_rebind(lrecord *h, ms_record *r);
 /* Fills fields of r from the table at tidx. Unknown keys are errors,
    unless creating == 2 (lenient: they are skipped). May raise. */
 void ms_l_setfields(lua_State *L, ms_record *r, int tidx, int creating);
-/* Raises unless every identifier of r is set. */
-void ms_l_checkids(lua_State *L, const ms_record *r);
+/* Raises (ValidationError) unless the table at tidx, or at tidx2 when
+   not 0, gives every identifier of r's model (moonsync.null is a value). */
+void ms_l_checkids(lua_State *L, const ms_record *r, int tidx, int tidx2);
 /* Fills the new record r from the fields table at tidx, identifiers
    checked, model flags from flagsidx when given there, its uid computed
    unless an insert will do it. May raise. */

@@ -178,7 +178,7 @@ static int l_store_create_base(lua_State *L) {
   if (r == NULL) return luaL_error(L, "out of memory");
   ms_l_setfields(L, r, 3, 2);
   if (lua_istable(L, 4)) ms_l_setfields(L, r, 4, 2);
-  ms_l_checkids(L, r);
+  ms_l_checkids(L, r, 3, lua_istable(L, 4) ? 4 : 0);
   if (ms_record_uid(r) != MS_OK) return luaL_error(L, "out of memory");
   r->status = MS_ST_SUCCESS;
   r->msg = MS_MSG_CREATED;

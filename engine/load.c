@@ -62,6 +62,11 @@ typedef struct loader {
   const ms_load_progress *progress;
   const char *reported;
   uint64_t records;
+  /* a duplicate uid: its model, uid, place and record; once the text is
+     read again to find where the first one is (hunt), that place */
+  int dup_midx, hunt;
+  ms_buf dup_uid, dup_at, first_at;
+  const ms_record *dup;
 } loader;
 
 static const char *tname_at(const char *p) {
@@ -165,23 +170,44 @@ static int uidnow(loader *ld, ms_record *r, uint64_t *h) {
   return MS_OK;
 }
 
-/* Adds r (complete identifiers) and links it to its parent; *h is its
-   hash when `hashed` (uidnow ran on its final identifiers). *dropped is
-   set when r duplicates a record and duplicates are skipped. */
+/* Adds r and links it to its parent; *h is its hash when `hashed`
+   (uidnow ran on its final identifiers); seen[i] tells whether field i
+   was in the record. *dropped is set when r duplicates a record and
+   duplicates are skipped. While hunting, nothing is added: the record
+   that has the duplicate's uid ends the hunt (MS_EEXISTS), its place in
+   ld->first_at. */
 static int place(loader *ld, ms_record *r, ms_record *parent, int hashed,
-                 uint64_t h, const seg *at, int *dropped) {
+                 uint64_t h, const seg *at, const uint8_t *seen, int *dropped) {
   char msg[MS_ERR_MSG];
+  uint32_t i;
   int rc;
   *dropped = 0;
-  if (ms_record_check_ids(r, ld->err) != MS_OK) {
-    memcpy(msg, ld->err->msg, sizeof msg);
-    return recfail(ld, at, MS_EINPUT, "%s", msg, NULL);
-  }
+  for (i = 0; i < r->model->nids; i++)
+    if (!seen[i]) {
+      ms_err_missing_id(ld->err, r->model, i);
+      memcpy(msg, ld->err->msg, sizeof msg);
+      return recfail(ld, at, MS_EVALIDATION, "%s", msg, NULL);
+    }
   if (!hashed && (rc = uidnow(ld, r, &h)) != MS_OK) return rc;
+  if (ld->hunt) {
+    if (r->midx != ld->dup_midx || r->uid_len != ld->dup_uid.len ||
+        memcmp(r->uid, ld->dup_uid.data, r->uid_len) != 0)
+      return MS_OK;
+    pathstr(&ld->first_at, at);
+    return MS_EEXISTS;
+  }
   rc = ms_store_insert_hashed(ld->st, r, h, ld->err);
   if (rc == MS_EEXISTS && ld->skip) {
     *dropped = 1;
     return MS_OK;
+  }
+  if (rc == MS_EEXISTS) {
+    /* named with the first's place once the load has stopped */
+    ld->dup_midx = r->midx;
+    ms_buf_add(&ld->dup_uid, r->uid, r->uid_len);
+    pathstr(&ld->dup_at, at);
+    ld->dup = r;
+    return rc;
   }
   if (rc == MS_OK && parent != NULL) {
     if (ld->nkids == ld->capkids) {
@@ -291,7 +317,7 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
         for (c = 0; c < (uint32_t)ci && ready; c++)
           if (cstate[c] != C_DONE) ready = 0;
         if (ready && !placed) {
-          if ((rc = place(ld, r, parent, hashed, h, at, &dropped)) != MS_OK)
+          if ((rc = place(ld, r, parent, hashed, h, at, seen, &dropped)) != MS_OK)
             return rc;
           placed = 1;
         }
@@ -341,7 +367,7 @@ static int loadrec(loader *ld, int midx, ms_record *parent, const seg *at,
   }
   ps->p++;
   if (!placed &&
-      (rc = place(ld, r, parent, hashed, h, at, &dropped)) != MS_OK)
+      (rc = place(ld, r, parent, hashed, h, at, seen, &dropped)) != MS_OK)
     return rc;
   for (c = 0; c < m->nchildren; c++) {
     const char *resume;
@@ -548,6 +574,40 @@ static int document(loader *ld) {
   return ms_jp_end(ps);
 }
 
+/* The duplicate uid found (rc MS_EEXISTS) as an error naming both
+   records' places: the text is read again, adding nothing, up to the
+   first record with that uid. */
+static int duplicate(loader *ld, const char *text, size_t len) {
+  ms_err *err = ld->err, scratch;
+  const ms_record *first = ms_store_find(ld->st, ld->dup_midx, ld->dup_uid.data,
+                                         ld->dup_uid.len);
+  ms_buf why = MS_BUF_INIT;
+  int found;
+  free(ld->ps.stack);
+  ms_arena_free(&ld->scratch);
+  ms_arena_init(&ld->scratch);
+  ms_jp_init(&ld->ps, text, len, ld->docname, &ld->scratch, &scratch);
+  ld->err = &scratch;
+  ld->hunt = ld->sized = 1;
+  ld->text = NULL;
+  ld->progress = NULL;
+  ld->nkids = 0;
+  found = document(ld) == MS_EEXISTS && ld->first_at.len > 0;
+  ld->err = err;
+  if (first != NULL) ms_ids_contrast(&why, first, ld->dup);
+  if (why.oom || ld->first_at.oom || ld->dup_at.oom) {
+    ms_buf_free(&why);
+    return oom(ld);
+  }
+  ms_err_set(err, MS_EEXISTS, "%s: %s: Object %.*s already present (the %s %s%s "
+             "has the same uid%s)", ld->docname, ld->dup_at.data ? ld->dup_at.data : "",
+             (int)ld->dup_uid.len, ld->dup_uid.data ? ld->dup_uid.data : "",
+             ld->dup->model->name, found ? "at " : "stored before this document",
+             found ? ld->first_at.data : "", why.data ? why.data : "");
+  ms_buf_free(&why);
+  return MS_EEXISTS;
+}
+
 static int run(ms_store *st, const char *text, size_t len, const char *name,
                ms_text *mapped, const ms_load_opts *o, ms_err *err) {
   loader ld;
@@ -586,6 +646,7 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
   if (ld.before == NULL) rc = oom(&ld);
   for (i = 0; i < st->nmodels && rc == MS_OK; i++) ld.before[i] = st->bymodel[i].n;
   if (rc == MS_OK) rc = document(&ld);
+  if (rc == MS_EEXISTS && ld.dup != NULL) rc = duplicate(&ld, text, len);
   if (rc == MS_OK && ld.progress && ld.progress->fn)
     ld.progress->fn(ld.progress->ud, len, len, ld.records);
   for (i = 0; i < st->nmodels; i++) {
@@ -601,6 +662,9 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
   free(ld.before);
   free(ld.kids);
   ms_buf_free(&ld.uid);
+  ms_buf_free(&ld.dup_uid);
+  ms_buf_free(&ld.dup_at);
+  ms_buf_free(&ld.first_at);
   free(ld.ps.stack);
   ms_arena_free(&ld.scratch);
   return rc;

@@ -527,6 +527,12 @@ static int build(const maprun *t, size_t n, ms_record **out, uint64_t *h) {
       v = walk(item, &t->paths[k]);
     }
     if ((v == NULL || v->type == MS_NIL) && f->has_default) v = &t->dflt[k];
+    /* an identifier whose path the item lacks is missing; a null one is
+       a value */
+    if (v == NULL && (uint32_t)t->fidx[k] < r->model->nids) {
+      ms_err_missing_id(err, r->model, t->fidx[k]);
+      return where(m, run, n, f->field, err);
+    }
     cur = v ? *v : ms_nil;
     for (st = 0; st < f->nsteps; st++) {
       const ms_mapstep *step = &f->steps[st];
@@ -560,7 +566,6 @@ static int build(const maprun *t, size_t n, ms_record **out, uint64_t *h) {
     }
     r->fields[t->fidx[k]] = cur;
   }
-  if (ms_record_check_ids(r, err) != MS_OK) return where(m, run, n, NULL, err);
   if (ms_record_uid(r) != MS_OK) return ms_err_set(err, MS_ENOMEM, "out of memory");
   *h = ms_store_keyhash(t->mi, r->uid, r->uid_len);
   ms_store_prefetch(s, *h);

@@ -317,13 +317,22 @@ void ms_store_or_flags(ms_store *s, int midx, uint32_t flags) {
   for (i = 0; i < v->n; i++) v->items[i]->flags |= flags;
 }
 
-int ms_record_check_ids(const ms_record *r, ms_err *err) {
+int ms_err_missing_id(ms_err *err, const ms_model *m, uint32_t i) {
+  return ms_err_set(err, MS_EVALIDATION, "%s: identifier '%s' is missing (a "
+                    "required field; null is a value, read as None)", m->name,
+                    m->fields[i]);
+}
+
+void ms_ids_contrast(ms_buf *b, const ms_record *first, const ms_record *second) {
   uint32_t i;
-  for (i = 0; i < r->model->nids; i++)
-    if (r->fields[i].type == MS_NIL)
-      return ms_err_set(err, MS_EINPUT, "%s: identifier '%s' is missing or "
-                        "null", r->model->name, r->model->fields[i]);
-  return MS_OK;
+  for (i = 0; i < first->model->nids; i++) {
+    if (ms_value_eq(&first->fields[i], &second->fields[i])) continue;
+    ms_buf_printf(b, "; identifier '%s' is ", first->model->fields[i]);
+    ms_value_pyrepr(b, &first->fields[i]);
+    ms_buf_puts(b, " in the first and ");
+    ms_value_pyrepr(b, &second->fields[i]);
+    ms_buf_puts(b, " in the second, which str() makes the same uid");
+  }
 }
 
 /* Marks r and its stored descendants reached (mark = tag). */
@@ -704,9 +713,14 @@ int ms_store_insert_hashed(ms_store *s, ms_record *r, uint64_t h, ms_err *err) {
   v->touched = 1;
   if (r->stored) return MS_OK;
   i = findslot(s, h, r->midx, r->uid, r->uid_len);
-  if (s->slots[i].rec != NULL)
-    return ms_err_set(err, MS_EEXISTS, "Object %.*s already present",
-                      (int)r->uid_len, r->uid);
+  if (s->slots[i].rec != NULL) {
+    ms_buf why = MS_BUF_INIT;
+    ms_ids_contrast(&why, s->slots[i].rec, r);
+    ms_err_set(err, MS_EEXISTS, "Object %.*s already present%s", (int)r->uid_len,
+               r->uid, why.data && !why.oom ? why.data : "");
+    ms_buf_free(&why);
+    return MS_EEXISTS;
+  }
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 64;
     ms_record **items = realloc(v->items, cap * sizeof *items);

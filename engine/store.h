@@ -236,10 +236,16 @@ static inline void ms_store_prefetch(const ms_store *s, uint64_t h) {
   __builtin_prefetch(&s->slots[h & (s->nslots - 1)], 0);
 }
 
-/* MS_OK when every identifier of r is set (not null), else MS_EINPUT
-   "MODEL: identifier 'F' is missing or null": the one rule every loader
-   (documents, mappings, the Lua API) applies. */
-int ms_record_check_ids(const ms_record *r, ms_err *err);
+/* As DiffSync: an identifier is a required field, so a record without
+   one is a ValidationError, which every loader (documents, mappings, the
+   Lua API) raises with this: MS_EVALIDATION "MODEL: identifier 'F' is
+   missing ...". A null identifier is a value, str() None in the uid. */
+int ms_err_missing_id(ms_err *err, const ms_model *m, uint32_t i);
+
+/* For two records of one model whose uids are the same: appends, for
+   each identifier whose values differ (null and "None", 10 and "10"),
+   "; identifier 'F' is None in the first and 'None' in the second...". */
+void ms_ids_contrast(ms_buf *b, const ms_record *first, const ms_record *second);
 
 /* Records stored but not reachable from the top-level models through
    child lists: what a nested document would leave out. Returns how many;

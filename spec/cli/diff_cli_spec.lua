@@ -127,7 +127,7 @@ describe("moonsync diff --schema", function()
     fails({ "diff", "--schema", schema,
             doc("s.json", '{"site": [{"name": "a", "devices": [{"name": "x"}]}]}'),
             doc("d.json", DST) },
-          "s%.json: site%[0%]%.devices%[0%]: device: identifier 'site_name' is missing or null")
+          "s%.json: site%[0%]%.devices%[0%]: device: identifier 'site_name' is missing %(a required field; null is a value, read as None%)")
   end)
 
   it("reports a record that is not an object", function()

@@ -191,35 +191,53 @@ echo $? >%s/code%s
   end)
 
   describe("load what you write, write what you load", function()
-    it("every loader refuses a null or missing identifier with the same message", function()
-      local msg = "site: identifier 'name' is missing or null"
-      -- a data document
-      h.write(dir .. "/bad.json", '{"site": [{"name": null, "status": "x"}]}')
-      local r = h.run("diff", "--schema", dir .. "/schema.json", dir .. "/bad.json", dir .. "/bad.json")
+    it("every loader reads a null identifier as None and refuses a missing one alike", function()
+      local msg = "ValidationError: .*site: identifier 'name' is missing %(a required field"
+      -- a data document: null is None, and a real "None" beside it collides
+      h.write(dir .. "/null.json", '{"site": [{"name": null, "status": "x"}]}')
+      local r = h.run("diff", "--schema", dir .. "/schema.json", dir .. "/null.json", dir .. "/null.json")
+      assert.equals(0, r.code, r.stderr)
+      h.write(dir .. "/both.json", '{"site": [{"name": "None", "status": "x"}, {"name": null}]}')
+      r = h.run("diff", "--schema", dir .. "/schema.json", dir .. "/both.json", dir .. "/null.json")
       assert.equals(1, r.code)
-      assert.matches("bad%.json: site%[0%]: " .. msg, r.stderr)
-      -- a mapping, a CSV file and the Lua API
+      assert.matches("both%.json: site%[1%]: Object None already present %(the site at site%[0%] has the "
+                     .. "same uid; identifier 'name' is 'None' in the first and None in the second", r.stderr)
+      h.write(dir .. "/bad.json", '{"site": [{"status": "x"}]}')
+      r = h.run("diff", "--schema", dir .. "/schema.json", dir .. "/bad.json", dir .. "/bad.json")
+      assert.equals(1, r.code)
+      assert.matches("bad%.json: site%[0%]: site: identifier 'name' is missing", r.stderr)
+      -- a mapping, a CSV file and the Lua API: null loads, missing fails
       local s = h.write(dir .. "/loaders.lua", ([[
         local ms = require "moonsync"
         local sc = ms.schema(%q)
         local A = sc:adapter("a")
         local msgs = {}
-        local function try(f) local ok, e = pcall(f); msgs[#msgs + 1] = ok and "loaded" or tostring(e) end
+        local function try(f)
+          local ok, e = pcall(f)
+          msgs[#msgs + 1] = ok and "loaded " .. tostring(e) or tostring(e)
+        end
+        local function uid(a) return a:get_all("site")[1]:get_unique_id() end
+        try(function() local a = A:new()
+          a:load_mapped(ms.mapping { model = "site", fields = { name = "name" } }, { { name = ms.null } })
+          return uid(a) end)
         try(function() A:new():load_mapped(ms.mapping { model = "site", fields = { name = "name" } },
-                                            { { name = ms.null } }) end)
+                                            { { status = "x" } }) end)
         local f = io.open(%q, "w"); f:write("status\nactive\n"); f:close()
         try(function() require("moonsync.adapters.csv_file").open { model = sc.model.site, path = %q } end)
+        try(function() local a = A:new(); a:add(sc.model.site { name = ms.null }); return uid(a) end)
         try(function() A:new():add(sc.model.site { status = "x" }) end)
-        try(function() A:new():new_record("site", { name = ms.null }) end)
+        try(function() return A:new():new_record("site", { name = ms.null }):get_unique_id() end)
+        try(function() A:new():new_record("site", { status = "x" }) end)
         print(table.concat(msgs, "\n"))]]):format(dir .. "/schema.json", dir .. "/s.csv", dir .. "/s.csv"))
       r = h.run("run", s)
       assert.equals(0, r.code, r.stderr)
-      local n = 0
-      for line in r.stdout:gmatch("[^\n]+") do
-        n = n + 1
-        assert.matches(msg, line, 1, true)
+      local lines = {}
+      for line in r.stdout:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.equals(7, #lines)
+      for i, loaded in ipairs { true, false, false, true, false, true, false } do
+        if loaded then assert.equals("loaded None", lines[i])
+        else assert.matches(msg, lines[i]) end
       end
-      assert.equals(4, n)
     end)
 
     it("a record outside the tree is an error naming it, never dropped on the next write", function()

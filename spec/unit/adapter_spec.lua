@@ -166,7 +166,9 @@ describe("moonsync.adapter", function()
     assert.equals("doc.json:2:12: unexpected character", err.message)
     ok, err = pcall(a.load_json, a, '{"site": [{"status": "x"}]}', { name = "doc.json" })
     assert.is_false(ok)
-    assert.equals("doc.json: site[0]: site: identifier 'name' is missing or null", err.message)
+    assert.equals("ValidationError", err.type)
+    assert.equals("doc.json: site[0]: site: identifier 'name' is missing (a required field; null is a "
+                  .. "value, read as None)", err.message)
   end)
 
   it("rejects unknown declaration keys", function()

@@ -52,10 +52,21 @@ describe("csv_file #csv", function()
   end)
 
   it("names the line of a row a mapping refuses", function()
+    -- an empty identifier cell is null, read as None, as DiffSync reads it
     local path = file("m.csv", "name,site\nsw1,ams\n,osl\n")
+    local a = csv_file.open { path = path, model = Device, mapping = { name = "name", site = "site" } }
+    assert.equals("osl", a:get("device", "None").site)
+    -- which a real "None" then collides with
+    path = file("m.csv", "name,site\nNone,ams\n,osl\n")
     local ok, err = pcall(csv_file.open, { path = path, model = Device, mapping = { name = "name", site = "site" } })
     assert.is_false(ok)
-    assert.matches("m%.csv:3: device: identifier 'name' is missing or null", tostring(err))
+    assert.matches("m%.csv:3: Object None already present; identifier 'name' is 'None' in the first "
+                   .. "and None in the second", tostring(err))
+    -- a column the mapping reads that the header lacks is a missing identifier
+    path = file("m.csv", "site\nams\n")
+    ok, err = pcall(csv_file.open, { path = path, model = Device })
+    assert.is_false(ok)
+    assert.matches("m%.csv:2: field 'name': device: identifier 'name' is missing", tostring(err))
   end)
 
   it("builds several models from one file: sites derived from device rows, with parent links", function()

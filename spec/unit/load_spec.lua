@@ -108,7 +108,7 @@ describe("loading data documents", function()
   it("names the record of an error", function()
     local cases = {
       { '{"site": [{"name": "ams", "devices": [{"name": "sw1"}]}]}',
-        "d%.json: site%[0%]%.devices%[0%]: device: identifier 'site' is missing or null" },
+        "d%.json: site%[0%]%.devices%[0%]: device: identifier 'site' is missing %(a required field; null is a value, read as None%)" },
       { '{"site": [{"name": "ams", "devices": [], "name": "osl"}]}',
         "d%.json: site%[0%]: key 'name' comes twice in the record" },
       { '{"site": [{"name": "ams", "status": "a", "status": "b"}]}',

@@ -80,7 +80,9 @@ describe("moonsync.mapping", function()
     assert.equals("mapping 'devices': record 1 (results[1]): field 'ip': ip: '10.0.0.300' is not an IP address",
                   err.message)
     ok, err = pcall(a.load_mapped, a, m, { results = { { ip = "10.0.0.1" } } })
-    assert.equals("mapping 'devices': record 0 (results[0]): device: identifier 'name' is missing or null", err.message)
+    assert.equals("ValidationError", err.type)
+    assert.equals("mapping 'devices': record 0 (results[0]): field 'name': device: identifier 'name' "
+                  .. "is missing (a required field; null is a value, read as None)", err.message)
     ok, err = pcall(a.load_mapped, a, m, { items = {} })
     assert.matches("'from' path 'results' is not a list of records", err.message)
     local r = ms.mapping { model = Device, fields = { name = "n", site_name = { ref = Site, path = "s", field = "name" } } }

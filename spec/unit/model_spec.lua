@@ -85,7 +85,9 @@ describe("moonsync.model", function()
     it("require every identifier", function()
       local ok, err = pcall(Device, { name = "sw1" })
       assert.is_false(ok)
-      assert.matches("device: identifier 'site_name' is missing or null", err)
+      assert.matches("device: identifier 'site_name' is missing %(a required field; null is a value, read as None%)", tostring(err))
+      -- null is a value: str(None) in the uid
+      assert.equals("None__sw1", Device { site_name = ms.null, name = "sw1" }:get_unique_id())
     end)
 
     it("reject unknown fields", function()
