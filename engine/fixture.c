@@ -445,19 +445,21 @@ static int modelcmp(const void *a, const void *b) {
 
 void ms_store_flat_json(ms_buf *b, const ms_store *st) {
   ms_model **sorted = malloc((st->nmodels + 1) * sizeof *sorted);
-  uint32_t i;
+  uint32_t i, n = 0;
   if (sorted == NULL) { b->oom = 1; return; }
   memcpy(sorted, st->models, st->nmodels * sizeof *sorted);
   qsort(sorted, st->nmodels, sizeof *sorted, modelcmp);
   ms_buf_putc(b, '{');
   for (i = 0; i < st->nmodels; i++) {
-    if (i) ms_buf_putc(b, ',');
+    int m = ms_store_model(st, sorted[i]->name);
+    if (!st->bymodel[m].touched) continue;  /* DiffSync's store has no such bucket */
+    if (n++) ms_buf_putc(b, ',');
     ms_json_nl(b, 1);
     ms_json_str(b, sorted[i]->name, strlen(sorted[i]->name));
     ms_buf_puts(b, ": ");
-    reclist(b, st, ms_store_model(st, sorted[i]->name), 1);
+    reclist(b, st, m, 1);
   }
-  if (st->nmodels) ms_json_nl(b, 0);
+  if (n) ms_json_nl(b, 0);
   ms_buf_putc(b, '}');
   free(sorted);
 }

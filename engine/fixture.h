@@ -78,7 +78,8 @@ void ms_store_nested_json(ms_buf *b, const ms_store *st);
    at a time (no copy of the whole text is held): 0 or an errno. */
 int ms_store_write_nested(const ms_store *st, int fd);
 
-/* Flat dump of every model (sorted by name), records in store order with
+/* Flat dump of the models the store ever used (DiffSync's store dict;
+   sorted by name), records in store order with
    "_uid", fields, child uid lists, "_status" and "_status_message". */
 void ms_store_flat_json(ms_buf *b, const ms_store *st);
 
