@@ -270,8 +270,8 @@ static int lsync_progress(void *ud, uint64_t cur, uint64_t total) {
   return 0;
 }
 
-/* core.sync(diff, flags, {create=, update=, delete=, progress=, ops_log=})
-   -> result table. Handlers: create(model_name, ids, attrs),
+/* core.sync(diff, flags, {create=, update=, delete=, progress=, ops_log=,
+   log=, skip_unchanged=, protect_children=}) -> result table. Handlers: create(model_name, ids, attrs),
    update(record, attrs), delete(record), each returning a record or nil
    (nil: the element's children are skipped). Missing handlers use the
    in-memory defaults. */
@@ -325,7 +325,9 @@ static int l_core_sync(lua_State *L) {
   ops.plain = !c.fn[0] && !c.fn[1] && !c.fn[2];
   lua_getfield(L, 3, "skip_unchanged");
   ops.passive = lua_toboolean(L, -1);
-  lua_pop(L, 1);
+  lua_getfield(L, 3, "protect_children");
+  ops.protect = lua_toboolean(L, -1);
+  lua_pop(L, 2);
   rc = ms_sync_run(dh->d, flags, &ops, keep, &res, &err);
   /* the result goes out even on failure: it says what was done */
   lua_createtable(L, 0, 10);

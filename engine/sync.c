@@ -133,7 +133,7 @@ static int def_del(void *ud, ms_record *r, const ms_delem *e, ms_record **out,
 }
 
 const ms_sync_ops ms_sync_default_ops = {NULL, def_create, def_update, def_del,
-                                         NULL, NULL, NULL, 1, 0};
+                                         NULL, NULL, NULL, 1, 0, 0};
 
 static double now(void) {
   struct timespec ts;
@@ -405,7 +405,8 @@ static int protect(syncer *sy, const ms_delem *e, const ms_record *dstrec,
   if (oom) return ms_err_set(sy->err, MS_ENOMEM, "out of memory");
   if (p == NULL) return MS_OK;
   snprintf(what, sizeof what, "its subtree holds %s '%.*s', which this sync "
-           "keeps (protected, out of scope, or its deletion failed)",
+           "keeps (protected, out of scope, or its deletion failed; policy "
+           "protect_children)",
            p->model->name, (int)(p->uid_len > 100 ? 100 : p->uid_len), p->uid);
   return crudfail(sy, e, what);
 }
@@ -429,7 +430,7 @@ static int syncmodel(syncer *sy, ms_delem *e, int dmidx, ms_record *dstrec,
     rc = crudfail(sy, e, "it already exists!");
   else if (e->action != MS_ACT_CREATE && dstrec == NULL)
     rc = crudfail(sy, e, "not found!");
-  else if (e->action == MS_ACT_DELETE &&
+  else if (e->action == MS_ACT_DELETE && ops->protect &&
            (rc = protect(sy, e, dstrec, children_ran)) != MS_OK) {
     /* refused: logged like a failed delete */
     if (rc == MS_ECRUD) {

@@ -49,6 +49,11 @@ typedef struct ms_sync_ops {
      (their records read as reset once the sync ends), and progress is
      told of the changed elements and of the end. */
   int passive;
+  /* moonsync's protect_children policy, off in DiffSync's semantics:
+     non-zero refuses (ObjectNotDeleted) the delete of a record whose
+     subtree holds one this sync keeps (flagged SKIP_UNMATCHED_DST or
+     IGNORE, out of scope, or whose own delete failed). */
+  int protect;
 } ms_sync_ops;
 
 /* The default in-memory operations (DiffSync's create_base, update_base,

@@ -512,7 +512,8 @@ local function sync_handlers(self)
 end
 
 local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = true,
-                        log = true, diff_class = true, skip_unchanged = true }
+                        log = true, diff_class = true, skip_unchanged = true,
+                        protect_children = true }
 
 --- Makes self match source (DiffSync's `sync_from`): computes the diff
 -- (or uses opts.diff) and applies it through the adapter's create,
@@ -524,8 +525,14 @@ local sync_opt_keys = { flags = true, callback = true, diff = true, ops_log = tr
 -- duration}. opts.skip_unchanged: with a callback or log, the subtrees
 -- without changes are still skipped, as without them (the callback and
 -- log must then not read the status of an unchanged record the sync has
--- passed: it reads as reset only once the sync ends). A failure raises;
--- the error carries the partial result as err.result. An adapter with a `write(wave)` method (the REST adapters)
+-- passed: it reads as reset only once the sync ends).
+-- opts.protect_children: moonsync's policy (jobs turn it on, see
+-- moonsync.policy), not DiffSync's: a delete whose subtree holds a
+-- record this sync keeps (flagged SKIP_UNMATCHED_DST or IGNORE, out of
+-- scope, or whose own delete failed) is refused as ObjectNotDeleted.
+-- Off by default, as DiffSync, which deletes the parent and leaves such
+-- children in the store. A failure raises; the error carries the
+-- partial result as err.result. An adapter with a `write(wave)` method (the REST adapters)
 -- is synced by moonsync.writer instead: in dependency order, its writes
 -- concurrent, each counted once it has happened.
 function Adapter:sync_from(source, opts)
@@ -548,12 +555,13 @@ function Adapter:sync_from(source, opts)
   if self.write then
     -- a remote target: dependency-ordered, concurrent writes
     res = require("moonsync.writer").sync(self, diff, { flags = flags,
-      progress = opts.callback, log = opts.log })
+      progress = opts.callback, log = opts.log, protect_children = opts.protect_children })
   else
     local h = sync_handlers(self)
     res = core.sync(diff, flags, { create = h.create, update = h.update,
       delete = h.delete, progress = opts.callback, ops_log = opts.ops_log,
-      log = opts.log, skip_unchanged = opts.skip_unchanged })
+      log = opts.log, skip_unchanged = opts.skip_unchanged,
+      protect_children = opts.protect_children })
   end
   if res.changed and self.spec.sync_complete then
     self.spec.sync_complete(self, source, diff, flags)

@@ -126,7 +126,8 @@ local function kept_below(adapter, rec, byk, depth)
 end
 
 --- Syncs diff into adapter (see the module description). opts: `flags`,
--- `progress(stage, cur, total)`, `log(op)`. Returns the result table of
+-- `progress(stage, cur, total)`, `log(op)`, `protect_children` (see
+-- Adapter:sync_from). Returns the result table of
 -- core.sync; on a failure without CONTINUE_ON_FAILURE, or an interrupt,
 -- raises with the partial result as err.result.
 function M.sync(adapter, diff, opts)
@@ -195,13 +196,15 @@ function M.sync(adapter, diff, opts)
     end
   end
 
-  -- deletes that would take a kept record along are refused up front
-  for _, op in ipairs(ops) do
+  -- protect_children: deletes that would take a kept record along are
+  -- refused up front
+  for _, op in ipairs(opts.protect_children and ops or {}) do
     if op.action == "delete" then
       local rec = adapter:get_or_none(op.model, op.uid)
       local kept = rec and kept_below(adapter, rec, byk, 0)
       if kept then
-        op.refused = fmt("Failed to delete %s %s - its subtree holds %s '%s', which this sync keeps",
+        op.refused = fmt("Failed to delete %s %s - its subtree holds %s '%s', which this sync "
+                         .. "keeps (policy protect_children)",
                          op.model, op.uid, kept:get_type(), kept:get_unique_id())
       end
     end

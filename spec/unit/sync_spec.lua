@@ -363,7 +363,7 @@ describe("moonsync sync", function()
                                   { "c", "up", { "c1", "leaf", { "c1p" } } } })
       dst:get("port", "axp"):model_flags { "SKIP_UNMATCHED_DST" }
       local src = build("source", SRC)
-      local ok, err = pcall(dst.sync_from, dst, src)
+      local ok, err = pcall(dst.sync_from, dst, src, { protect_children = true })
       assert.is_false(ok)
       assert.matches("its subtree holds port 'axp'", err.message)
       -- walked before the failure
@@ -381,7 +381,8 @@ describe("moonsync sync", function()
                                    { "b", "up", { "b1", "leaf" } },
                                    { "c", "up", { "c1", "leaf", { "c1p" } } } })
       dst2:get("port", "axp"):model_flags { "SKIP_UNMATCHED_DST" }
-      local ok2, err2 = pcall(dst2.sync_from, dst2, build("source", SRC), { callback = function() end })
+      local ok2, err2 = pcall(dst2.sync_from, dst2, build("source", SRC),
+                              { callback = function() end, protect_children = true })
       assert.is_false(ok2)
       assert.equals(3, err.result.processed)  -- a, a1 and a1p
       assert.equals(err2.result.processed, err.result.processed)
