@@ -9,6 +9,8 @@
 local ms = require "moonsync"
 local core = require "moonsync.core"
 local jobs = require "moonsync.job"
+local policy = require "moonsync.policy"
+local runs = require "moonsync.run"
 local util = require "moonsync.util"
 local plans = require "moonsync.plan"
 local redact = require "moonsync.redact"
@@ -222,7 +224,7 @@ local function check(cmd, o)
     fail(fmt("unknown log format '%s' (text, json)", o["log-format"]))
   end
   if o["max-deletes"] then
-    local ok, err = pcall(jobs.parse_budget, o["max-deletes"], "--max-deletes")
+    local ok, err = pcall(policy.parse_budget, o["max-deletes"], "--max-deletes")
     if not ok then fail(core.error_text(err)) end
   end
   local ok, err = pcall(core.flags, o.flag, false)
@@ -300,17 +302,6 @@ local function log_writer(format)
   end
 end
 
--- The operation logger of a sync: writes each operation as `format` says
--- and keeps it in `ops` (the run's rows in the history and the report).
-local function op_logger(format, ops)
-  local write = log_writer(format)
-  return function(op)
-    ops[#ops + 1] = { op = op.op, model = op.model, uid = op.uid, status = op.status,
-                      result = op.result, message = op.message, duration = op.duration }
-    write(op)
-  end
-end
-
 local function summary_line(s)
   return fmt("%d to create, %d to update, %d to delete, %d unchanged, %d skipped",
              s.create, s.update, s.delete, s["no-change"], s.skip)
@@ -324,194 +315,65 @@ local function grants(o)
            env = o["allow-env"] }
 end
 
--- Where lock files live: $XDG_RUNTIME_DIR/moonsync/locks, else the state
--- directory ($XDG_STATE_HOME or ~/.local/state)/moonsync/locks, made 0700
--- before a job is loaded (its permissions would not cover it).
-local locks_at, locks_why
-local function prepare_lock_dir()
-  if locks_at or locks_why then return end
-  local base = getenv("XDG_RUNTIME_DIR")
-  if not base or base == "" or lfs.attributes(base, "mode") ~= "directory" then
-    base = history.state_home()
-    if not base then
-      locks_why = "cannot place lock files: set XDG_RUNTIME_DIR or HOME"
-      return
-    end
-  end
-  local ok, err = pcall(history.mkdirs, base .. "/moonsync/locks")
-  if ok then locks_at = err else locks_why = "cannot place lock files: " .. core.error_text(err) end
+local function show_progress(o) return not o["no-progress"] and core.isatty(2) end
+
+-- The run of a job command: moonsync.run with the command line's options.
+-- A writer (sync, apply) will take locks.
+local function job_run(o, writer)
+  local r = runs.new { grants = grants(o), writer = writer, lock_timeout = lock_timeout(o),
+                       flags = o.flag, max_deletes = o["max-deletes"],
+                       target = scopes(o.target, "target"), exclude = scopes(o.exclude, "exclude"),
+                       load_progress = show_progress(o), t0 = o.t0, wall0 = o.wall0,
+                       log = log_writer(o["log-format"] or "text"),
+                       verify = o.verify or (o["no-verify"] and false) or nil }
+  o.run = r
+  return r
 end
 
-local function lock_dir()
-  prepare_lock_dir()
-  if not locks_at then fail(locks_why) end
-  return locks_at
+-- Loads the job named on the command line into run r.
+local function load_job(r, path)
+  return r:load(path)
 end
 
--- Loads the job named on the command line; returns it, the policy handle
--- (the command line's authority for its own outputs and locks) and what
--- identifies its code. A `writer` (sync, apply) will take locks: their
--- directory is made first, while no job permission applies.
-local function load_job(path, o, writer)
-  if writer then prepare_lock_dir() end
-  local job, authority, code = jobs.load(path, grants(o))
-  local ctx = o.ctx
-  ctx.job, ctx.job_path, ctx.authority = job.name or job.path, job.path, authority
-  return job, authority, code
-end
-
-
--- Locks this process holds until it ends: a lock no longer referenced
--- would be released by the garbage collector.
-local held = {}
-
--- One writer per job: a lock named after the job, held until the process
--- ends (file targets are locked on their own as they are opened).
-local function lock_job(job, authority, o)
-  local key = job.name or job.path
-  local name = key:gsub("[^%w%-_.]+", "-"):sub(1, 60) .. "-" .. core.hash(key):sub(1, 12)
-  local ok, lock = pcall(authority.lock_named, authority, lock_dir() .. "/" .. name .. ".lock",
-                         lock_timeout(o))
-  if not ok then
-    fail(fmt("%s; wait for it with --lock-timeout SECONDS", core.error_text(lock)))
-  end
-  held[#held + 1] = lock
-end
-
--- The target, opened as a writer's: file adapters lock what they open.
-local function open_target(job, authority, o)
-  authority:targeting(true, lock_timeout(o))
-  local ok, target = pcall(job.get_target, job)
-  authority:targeting(false)
-  -- a target the job opened at its top level, before locks were asked
-  -- for, is locked now (and refused if its file changed meanwhile)
-  if ok and type(job.target) == "table" and target.lock_target then
-    ok, target = pcall(function() target:lock_target(lock_timeout(o)) return target end)
-  end
-  if not ok then
-    local msg = core.error_text(target)
-    if msg:find("locked by another moonsync run", 1, true) then
-      fail(msg .. "; wait for it with --lock-timeout SECONDS")
-    end
-    error(target, 0)
-  end
-  return target
-end
-
--- Why the delete budget refuses these diffs, or nil when it does not.
-local function over_budget(diffs, target, opt, policy)
-  local spec = opt or (policy and policy.max_deletes)
-  local deletes = 0
-  for _, d in ipairs(diffs) do deletes = deletes + d:summary().delete end
-  local total = target:count()
-  local limit, label
-  if spec == nil then
-    -- default: refuse wiping most of a target (more than half, once more
-    -- than 10 records would go)
-    limit = math.max(10, math.floor(total / 2))
-    label = fmt("the default budget of 50%% of %d target records (at least 10)", total)
-  else
-    local kind, n = jobs.parse_budget(spec)
-    if kind == "count" then
-      limit, label = n, fmt("the budget of %d", n)
-    else
-      limit = math.floor(total * n / 100)
-      label = fmt("the budget of %s%% of %d target records (%d)", tostring(n), total, limit)
-    end
-  end
-  if deletes > limit then
-    return fmt("%d %s exceed %s", deletes, deletes == 1 and "delete would" or "deletes would", label)
-  end
-  return nil
-end
-
-local ALLOW_MORE = "Allow more with --max-deletes or policy.max_deletes"
-
--- Refuses the run (sync, apply) when its deletes exceed the budget.
-local function budget_check(diffs, target, opt, policy)
-  local why = over_budget(diffs, target, opt, policy)
-  if why then fail(fmt("refusing to sync: %s; nothing was changed. %s", why, ALLOW_MORE)) end
-end
-
--- prevent_delete: model names and predicates over target records; what
--- they protect is flagged SKIP_UNMATCHED_DST, so no diff deletes it and
--- no sync deletes an ancestor of it.
-local function apply_policy(job, target)
-  local pd = job.policy.prevent_delete
-  if type(pd) == "function" then pd = { pd } end
-  for _, p in ipairs(pd or {}) do
-    if type(p) == "function" then
-      for _, m in ipairs(target.models) do
-        for _, rec in ipairs(target:get_all(m.name)) do
-          if p(rec) then rec:model_flags(rec:model_flags() | ms.model_flags.SKIP_UNMATCHED_DST) end
-        end
-      end
-    else
-      target._store:or_flags(p, { "SKIP_UNMATCHED_DST" })
-    end
-  end
-end
-
-local function job_flags(job, o)
-  local names = {}
-  for _, f in ipairs(job and job.flags or {}) do names[#names + 1] = f end
-  for _, f in ipairs(o.flag) do names[#names + 1] = f end
-  return ms.flag_value(names)
-end
-
--- Runs validate hooks of the target for every change of the diff.
-local function validate(target, diff)
-  local hook = target.spec.validate
-  if not hook then return {} end
-  local changes = diff:changes()  -- built in C, in diff:json()'s order
-  local failures = {}
-  for _, c in ipairs(changes) do
-    local attrs = c.attrs ~= core.null and c.attrs or {}
-    -- the model class, as create, update and delete receive it
-    local ok, res, msg = pcall(hook, target, c.action, target.model[c.model], c.keys, attrs)
-    if not ok then
-      failures[#failures + 1] = fmt("%s %s %s: %s", c.action, c.model, c.uid, core.error_text(res))
-    elseif res == false then
-      failures[#failures + 1] = fmt("%s %s %s: %s", c.action, c.model, c.uid,
-                                    core.error_text(msg or "rejected by validate"))
-    end
-  end
-  return failures
-end
-
--- Syncs diff into target with progress, logs, signals; returns the result.
-local function run_sync(target, source, diff, flags, o, timings)
-  local show = not o["no-progress"] and core.isatty(2)
-  local bar = progress_bar(show)
-  core.trap_signals(true)
+-- Loads the job's adapters and computes the (scoped) diff, showing
+-- progress on a terminal.
+local function job_diff(r, o)
+  local show = show_progress(o)
   local t0 = core.now()
-  local ctx = o.ctx
-  -- the bar and the logger read no record: unchanged subtrees are skipped
-  local ok, d, res = pcall(target.sync_from, target, source, {
-    diff = diff, flags = flags, callback = bar, ops_log = o.ops_log,
-    log = op_logger(o["log-format"] or "text", ctx.ops), skip_unchanged = true })
-  core.trap_signals(false)
-  timings.sync = (timings.sync or 0) + core.now() - t0
-  if ok then ctx.results[#ctx.results + 1] = res end
-  if not ok then
-    local err = d
-    local r = core.is_error(err) and rawget(err, "result")
-    if r then ctx.results[#ctx.results + 1] = r end
-    if r and rawget(err, "type") == "Interrupted" then
-      local s = diff:summary()
-      local done = r.created + r.updated + r.deleted
-      stderr:write(fmt("\ninterrupted: %d created, %d updated, %d deleted, %s; "
-        .. "%d of %d changes not done\n", r.created, r.updated, r.deleted, failed_text(r),
-        math.max(0, s.create + s.update + s.delete - done - failures(r)),
-        s.create + s.update + s.delete))
-      quit(EXIT_INTERRUPTED)
-    end
-    if r then
-      stderr:write(fmt("sync stopped after %d created, %d updated, %d deleted, %s\n",
-                       r.created, r.updated, r.deleted, failed_text(r)))
-    end
-    error(err, 0)
+  if show then stderr:write("load  source and target...") end
+  r.opts.progress = progress_bar(show)
+  local source, target, diff = r:diff()
+  if show then
+    stderr:write(fmt("\rload  %d + %d records in %.2f s        \n", source:count(), target:count(),
+                     core.now() - t0))
   end
+  return source, target, diff
+end
+
+-- Says what a sync that raised err had done (diff: what it was to do),
+-- then ends the command: 130 when interrupted, else err raised again.
+local function stopped(err, diff)
+  local p = core.is_error(err) and rawget(err, "result")
+  if p and rawget(err, "type") == "Interrupted" then
+    local s = diff:summary()
+    local done = p.created + p.updated + p.deleted
+    stderr:write(fmt("\ninterrupted: %d created, %d updated, %d deleted, %s; "
+      .. "%d of %d changes not done\n", p.created, p.updated, p.deleted, failed_text(p),
+      math.max(0, s.create + s.update + s.delete - done - failures(p)),
+      s.create + s.update + s.delete))
+    quit(EXIT_INTERRUPTED)
+  end
+  if p then
+    stderr:write(fmt("sync stopped after %d created, %d updated, %d deleted, %s\n",
+                     p.created, p.updated, p.deleted, failed_text(p)))
+  end
+  error(err, 0)
+end
+
+-- Syncs through run r (see stopped); returns the result.
+local function run_sync(r)
+  local ok, res = pcall(r.sync, r)
+  if not ok then stopped(res, r.diffed) end
   return res
 end
 
@@ -522,14 +384,14 @@ local function report(res, timings)
 end
 
 -- Prints the diff; its JSON text, once made, is kept for the run's record.
-local function print_diff(diff, format, ctx)
+local function print_diff(diff, format, o)
   format = format or "str"
   if format == "str" then stdout:write(diff:str(), "\n")
   elseif format == "dict" then stdout:write(diff:dict_json(), "\n")
   elseif format == "summary" then stdout:write(diff:summary_json(), "\n")
   else
-    ctx.diff_json = diff:json()
-    stdout:write(ctx.diff_json, "\n")
+    o.diff_json = diff:json()
+    stdout:write(o.diff_json, "\n")
   end
 end
 
@@ -537,136 +399,37 @@ local function pending(diff)
   return diff:has_diffs() and EXIT_PENDING or EXIT_OK
 end
 
--- Applies --target/--exclude to a diff; a --target that matches nothing
--- is an error rather than a silent empty sync. Returns the diff.
-local function narrow(diff, o)
-  if #o.target > 0 or #o.exclude > 0 then
-    local hits = diff:scope(scopes(o.target, "target"), scopes(o.exclude, "exclude"))
-    if #o.target > 0 and hits == 0 then
-      fail("no change matches --target " .. concat(o.target, ", "))
-    end
-  end
-  return diff
-end
-
--- Loads the job's adapters and computes the (scoped) diff. With
--- `authority`, the run is a writer: it locks the job and its target.
-local function job_diff(job, o, show, authority)
-  local timings = {}
-  local t0 = core.now()
-  if authority then lock_job(job, authority, o) end
-  if show then stderr:write("load  source and target...") end
-  core.load_progress(show)  -- files loaded in C show bytes read and records built
-  local source = job:get_source()
-  local target = authority and open_target(job, authority, o) or job:get_target()
-  core.load_progress(false)
-  if show then
-    stderr:write(fmt("\rload  %d + %d records in %.2f s        \n", source:count(), target:count(),
-                     core.now() - t0))
-  end
-  apply_policy(job, target)
-  timings.load = core.now() - t0
-  local flags = job_flags(job, o)
-  t0 = core.now()
-  local diff = narrow(target:diff_from(source, { flags = flags, callback = progress_bar(show) }), o)
-  timings.diff = core.now() - t0
-  local ctx = o.ctx
-  ctx.source, ctx.target, ctx.diff, ctx.timings = source, target, diff, timings
-  return source, target, diff, flags, timings
-end
-
--- {====== commands ======}
-
--- The --schema forms: both documents loaded at once (in two threads),
--- then diffed. Returns source, target, diff, flags, timings.
-local function files_diff(o)
-  local timings = {}
-  local t0 = core.now()
-  local schema = ms.schema(o.schema)
-  local sname, dname = o["source-name"] or "source", o["dest-name"] or "dest"
-  local source = schema:adapter(sname, "source"):new { name = sname }
-  local target = schema:adapter(dname, "dest"):new { name = dname }
-  core.load_progress(not o["no-progress"] and core.isatty(2))
-  local ok, err = pcall(core.load_files, source._store, o.args[1], target._store, o.args[2],
-                        o["skip-duplicates"])
-  core.load_progress(false)
-  if not ok then error(err, 0) end
-  timings.load = core.now() - t0
-  local flags = schema.flags | ms.flag_value(o.flag)
-  t0 = core.now()
-  local diff = narrow(target:diff_from(source, { flags = flags }), o)
-  timings.diff = core.now() - t0
-  local ctx = o.ctx
-  ctx.job_path = o.schema
-  ctx.source, ctx.target, ctx.diff, ctx.timings = source, target, diff, timings
-  ctx.labels = { o.args[1], o.args[2] }  -- the documents, as named on the command line
-  return source, target, diff, flags, timings
-end
-
-local function cmd_diff_files(o)
-  if #o.args ~= 2 then fail(USAGE.diff) end
-  local _, _, diff, _, timings = files_diff(o)
-  local t0 = core.now()
-  print_diff(diff, o.format, o.ctx)
-  timings.output = core.now() - t0
-  if o.timings then stderr:write("timings: ", timings_line(timings), "\n") end
-  return pending(diff)
-end
-
-local function cmd_diff(o)
-  if o.schema then return cmd_diff_files(o) end
-  if #o.args ~= 1 then fail(USAGE.diff) end
-  local job = load_job(o.args[1], o)
-  local _, _, diff, _, timings = job_diff(job, o, not o["no-progress"] and core.isatty(2))
-  print_diff(diff, o.format, o.ctx)
-  if o.timings then stderr:write("timings: ", timings_line(timings), "\n") end
-  return pending(diff)
-end
-
-local function commit(target, timings)
-  if target.commit then
-    local t0 = core.now()
-    local removed = target:commit()
-    timings.write = core.now() - t0
-    if type(removed) == "table" then
-      for _, f in ipairs(removed) do
-        if type(f) == "string" then
-          stderr:write(fmt("moonsync: removed %s, left behind by a run that was killed\n", f))
-        end
-      end
-    end
+local function commit(r)
+  for _, f in ipairs(r:commit()) do
+    stderr:write(fmt("moonsync: removed %s, left behind by a run that was killed\n", f))
   end
 end
 
--- budget: why the delete budget would refuse the real sync, or nil
-local function dry_run(target, diff, budget)
+-- budget: why the delete budget would refuse the real sync, or nil;
+-- failures: what validate hooks reject
+local function dry_run(diff, budget, failures_)
   local s = diff:summary()
   stdout:write(diff:str(), "\n", "dry run: ", summary_line(s), "\n")
   local status = pending(diff)
   if budget then
     stdout:write(fmt("the delete budget would refuse this sync: %s; it would change nothing. %s\n",
-                     budget, ALLOW_MORE))
+                     budget, policy.ALLOW_MORE))
     status = EXIT_ERROR
   end
-  local failures = validate(target, diff)
-  if #failures > 0 then
-    stdout:write(fmt("%d %s would fail validation:\n", #failures, #failures == 1 and "change" or "changes"))
-    for _, f in ipairs(failures) do stdout:write("  ", redact.text(f), "\n") end
+  if failures_ and #failures_ > 0 then
+    stdout:write(fmt("%d %s would fail validation:\n", #failures_,
+                     #failures_ == 1 and "change" or "changes"))
+    for _, f in ipairs(failures_) do stdout:write("  ", redact.text(f), "\n") end
     status = EXIT_ERROR
   end
   return status
 end
 
--- After a sync: the target read afresh and diffed again (--verify; by
--- default for targets that ask for it, as the NetBox and Nautobot presets
--- do). Returns how many changes did not converge.
-local function verify(job, source, flags, o, target)
-  if o["no-verify"] or not (o.verify or target.verify) then return 0 end
-  local again = job:get_target()
-  local d = again:diff_from(source, { flags = flags })
-  if #o.target > 0 or #o.exclude > 0 then
-    d:scope(scopes(o.target, "target"), scopes(o.exclude, "exclude"))
-  end
+-- After a sync: says whether the target, read again, matches the source.
+-- Returns how many changes did not converge.
+local function verify(r)
+  local d = r:verify()
+  if d == nil then return 0 end
   if not d:has_diffs() then
     stdout:write("verify: the target, read again, matches the source\n")
     return 0
@@ -678,37 +441,93 @@ local function verify(job, source, flags, o, target)
   return n
 end
 
+-- {====== commands ======}
+
+-- The --schema forms: both documents loaded at once (in two threads),
+-- then diffed, with no job and so no job policy: DiffSync's semantics.
+-- Returns the run, source, target, diff.
+local function files_diff(o)
+  local r = runs.new { max_deletes = o["max-deletes"], target = scopes(o.target, "target"),
+                       exclude = scopes(o.exclude, "exclude"),
+                       log = log_writer(o["log-format"] or "text"), ops_log = o["ops-log"] ~= nil,
+                       progress = progress_bar(show_progress(o)), t0 = o.t0, wall0 = o.wall0 }
+  o.run = r
+  r.gate = policy.new({ protect_children = false }, r.opts)
+  local t0 = core.now()
+  local schema = ms.schema(o.schema)
+  local sname, dname = o["source-name"] or "source", o["dest-name"] or "dest"
+  local source = schema:adapter(sname, "source"):new { name = sname }
+  local target = schema:adapter(dname, "dest"):new { name = dname }
+  core.load_progress(show_progress(o))
+  local ok, err = pcall(core.load_files, source._store, o.args[1], target._store, o.args[2],
+                        o["skip-duplicates"])
+  core.load_progress(false)
+  if not ok then error(err, 0) end
+  r.timings.load = core.now() - t0
+  r.source, r.target, r.job_path = source, target, o.schema
+  r.labels = { o.args[1], o.args[2] }  -- the documents, as named on the command line
+  r.flags = function() return schema.flags | ms.flag_value(o.flag) end
+  t0 = core.now()
+  r.diffed = r.gate:narrow(target:diff_from(source, { flags = r:flags() }))
+  r.timings.diff = core.now() - t0
+  return r, source, target, r.diffed
+end
+
+local function cmd_diff_files(o)
+  if #o.args ~= 2 then fail(USAGE.diff) end
+  local r, _, _, diff = files_diff(o)
+  local t0 = core.now()
+  print_diff(diff, o.format, o)
+  r.timings.output = core.now() - t0
+  if o.timings then stderr:write("timings: ", timings_line(r.timings), "\n") end
+  return pending(diff)
+end
+
+local function cmd_diff(o)
+  if o.schema then return cmd_diff_files(o) end
+  if #o.args ~= 1 then fail(USAGE.diff) end
+  local r = job_run(o, false)
+  load_job(r, o.args[1])
+  local _, _, diff = job_diff(r, o)
+  print_diff(diff, o.format, o)
+  if o.timings then stderr:write("timings: ", timings_line(r.timings), "\n") end
+  return pending(diff)
+end
+
 local function cmd_sync_job(o)
-  local job, authority = load_job(o.args[1], o, not o["dry-run"])
-  local show = not o["no-progress"] and core.isatty(2)
-  local source, target, diff, flags, timings =
-    job_diff(job, o, show, not o["dry-run"] and authority or nil)
-  if o["dry-run"] then
-    return dry_run(target, diff, over_budget({ diff }, target, o["max-deletes"], job.policy))
-  end
-  budget_check({ diff }, target, o["max-deletes"], job.policy)
+  local r = job_run(o, not o["dry-run"])
+  load_job(r, o.args[1])
+  local _, _, diff = job_diff(r, o)
+  if o["dry-run"] then return dry_run(diff, r:dry_run()) end
+  r:check()
   if not diff:has_diffs() then
     stdout:write("nothing to do\n")
     return EXIT_OK
   end
   -- what is about to change, as terraform apply shows it
   if o.show then stdout:write(diff:str(), "\n") end
-  local res = run_sync(target, source, diff, flags, o, timings)
-  commit(target, timings)
-  report(res, timings)
-  local unconverged = verify(job, source, flags, o, target)
+  local res = run_sync(r)
+  commit(r)
+  report(res, r.timings)
+  local unconverged = verify(r)
   return (failures(res) + unconverged > 0) and EXIT_ERROR or EXIT_OK
+end
+
+-- Whether the --schema sync writes over its dest document: only then does
+-- the default delete budget guard it (--max-deletes always does).
+local function same_file(a, b)
+  local x, y = lfs.attributes(a), lfs.attributes(b)
+  return x and y and x.dev == y.dev and x.ino == y.ino
 end
 
 local function cmd_sync_files(o)
   if #o.args ~= 2 then fail(USAGE.sync) end
   if not o.out and not o["dry-run"] then fail("sync --schema needs --out AFTER.json (or --dry-run)") end
-  local source, target, diff, flags, timings = files_diff(o)
-  if o["dry-run"] then return dry_run(target, diff, over_budget({ diff }, target, o["max-deletes"])) end
-  budget_check({ diff }, target, o["max-deletes"], nil)
-  local ok, res = pcall(run_sync, target, source, diff, flags,
-                        { ["no-progress"] = o["no-progress"], ["log-format"] = o["log-format"],
-                          ops_log = o["ops-log"] ~= nil, ctx = o.ctx }, timings)
+  local r, _, target, diff = files_diff(o)
+  local guarded = o["max-deletes"] ~= nil or (o.out and same_file(o.out, o.args[2]))
+  if o["dry-run"] then return dry_run(diff, guarded and r:over_budget() or nil) end
+  if guarded then r:check() end
+  local ok, res = pcall(run_sync, r)
   -- the ops log says what was attempted, also when the sync stopped
   local result = ok and res or (core.is_error(res) and rawget(res, "result"))
   if o["ops-log"] and result and result.ops_json then
@@ -717,8 +536,8 @@ local function cmd_sync_files(o)
   if not ok then error(res, 0) end
   local t0 = core.now()
   util.write_atomic(o.out, target._store)  -- written as it is made
-  timings.write = core.now() - t0
-  report(res, timings)
+  r.timings.write = core.now() - t0
+  report(res, r.timings)
   return (failures(res) > 0) and EXIT_ERROR or EXIT_OK
 end
 
@@ -755,23 +574,24 @@ local function cmd_plan(o)
     fail("plan: -o PLAN.json is required (the file the plan is saved to)\n" .. USAGE.plan)
   end
   if #o.args ~= 1 then fail(USAGE.plan) end
-  local job, authority, code = load_job(o.args[1], o)
-  local _, target, diff, flags, timings = job_diff(job, o, false)
-  local over = over_budget({ diff }, target, o["max-deletes"], job.policy)
+  local r = job_run(o, false)
+  local job, authority, code = load_job(r, o.args[1])
+  local _, target, diff = job_diff(r, o)
+  local over = r:over_budget()
   if over then
     fail(fmt("refusing to save the plan: %s, so apply would refuse it; no plan was written. %s",
-             over, ALLOW_MORE))
+             over, policy.ALLOW_MORE))
   end
   local modules = {}
   for name, hash in pairs(code.modules) do modules[#modules + 1] = fmt("%s: %s", json_str(name), json_str(hash)) end
   table.sort(modules)
-  o.ctx.diff_json = diff:json()
+  o.diff_json = diff:json()
   local text = fmt('{\n"format": "%s",\n"created": %s,\n"job": %s,\n"job_hash": %s,\n'
                    .. '"modules": {%s},\n"target": %s,\n"flags": %d,\n'
                    .. '"target_records": %d,\n"diff": %s\n}\n', plans.FORMAT,
                    json_str(os.date("!%Y-%m-%dT%H:%M:%SZ")), json_str(job.path),
                    json_str(code.hash), concat(modules, ", "), json_str(target:identity()),
-                   flags, target:count(), o.ctx.diff_json)
+                   r:flags(), target:count(), o.diff_json)
   if redact.has_credential(text) then
     fail("the plan would hold a credential given to an HTTP client (a token or a secret "
          .. "header value) in its changes: not written")
@@ -780,88 +600,40 @@ local function cmd_plan(o)
   util.write_atomic(o.o, text, nil, authority)
   stdout:write(diff:str(), "\n", "plan: ", summary_line(diff:summary()), "\n",
                "saved to ", o.o, "\n")
-  if o.timings then stderr:write("timings: ", timings_line(timings), "\n") end
+  if o.timings then stderr:write("timings: ", timings_line(r.timings), "\n") end
   return pending(diff)
 end
 
 local function cmd_apply(o)
   if #o.args ~= 1 then fail(USAGE.apply) end
   local plan = plans.decode(util.read_file(o.args[1]), o.args[1], plan_key())
-  local flags = plan.flags | ms.flag_value(o.flag)
-  local job, authority, code = load_job(apply_job(o, plan), o, true)
-  plans.check_job(plan, job, code)
-  lock_job(job, authority, o)
-  local timings = {}
-  local t0 = core.now()
-  local target = open_target(job, authority, o)
-  plans.check_target(plan, target, job, code)
-  apply_policy(job, target)
-  timings.load = core.now() - t0
-  local invalid = plans.check(plan, target)
-  if #invalid > 0 then
-    stderr:write(fmt("%s: %d invalid %s; nothing was applied:\n", o.args[1], #invalid,
-                     #invalid == 1 and "change" or "changes"))
-    for _, r in ipairs(invalid) do
-      stderr:write(fmt("  %s: %s\n", r.where, r.why))
-    end
+  local r = job_run(o, true)
+  load_job(r, apply_job(o, plan))
+  r.opts.progress = progress_bar(show_progress(o))
+  local ok, out = pcall(r.apply, r, plan, o.args[1], o.refresh)
+  if not ok then stopped(out, r.diffed) end
+  if out.invalid then
+    stderr:write(fmt("%s: %d invalid %s; nothing was applied:\n", o.args[1], #out.invalid,
+                     #out.invalid == 1 and "change" or "changes"))
+    for _, v in ipairs(out.invalid) do stderr:write(fmt("  %s: %s\n", v.where, v.why)) end
     return EXIT_ERROR
   end
-  local src, refused = plans.source(plan, target)
-  local done = 0
-  for _, r in ipairs(refused) do if r.done then done = done + 1 end end
-  if done > 0 and done == #plan.diff.changes then
-    fail(fmt("%s is stale: the target already holds all %d of its changes (was it applied "
-             .. "before?); nothing was applied. Make a new plan", o.args[1], done))
-  end
-  t0 = core.now()
-  local diff = narrow(target:diff_from(src, { flags = flags }), o)
-  local ctx = o.ctx
-  ctx.source, ctx.target, ctx.diff, ctx.timings = src, target, diff, timings
-  -- the drifted records are re-planned (with the scope of the command
-  -- line) before anything is applied, so that the one gate sees every
-  -- delete of the run; and again once the plan is applied, to sync them
-  local source, targets
-  local function replan()
-    local d = target:diff_from(source, { flags = flags })
-    local hits = d:scope(targets, scopes(o.exclude, "exclude"))
-    if #o.target > 0 then d:scope(scopes(o.target, "target"), {}) end
-    return d, hits
-  end
-  local fresh, replanned
-  if #refused > 0 and o.refresh then
-    targets = {}
-    for i, r in ipairs(refused) do targets[i] = { r.change.model, r.change.uid } end
-    source = job:get_source()
-    fresh = replan()
-  end
-  timings.diff = core.now() - t0
-  budget_check({ diff, fresh }, target, o["max-deletes"], job.policy)
-  local res = { created = 0, updated = 0, deleted = 0, failed = 0, errors = 0 }
-  if diff:has_diffs() then res = run_sync(target, src, diff, flags, o, timings) end
+  local res, refused = out.result, out.refused
   local status = (failures(res) > 0) and EXIT_ERROR or EXIT_OK
-  if fresh then
-    fresh, replanned = replan()
-    budget_check({ diff, fresh }, target, o["max-deletes"], job.policy)
-    stdout:write(fmt("re-planned %d drifted %s:\n%s\n", replanned,
-                     replanned == 1 and "record" or "records", fresh:str()))
-    if fresh:has_diffs() then
-      local r2 = run_sync(target, source, fresh, flags, o, timings)
-      for _, k in ipairs { "created", "updated", "deleted", "failed", "errors" } do
-        res[k] = res[k] + r2[k]
-      end
-      if failures(r2) > 0 then status = EXIT_ERROR end
-    end
+  if out.fresh then
+    stdout:write(fmt("re-planned %d drifted %s:\n%s\n", out.replanned,
+                     out.replanned == 1 and "record" or "records", out.fresh:str()))
   elseif #refused > 0 then
     stderr:write(fmt("refused %d %s whose target records drifted since the plan "
                      .. "(use --refresh to re-plan them):\n", #refused,
                      #refused == 1 and "change" or "changes"))
-    for _, r in ipairs(refused) do
-      stderr:write(fmt("  %s %s %s: %s\n", r.change.action, r.change.model, r.change.uid, r.why))
+    for _, v in ipairs(refused) do
+      stderr:write(fmt("  %s %s %s: %s\n", v.change.action, v.change.model, v.change.uid, v.why))
     end
     status = EXIT_ERROR
   end
-  commit(target, timings)
-  report(res, timings)
+  commit(r)
+  report(res, r.timings)
   return status
 end
 
@@ -869,8 +641,10 @@ end
 local function cmd_inspect(o)
   if #o.args ~= 1 then fail(USAGE.inspect) end
   local format = o.format or "text"
-  local job, policy = load_job(o.args[1], o)
-  local effective = policy:describe()
+  local r = job_run(o, false)
+  local job, authority = load_job(r, o.args[1])
+  local effective = authority:describe()
+  local policies = r.gate:describe()
   if format == "json" then
     local function list(t)
       local parts = {}
@@ -886,10 +660,7 @@ local function cmd_inspect(o)
                        json_str(e.entry), json_str(e.why))
     end
     local policy_parts = {}
-    if job.policy.max_deletes ~= nil then
-      policy_parts[#policy_parts + 1] = '"max_deletes": ' .. json_str(job.policy.max_deletes)
-    end
-    policy_parts[#policy_parts + 1] = '"prevent_delete": ' .. list(job.policy.prevent_delete)
+    for i, p in ipairs(policies) do policy_parts[i] = fmt("%s: %s", json_str(p[1]), json_str(p[2])) end
     stdout:write(fmt('{"job": %s, "name": %s, "description": %s, "flags": %s, "policy": {%s},\n'
       .. ' "permissions": {%s},\n "effective": [%s]}\n', json_str(job.path),
       job.name and json_str(job.name) or "null",
@@ -901,12 +672,8 @@ local function cmd_inspect(o)
   if job.name then out[#out + 1] = fmt("name:        %s", job.name) end
   if job.description then out[#out + 1] = fmt("description: %s", job.description) end
   out[#out + 1] = fmt("flags:       %s", #job.flags > 0 and concat(job.flags, ", ") or "(none)")
-  local pol = {}
-  if job.policy.max_deletes ~= nil then pol[#pol + 1] = "max_deletes " .. tostring(job.policy.max_deletes) end
-  if job.policy.prevent_delete and #job.policy.prevent_delete > 0 then
-    pol[#pol + 1] = "prevent_delete " .. concat(job.policy.prevent_delete, ", ")
-  end
-  out[#out + 1] = fmt("policy:      %s", #pol > 0 and concat(pol, "; ") or "(defaults)")
+  out[#out + 1] = "policy:"
+  for _, p in ipairs(policies) do out[#out + 1] = fmt("  %-16s %s", p[1], p[2]) end
   out[#out + 1] = "declared permissions:"
   for _, kind in ipairs(jobs.PERMISSIONS) do
     local l = job.permissions[kind]
@@ -921,10 +688,6 @@ local function cmd_inspect(o)
 end
 
 -- {====== run history and reports ======}
-
-local function wall_iso(t)
-  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
-end
 
 -- A JSON array of values encoded by cjson (which writes {} for an empty list).
 local function json_list(list)
@@ -947,38 +710,12 @@ local function run_json(r, full)
   return text .. "}"
 end
 
-local function adapter_label(a)
-  local ok, id = pcall(a.identity, a)
-  return ok and id or tostring(a.name)
-end
-
 -- What the command line knows of a run once it ended, in the form
 -- moonsync.history stores and moonsync.report shows.
 local function run_record(cmd, o, status, msg)
-  local ctx = o.ctx
-  local r = { command = cmd, exit_status = status, error = msg, job = ctx.job,
-              job_path = ctx.job_path, dry_run = o["dry-run"] or false,
-              timings = ctx.timings or {}, peak_rss = core.peak_rss(), ops = ctx.ops,
-              started = wall_iso(ctx.wall0), ended = wall_iso(core.wall_time()),
-              duration = core.now() - ctx.t0 }
-  local labels = ctx.labels or {}
-  if ctx.source then r.source = labels[1] or adapter_label(ctx.source) end
-  if ctx.target then r.target = labels[2] or adapter_label(ctx.target) end
-  if ctx.diff then
-    r.diff_json = ctx.diff_json or ctx.diff:json()
-    r.summary = ctx.diff:summary()
-    r.planned = ctx.diff:counts()
-  end
-  if #ctx.results > 0 then
-    local sum = { created = 0, updated = 0, deleted = 0, failed = 0 }
-    for _, res in ipairs(ctx.results) do
-      sum.created, sum.updated = sum.created + res.created, sum.updated + res.updated
-      sum.deleted, sum.failed = sum.deleted + res.deleted, sum.failed + failures(res)
-    end
-    r.result = sum
-  end
-  r.counts = history.counts(r.planned, r.ops)
-  return r
+  local r = o.run or runs.new { t0 = o.t0, wall0 = o.wall0 }
+  return r:record { command = cmd, exit_status = status, error = msg,
+                    dry_run = o["dry-run"], diff_json = o.diff_json }
 end
 
 -- Writes the HTML report of run r (moonsync.report, loaded only when a
@@ -1024,14 +761,13 @@ end
 -- --report. Returns the exit status (a report that cannot be written is
 -- an error).
 local function finish_run(cmd, o, status, msg)
-  local ctx = o.ctx
-  if not ctx.recorder and not o.report then return status end
+  if not o.recorder and not o.report then return status end
   local ok, r = pcall(run_record, cmd, o, status, msg)
   if not ok then
     warn(fmt("run not recorded: %s", core.error_text(r)))
     return status
   end
-  local rec = ctx.recorder
+  local rec = o.recorder
   if rec then
     local done, err = pcall(rec.h.finish, rec.h, rec.id, r, history_keep(o))
     if not done then warn(fmt("run history not recorded: %s", core.error_text(err))) end
@@ -1039,7 +775,7 @@ local function finish_run(cmd, o, status, msg)
     rec.h:close()
   end
   if o.report then
-    local done, err = pcall(report_write, o.report, r, ctx.authority)
+    local done, err = pcall(report_write, o.report, r, o.run and o.run.authority)
     if not done then
       stderr:write(fmt("moonsync %s: cannot write the report: %s\n", cmd,
                        redact.text(core.error_text(err))))
@@ -1165,9 +901,9 @@ function M.main(cmd, ...)
     end
     local opts = parse(cmd, argv)
     check(cmd, opts)
-    opts.ctx = { ops = {}, results = {}, t0 = core.now(), wall0 = core.wall_time() }
+    opts.t0, opts.wall0 = core.now(), core.wall_time()
     o = opts
-    if RECORDED[cmd] then opts.ctx.recorder = history_begin(cmd, argv, opts) end
+    if RECORDED[cmd] then opts.recorder = history_begin(cmd, argv, opts) end
     return fn(opts)
   end)
   local status, msg = res, nil

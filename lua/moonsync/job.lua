@@ -7,6 +7,7 @@
 local ms = require "moonsync"
 local core = require "moonsync.core"
 local sandbox = require "moonsync.sandbox"
+local policies = require "moonsync.policy"
 
 local type, pairs, ipairs, tostring, error, pcall = type, pairs, ipairs, tostring, error, pcall
 local load, fmt, getenv = load, string.format, os.getenv
@@ -16,7 +17,6 @@ local M = {}
 
 local job_keys = { name = true, description = true, source = true, target = true,
                    flags = true, policy = true, permissions = true }
-local policy_keys = { max_deletes = true, prevent_delete = true }
 
 --- The kinds of permission a job can declare (and the command line grant).
 M.PERMISSIONS = { "read", "write", "net", "env" }
@@ -44,8 +44,8 @@ end
 --- Declares a job; validates its keys.
 -- @tparam table spec `source`, `target` (adapters, or functions returning
 -- loaded adapters: use functions for plan/apply, which reload the target),
--- `flags` (global flag names), `policy` ({max_deletes = N or "P%",
--- prevent_delete = {model names}}), `permissions` ({read = {paths},
+-- `flags` (global flag names), `policy` (moonsync.policy: max_deletes,
+-- prevent_delete, scope, protect_children), `permissions` ({read = {paths},
 -- write = {paths}, net = {"host[:port]"}, env = {"NAME"}}: what the job
 -- needs beyond its own directory), `name`, `description`
 function M.job(spec)
@@ -60,11 +60,8 @@ function M.job(spec)
     end
   end
   local policy = spec.policy or {}
-  if type(policy) ~= "table" then error("ms.job: 'policy' must be a table", 2) end
-  for k in pairs(policy) do
-    if not policy_keys[k] then error(("ms.job: unknown policy '%s'"):format(tostring(k)), 2) end
-  end
-  if policy.max_deletes ~= nil then M.parse_budget(policy.max_deletes, "policy.max_deletes") end
+  local ok, err = pcall(policies.validate, policy)
+  if not ok then error("ms.job: " .. tostring(err), 2) end
   local perms = {}
   if spec.permissions ~= nil then
     if type(spec.permissions) ~= "table" then error("ms.job: 'permissions' must be a table", 2) end
@@ -113,21 +110,6 @@ end
 function Job:get_source() return resolve(self.source, "source") end
 --- The target adapter (a fresh one each call when the job gives a function).
 function Job:get_target() return resolve(self.target, "target") end
-
---- Parses a delete budget: a count ("25", 25) or a percentage ("10%").
--- Returns kind ("count" or "percent") and the number.
-function M.parse_budget(v, what)
-  what = what or "max-deletes"
-  if type(v) == "number" and v >= 0 and math.type(v) == "integer" then return "count", v end
-  if type(v) == "string" then
-    local n = v:match("^(%d+)$")
-    if n then return "count", tonumber(n) end
-    n = v:match("^(%d+%.?%d*)%%$")
-    if n and tonumber(n) <= 100 then return "percent", tonumber(n) end
-  end
-  error(("%s: expected a count (e.g. 25) or a percentage (e.g. 10%%), got %s"):format(
-    what, tostring(v)), 0)
-end
 
 local function joberror(msg) return ms.error("JobError", msg) end
 

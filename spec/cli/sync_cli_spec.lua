@@ -66,7 +66,8 @@ describe("moonsync sync --schema", function()
     local r = h.run("sync", "--schema", dir .. "/schema.json", dir .. "/src.json", dir .. "/dst.json",
                     "--out", dir .. "/after.json", "--max-deletes", "0")
     assert.equals(1, r.code)
-    assert.matches("refusing to sync: 1 delete would exceed the budget of 0; nothing was changed", r.stderr)
+    assert.matches("refusing to sync: 1 delete would exceed the budget of 0 %(policy max_deletes%); "
+                   .. "nothing was changed", r.stderr)
     assert.is_nil(h.read(dir .. "/after.json"))
     r = h.run("sync", "--schema", dir .. "/schema.json", dir .. "/src.json", dir .. "/dst.json",
               "--out", dir .. "/after.json", "--max-deletes", "49%")
@@ -77,16 +78,23 @@ describe("moonsync sync --schema", function()
     assert.equals(0, r.code)
   end)
 
-  it("refuses to wipe most of a target by default", function()
+  it("refuses to wipe most of a dest it writes over by default, and is DiffSync's sync otherwise", function()
     local many = { '{"site": [' }
     for i = 1, 30 do many[#many + 1] = ('{"name": "s%d"}%s'):format(i, i < 30 and "," or "") end
     many[#many + 1] = "]}"
-    h.write(dir .. "/big.json", table.concat(many))
+    local big = table.concat(many)
+    h.write(dir .. "/big.json", big)
     local r = h.run("sync", "--schema", dir .. "/schema.json", dir .. "/src.json", dir .. "/big.json",
-                    "--out", dir .. "/after.json")
+                    "--out", dir .. "/big.json")
     assert.equals(1, r.code)
     assert.matches("30 deletes would exceed the default budget of 50%% of 30 target records", r.stderr)
-    assert.is_nil(h.read(dir .. "/after.json"))
+    assert.equals(big, h.read(dir .. "/big.json"))
+    -- into a new file the dest stays as it was: no job, no policy
+    r = h.run("sync", "--schema", dir .. "/schema.json", dir .. "/src.json", dir .. "/big.json",
+              "--out", dir .. "/after.json")
+    assert.equals(0, r.code, r.stderr)
+    assert.matches("3 created, 0 updated, 30 deleted", r.stdout)  -- ams, its device, ber
+    assert.equals(big, h.read(dir .. "/big.json"))
   end)
 
   it("syncs one subtree with --target and leaves one out with --exclude", function()
