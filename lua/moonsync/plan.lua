@@ -168,8 +168,8 @@ local function uid_of(model, keys)
     if not known then return nil, fmt("keys: '%s' is not an identifier of %s", tostring(k), model.name) end
   end
   for _, id in ipairs(model.identifiers) do
-    if keys[id] == nil or keys[id] == null then
-      return nil, fmt("keys: identifier '%s' is missing or null", id)
+    if keys[id] == nil then
+      return nil, fmt("keys: identifier '%s' is missing (null is a value, read as None)", id)
     end
   end
   local ok, rec = pcall(model, keys)

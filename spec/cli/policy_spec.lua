@@ -140,6 +140,13 @@ describe("the policy gate #policy", function()
     local site = cjson.decode(h.read(dir .. "/dst.json")).site
     assert.equals(1, #site)
     assert.equals(cjson.null, site[1].name)
+    -- and a plan carries it: its keys hold null, apply finds None
+    h.write(dir .. "/src.json", '{"site": [{"name": null, "status": "down"}]}')
+    r = h.run("plan", dir .. "/job.lua", "-o", dir .. "/plan.json")
+    assert.equals(2, r.code, r.stderr)
+    r = h.run("apply", dir .. "/plan.json")
+    assert.equals(0, r.code, r.stderr)
+    assert.equals("down", cjson.decode(h.read(dir .. "/dst.json")).site[1].status)
   end)
 
   it("moonsync.run runs a job without the command line, through the same gate", function()
