@@ -39,7 +39,7 @@ function stdout.flush()
     if not ok then out_error = err end
   end
 end
-local rawget, getenv = rawget, os.getenv
+local rawget = rawget
 local getmetatable = debug.getmetatable
 
 local M = {}
@@ -731,30 +731,9 @@ end
 -- Opens the history and records the start of a run; nil when it is off
 -- or cannot be written (a warning then: the run goes on).
 local function history_begin(cmd, argv, o)
-  local ok, path = pcall(history.path, o)
-  if not ok then warn(core.error_text(path)); return nil end
-  if not path then return nil end
-  local h
-  ok, h = pcall(history.open, path)
-  local id
-  if ok then ok, id = pcall(h.begin, h, { command = cmd, argv = argv, dry_run = o["dry-run"],
-                                          job_path = o.args[1] }) end
-  if not ok then
-    warn(fmt("run history not recorded: %s", core.error_text(h or id)))
-    return nil
-  end
-  return { h = h, id = id }
-end
-
-local function history_keep(o)
-  local v = o["history-keep"] or getenv("MOONSYNC_HISTORY_KEEP")
-  local n = tonumber(v)
-  if v and (not n or n < 1) then
-    warn(fmt("MOONSYNC_HISTORY_KEEP expects a number of runs, got '%s'; keeping %d", v,
-             history.DEFAULT_KEEP))
-    n = nil
-  end
-  return n and math.floor(n) or history.DEFAULT_KEEP
+  local rec, why = runs.begin_record(cmd, argv, o)
+  if why then warn(why) end
+  return rec
 end
 
 -- After a recorded command: its run into the history, its report into
@@ -767,12 +746,8 @@ local function finish_run(cmd, o, status, msg)
     warn(fmt("run not recorded: %s", core.error_text(r)))
     return status
   end
-  local rec = o.recorder
-  if rec then
-    local done, err = pcall(rec.h.finish, rec.h, rec.id, r, history_keep(o))
-    if not done then warn(fmt("run history not recorded: %s", core.error_text(err))) end
-    r.id = rec.id
-    rec.h:close()
+  if o.recorder then
+    for _, why in ipairs(runs.finish_record(o.recorder, r, o["history-keep"])) do warn(why) end
   end
   if o.report then
     local done, err = pcall(report_write, o.report, r, o.run and o.run.authority)

@@ -15,7 +15,8 @@
 -- job's lock and its target's), diff (the gate's prevent_delete and scope
 -- applied), gate (moonsync.policy: the delete budget), sync (through the
 -- gate: protect_children), commit (the target's write), verify (the
--- target read again), record (the run history and the report's data).
+-- target read again), record (the run history and the report's data:
+-- begin_record, Run:record, finish_record).
 -- Each step raises what stops the run, with a message naming it; a
 -- failed sync raises with its partial result as err.result.
 -- @module moonsync.run
@@ -366,6 +367,44 @@ function Run:record(info)
   end
   r.counts = history.counts(r.planned, r.ops)
   return r
+end
+
+--- Opens the run history (moonsync.history: `opts.history`,
+-- `opts["no-history"]`, $MOONSYNC_HISTORY) and records the start of a
+-- run of `cmd` with `argv`. Returns the recorder, or nil when the history
+-- is off or cannot be written, with why (the run goes on).
+function M.begin_record(cmd, argv, opts)
+  local ok, path = pcall(history.path, opts)
+  if not ok then return nil, core.error_text(path) end
+  if not path then return nil end
+  local h, id
+  ok, h = pcall(history.open, path)
+  if ok then ok, id = pcall(h.begin, h, { command = cmd, argv = argv, dry_run = opts["dry-run"],
+                                          job_path = opts.args and opts.args[1] }) end
+  if not ok then return nil, fmt("run history not recorded: %s", core.error_text(h or id)) end
+  return { h = h, id = id }
+end
+
+--- Writes the record of a run (Run:record) into the history it began in,
+-- keeping the newest `keep` runs (or $MOONSYNC_HISTORY_KEEP, or
+-- history.DEFAULT_KEEP). Sets record.id; returns the warnings (a list).
+function M.finish_record(rec, record, keep)
+  local warnings = {}
+  local v = keep or getenv("MOONSYNC_HISTORY_KEEP")
+  local n = tonumber(v)
+  if v and (not n or n < 1) then
+    warnings[#warnings + 1] = fmt("MOONSYNC_HISTORY_KEEP expects a number of runs, got '%s'; "
+                                  .. "keeping %d", v, history.DEFAULT_KEEP)
+    n = nil
+  end
+  local done, err = pcall(rec.h.finish, rec.h, rec.id, record,
+                          n and math.floor(n) or history.DEFAULT_KEEP)
+  if not done then
+    warnings[#warnings + 1] = fmt("run history not recorded: %s", core.error_text(err))
+  end
+  record.id = rec.id
+  rec.h:close()
+  return warnings
 end
 
 return M
