@@ -62,11 +62,11 @@ typedef struct loader {
   const ms_load_progress *progress;
   const char *reported;
   uint64_t records;
-  /* a duplicate uid: its model, uid, place and record; once the text is
-     read again to find where the first one is (hunt), that place */
-  int dup_midx, hunt;
-  ms_buf dup_uid, dup_at, first_at;
+  /* a record whose uid was already stored and its place; once the text
+     is read again to find the first one (hunt), that one's place */
   const ms_record *dup;
+  int hunt;
+  ms_buf dup_at, first_at;
 } loader;
 
 static const char *tname_at(const char *p) {
@@ -190,8 +190,8 @@ static int place(loader *ld, ms_record *r, ms_record *parent, int hashed,
     }
   if (!hashed && (rc = uidnow(ld, r, &h)) != MS_OK) return rc;
   if (ld->hunt) {
-    if (r->midx != ld->dup_midx || r->uid_len != ld->dup_uid.len ||
-        memcmp(r->uid, ld->dup_uid.data, r->uid_len) != 0)
+    if (r->midx != ld->dup->midx || r->uid_len != ld->dup->uid_len ||
+        memcmp(r->uid, ld->dup->uid, r->uid_len) != 0)
       return MS_OK;
     pathstr(&ld->first_at, at);
     return MS_EEXISTS;
@@ -203,8 +203,6 @@ static int place(loader *ld, ms_record *r, ms_record *parent, int hashed,
   }
   if (rc == MS_EEXISTS) {
     /* named with the first's place once the load has stopped */
-    ld->dup_midx = r->midx;
-    ms_buf_add(&ld->dup_uid, r->uid, r->uid_len);
     pathstr(&ld->dup_at, at);
     ld->dup = r;
     return rc;
@@ -578,9 +576,9 @@ static int document(loader *ld) {
    records' places: the text is read again, adding nothing, up to the
    first record with that uid. */
 static int duplicate(loader *ld, const char *text, size_t len) {
+  const ms_record *dup = ld->dup;
   ms_err *err = ld->err, scratch;
-  const ms_record *first = ms_store_find(ld->st, ld->dup_midx, ld->dup_uid.data,
-                                         ld->dup_uid.len);
+  const ms_record *first = ms_store_find(ld->st, dup->midx, dup->uid, dup->uid_len);
   ms_buf why = MS_BUF_INIT;
   int found;
   free(ld->ps.stack);
@@ -594,15 +592,15 @@ static int duplicate(loader *ld, const char *text, size_t len) {
   ld->nkids = 0;
   found = document(ld) == MS_EEXISTS && ld->first_at.len > 0;
   ld->err = err;
-  if (first != NULL) ms_ids_contrast(&why, first, ld->dup);
+  if (first != NULL) ms_ids_contrast(&why, first, dup);
   if (why.oom || ld->first_at.oom || ld->dup_at.oom) {
     ms_buf_free(&why);
     return oom(ld);
   }
   ms_err_set(err, MS_EEXISTS, "%s: %s: Object %.*s already present (the %s %s%s "
              "has the same uid%s)", ld->docname, ld->dup_at.data ? ld->dup_at.data : "",
-             (int)ld->dup_uid.len, ld->dup_uid.data ? ld->dup_uid.data : "",
-             ld->dup->model->name, found ? "at " : "stored before this document",
+             (int)dup->uid_len, dup->uid, dup->model->name,
+             found ? "at " : "stored before this document",
              found ? ld->first_at.data : "", why.data ? why.data : "");
   ms_buf_free(&why);
   return MS_EEXISTS;
@@ -662,7 +660,6 @@ static int run(ms_store *st, const char *text, size_t len, const char *name,
   free(ld.before);
   free(ld.kids);
   ms_buf_free(&ld.uid);
-  ms_buf_free(&ld.dup_uid);
   ms_buf_free(&ld.dup_at);
   ms_buf_free(&ld.first_at);
   free(ld.ps.stack);
