@@ -323,16 +323,12 @@ local function job_run(o, writer)
   local r = runs.new { grants = grants(o), writer = writer, lock_timeout = lock_timeout(o),
                        flags = o.flag, max_deletes = o["max-deletes"],
                        target = scopes(o.target, "target"), exclude = scopes(o.exclude, "exclude"),
-                       load_progress = show_progress(o), t0 = o.t0, wall0 = o.wall0,
+                       load_progress = show_progress(o), progress = progress_bar(show_progress(o)),
+                       t0 = o.t0, wall0 = o.wall0,
                        log = log_writer(o["log-format"] or "text"),
                        verify = o.verify or (o["no-verify"] and false) or nil }
   o.run = r
   return r
-end
-
--- Loads the job named on the command line into run r.
-local function load_job(r, path)
-  return r:load(path)
 end
 
 -- Loads the job's adapters and computes the (scoped) diff, showing
@@ -341,7 +337,6 @@ local function job_diff(r, o)
   local show = show_progress(o)
   local t0 = core.now()
   if show then stderr:write("load  source and target...") end
-  r.opts.progress = progress_bar(show)
   local source, target, diff = r:diff()
   if show then
     stderr:write(fmt("\rload  %d + %d records in %.2f s        \n", source:count(), target:count(),
@@ -447,14 +442,15 @@ end
 -- then diffed, with no job and so no job policy: DiffSync's semantics.
 -- Returns the run, source, target, diff.
 local function files_diff(o)
-  local r = runs.new { max_deletes = o["max-deletes"], target = scopes(o.target, "target"),
-                       exclude = scopes(o.exclude, "exclude"),
+  local t0 = core.now()
+  local schema = ms.schema(o.schema)
+  -- no job: DiffSync's sync, so no protect_children
+  local r = runs.new { policy = { protect_children = false }, base_flags = schema.flags,
+                       flags = o.flag, max_deletes = o["max-deletes"],
+                       target = scopes(o.target, "target"), exclude = scopes(o.exclude, "exclude"),
                        log = log_writer(o["log-format"] or "text"), ops_log = o["ops-log"] ~= nil,
                        progress = progress_bar(show_progress(o)), t0 = o.t0, wall0 = o.wall0 }
   o.run = r
-  r.gate = policy.new({ protect_children = false }, r.opts)
-  local t0 = core.now()
-  local schema = ms.schema(o.schema)
   local sname, dname = o["source-name"] or "source", o["dest-name"] or "dest"
   local source = schema:adapter(sname, "source"):new { name = sname }
   local target = schema:adapter(dname, "dest"):new { name = dname }
@@ -466,7 +462,6 @@ local function files_diff(o)
   r.timings.load = core.now() - t0
   r.source, r.target, r.job_path = source, target, o.schema
   r.labels = { o.args[1], o.args[2] }  -- the documents, as named on the command line
-  r.flags = function() return schema.flags | ms.flag_value(o.flag) end
   t0 = core.now()
   r.diffed = r.gate:narrow(target:diff_from(source, { flags = r:flags() }))
   r.timings.diff = core.now() - t0
@@ -487,7 +482,7 @@ local function cmd_diff(o)
   if o.schema then return cmd_diff_files(o) end
   if #o.args ~= 1 then fail(USAGE.diff) end
   local r = job_run(o, false)
-  load_job(r, o.args[1])
+  r:load(o.args[1])
   local _, _, diff = job_diff(r, o)
   print_diff(diff, o.format, o)
   if o.timings then stderr:write("timings: ", timings_line(r.timings), "\n") end
@@ -496,7 +491,7 @@ end
 
 local function cmd_sync_job(o)
   local r = job_run(o, not o["dry-run"])
-  load_job(r, o.args[1])
+  r:load(o.args[1])
   local _, _, diff = job_diff(r, o)
   if o["dry-run"] then return dry_run(diff, r:dry_run()) end
   r:check()
@@ -575,7 +570,7 @@ local function cmd_plan(o)
   end
   if #o.args ~= 1 then fail(USAGE.plan) end
   local r = job_run(o, false)
-  local job, authority, code = load_job(r, o.args[1])
+  local job, authority, code = r:load(o.args[1])
   local _, target, diff = job_diff(r, o)
   local over = r:over_budget()
   if over then
@@ -608,8 +603,7 @@ local function cmd_apply(o)
   if #o.args ~= 1 then fail(USAGE.apply) end
   local plan = plans.decode(util.read_file(o.args[1]), o.args[1], plan_key())
   local r = job_run(o, true)
-  load_job(r, apply_job(o, plan))
-  r.opts.progress = progress_bar(show_progress(o))
+  r:load(apply_job(o, plan))
   local ok, out = pcall(r.apply, r, plan, o.args[1], o.refresh)
   if not ok then stopped(out, r.diffed) end
   if out.invalid then
@@ -642,7 +636,7 @@ local function cmd_inspect(o)
   if #o.args ~= 1 then fail(USAGE.inspect) end
   local format = o.format or "text"
   local r = job_run(o, false)
-  local job, authority = load_job(r, o.args[1])
+  local job, authority = r:load(o.args[1])
   local effective = authority:describe()
   local policies = r.gate:describe()
   if format == "json" then

@@ -73,15 +73,23 @@ Run.__index = Run
 --- A run of the job at opts.job. opts: `grants` (permissions beyond the
 -- job's own: {read, write, net, env} lists), `writer` (the run will
 -- write: it locks), `lock_timeout` (seconds), `flags` (global flag names
--- added to the job's), `max_deletes`, `target` and `exclude` ({model,
--- uid} pairs: the command line's part of the gate), `progress(stage, cur,
+-- added to the job's), `base_flags` (a flag value they add to, for a run
+-- without a job), `policy` (the gate's policy until a job brings its
+-- own), `max_deletes`, `target` and `exclude` ({model, uid} pairs: the
+-- command line's part of the gate), `progress(stage, cur,
 -- total)`, `load_progress` (files loaded in C show their progress),
 -- `log(op)` (each operation; the run keeps them too), `ops_log`,
 -- `verify` (true, false, or nil: as the target asks), `t0` and `wall0`
 -- (when the run began: core.now(), core.wall_time(); now by default).
+-- The gate of policy p with the run's own part.
+local function gate(p, o)
+  return policy.new(p, { max_deletes = o.max_deletes, target = o.target, exclude = o.exclude })
+end
+
 function M.new(opts)
   opts = opts or {}
   return setmetatable({ opts = opts, timings = {}, ops = {}, results = {},
+                        gate = gate(opts.policy, opts),
                         t0 = opts.t0 or core.now(), wall0 = opts.wall0 or core.wall_time() }, Run)
 end
 
@@ -94,18 +102,17 @@ function Run:load(path)
   local job, authority, code = jobs.load(path or self.opts.job, self.opts.grants or {})
   self.job, self.authority, self.code = job, authority, code
   self.job_name, self.job_path = job.name or job.path, job.path
-  local o = self.opts
-  self.gate = policy.new(job.policy, { max_deletes = o.max_deletes, target = o.target,
-                                       exclude = o.exclude })
+  self.gate = gate(job.policy, self.opts)
   return job, authority, code
 end
 
---- The job's global flags with the run's added, as a number.
+--- The job's global flags with the run's added (and opts.base_flags), as
+-- a number.
 function Run:flags()
   local names = {}
   for _, f in ipairs(self.job and self.job.flags or {}) do names[#names + 1] = f end
   for _, f in ipairs(self.opts.flags or {}) do names[#names + 1] = f end
-  return ms.flag_value(names)
+  return (self.opts.base_flags or 0) | ms.flag_value(names)
 end
 
 --- One writer per job: a lock named after the job, held until the
@@ -290,7 +297,6 @@ function Run:apply(plan, where, refresh)
       .. "changes (was it applied before?); nothing was applied. Make a new plan", where, done)), 0)
   end
   local flags = plan.flags | ms.flag_value(self.opts.flags or {})
-  self.plan_flags = flags
   t0 = core.now()
   local diff = self.gate:narrow(target:diff_from(src, { flags = flags }))
   self.source, self.diffed = src, diff
