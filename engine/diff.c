@@ -629,11 +629,10 @@ static int calculate(differ *df) {
       skipped[n++] = src->top_level[i];
   qsort(skipped, n, sizeof *skipped, strpcmp);
   for (i = 0; i < n && rc == MS_OK; i++) {
-    /* counted with get_all, on the side that lists it */
-    ms_store *side = listed(dst->top_level, dst->ntop, skipped[i]) ? dst : src;
-    int m = ms_store_model(side, skipped[i]);
-    ms_store_touch(side, m);
-    rc = incr(df, ms_store_count(side, m));
+    if (listed(dst->top_level, dst->ntop, skipped[i]))
+      rc = incr(df, ms_store_count(dst, ms_store_model(dst, skipped[i])));
+    else
+      rc = incr(df, ms_store_count(src, ms_store_model(src, skipped[i])));
   }
   free(skipped);
   for (i = 0; i < dst->ntop && rc == MS_OK; i++) {
