@@ -64,6 +64,8 @@ build = {
     ["moonsync.adapters.rest"] = "adapters/rest.lua",
     ["moonsync.adapters.nautobot"] = "adapters/nautobot.lua",
     ["moonsync.adapters.netbox"] = "adapters/netbox.lua",
+    ["moonsync.adapters.openapi"] = "adapters/openapi.lua",
+    ["moonsync.adapters.nautobot_openapi"] = "adapters/nautobot_openapi.lua",
   },
   copy_directories = { "docs", "examples" },
 }

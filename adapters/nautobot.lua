@@ -4,15 +4,51 @@
 -- bulk writes on list endpoints, and natural keys mapped to server ids
 -- through `refs`.
 --
+-- Models declared on the API's schema need no resources (see
+-- moonsync.adapters.openapi): `nautobot.schema()` is Nautobot 3.1's,
+-- bundled.
+--
 --   local nautobot = require "moonsync.adapters.nautobot"
---   local Nb = nautobot.adapter "nautobot" { models = {...}, resources = {...} }
+--   local api = nautobot.schema()
+--   local Location = api:model "location" { resource = "dcim.locations",
+--     identifiers = { "name" }, attributes = { "status__name", "parent__name" } }
+--   local Nb = nautobot.adapter "nautobot" { models = { Location } }
 --   local nb = Nb:new { url = os.getenv "NAUTOBOT_URL", token_env = "NAUTOBOT_TOKEN" }
 -- @module nautobot
 local rest = require "moonsync.adapters.rest"
+local openapi = require "moonsync.adapters.openapi"
 
 local fmt = string.format
 
 local M = { kind = "nautobot", api_version = "2.0", token_env = "NAUTOBOT_TOKEN" }
+
+-- What Nautobot's API needs beyond its schema: nested objects are asked
+-- for with ?depth=N, many-to-many fields with exclude_m2m=false, and a
+-- prefix or IP address is written as one string of its network (host)
+-- and length.
+M.preset = {
+  name = "nautobot",
+  query = function(depth) return { depth = tostring(depth), exclude_m2m = "false" } end,
+  composites = {
+    ["ipam.prefixes"] = { prefix = { fields = { "network", "prefix_length" }, sep = "/" } },
+    ["ipam.ip-addresses"] = { address = { fields = { "host", "mask_length" }, sep = "/" } },
+  },
+}
+
+local bundled
+
+--- The catalogue of a Nautobot OpenAPI document (its JSON text or the
+-- decoded table, e.g. a Nautobot's /api/swagger.json); without one, the
+-- bundled subset of Nautobot 3.1's (the resources of the SSoT example
+-- job: see docs/nautobot.md).
+function M.schema(doc)
+  if doc == nil then
+    bundled = bundled or openapi.schema(require "moonsync.adapters.nautobot_openapi",
+                                        { preset = "nautobot" })
+    return bundled
+  end
+  return openapi.schema(doc, { preset = "nautobot" })
+end
 
 --- Declares a Nautobot adapter class: the rest.adapter declaration, with
 -- `api_version` (default "2.0"). Instances take `url`, `token` or
@@ -27,6 +63,27 @@ function M.adapter(name, defaults)
     for k, v in pairs(spec) do decl[k] = v end
     local version = decl.api_version
     decl.api_version = nil
+    -- models declared on a schema bring their own resources
+    local schema_models = false
+    for _, m in ipairs(decl.models or {}) do
+      if type(m) == "table" and m.api then schema_models = m.api.schema end
+    end
+    if schema_models then
+      local generated = openapi.resources(name, decl.models, defaults.preset or {})
+      local res = {}
+      for k, v in pairs(decl.resources or {}) do res[k] = v end
+      for k, v in pairs(generated) do
+        if res[k] then
+          error(fmt("%s adapter '%s': model '%s' is declared on the schema and also has a "
+                    .. "resource: drop one", defaults.kind, name, k), 2)
+        end
+        res[k] = v
+      end
+      decl.resources = res
+      if version == nil and defaults.api_version and schema_models.version then
+        version = schema_models.version:match("^(%d+%.%d+)")
+      end
+    end
     decl.pagination = decl.pagination or "netbox"
     decl.page_size = decl.page_size or 200
     if decl.bulk == nil then decl.bulk = true end

@@ -10,10 +10,19 @@
 --   local nb = Nb:new { url = os.getenv "NETBOX_URL" }
 -- @module netbox
 local nautobot = require "moonsync.adapters.nautobot"
+local openapi = require "moonsync.adapters.openapi"
 
 -- NetBox 4.5+ v2 tokens (nbt_...) go as "Bearer", v1 tokens as "Token"
 local M = { kind = "netbox", api_version = false, token_env = "NETBOX_TOKEN",
-            token_scheme = "netbox" }
+            token_scheme = "netbox",
+            -- NetBox nests references as brief objects, always
+            preset = { name = "netbox" } }
+
+--- The catalogue of a NetBox OpenAPI document (/api/schema/?format=json),
+-- for models declared on it (see moonsync.adapters.openapi).
+function M.schema(doc)
+  return openapi.schema(doc, { preset = "netbox" })
+end
 
 --- Declares a NetBox adapter class (options as nautobot.adapter).
 function M.adapter(name)

@@ -66,7 +66,7 @@ end
 local resource_keys = { path = true, fields = true, parent = true, refs = true,
                         id = true, pagination = true, page_size = true, query = true,
                         detail = true, bulk = true, results_key = true, to_api = true,
-                        from_api = true }
+                        from_api = true, m2m_refs = true, after_write = true }
 
 local adapter_keys = { models = true, top_level = true, resources = true,
                        pagination = true, page_size = true, bulk = true, type = true,
@@ -153,9 +153,26 @@ local function ref_uid(adapter, spec, fields)
   return model(ids):get_unique_id()
 end
 
+-- The models in load order: a child model after its parent's.
+local function load_order(self)
+  local res, out, seen = self.rest.resources, {}, {}
+  local function visit(model, depth)
+    if seen[model.name] or depth > 64 then return end
+    local r = res[model.name]
+    local parent = r and r.parent and self.model[r.parent.model]
+    if parent then visit(parent, depth + 1) end
+    seen[model.name] = true
+    out[#out + 1] = model
+  end
+  for _, model in ipairs(self.models) do visit(model, 0) end
+  return out
+end
+
 local function load(self)
   local opts = self.rest
-  for _, model in ipairs(self.models) do
+  local top = {}
+  for _, name in ipairs(self.top_level or {}) do top[name] = true end
+  for _, model in ipairs(load_order(self)) do
     local res = opts.resources[model.name]
     if res then
       local records = self.client:get_all(res.path, {
@@ -174,7 +191,14 @@ local function load(self)
         if res.parent then
           local puid = ref_uid(self, res.parent, f)
           local parent = puid and self:get_or_none(res.parent.model, puid)
-          if parent then parent:add_child(rec) end
+          if parent then
+            parent:add_child(rec)
+          elseif not top[model.name] then
+            -- a child model is diffed only below its parent: an orphan would be lost
+            error(ms.error("InputError", fmt("%s %s: record %d (%s): its parent %s %s is not in the "
+              .. "data, so it would be left out of the diff", model.name, res.path, i,
+              rec:get_unique_id(), res.parent.model, puid or "(none)"), { adapter = self.name }), 0)
+          end
         end
       end
     end
@@ -214,8 +238,8 @@ end
 
 -- The API payload for fields of model (all of a create's, or an update's
 -- changes).
-local function payload(self, model, res, fields, all)
-  if res.to_api then return res.to_api(fields, self) end
+local function payload(self, model, res, fields, all, op)
+  if res.to_api then return res.to_api(fields, self, op) end
   local body = {}
   for apifield, ref in pairs(res.refs or {}) do
     local touched = all
@@ -269,12 +293,35 @@ local function refs_of(self, model, fields)
   local out = {}
   if not res then return out end
   for _, ref in pairs(res.refs or {}) do
-    local uid = ref_uid(self, ref, fields)
-    if uid then out[#out + 1] = { model = ref.model, uid = uid } end
+    if ref.partial then
+      -- names only some of the model's identifiers: every record they match
+      local match, any = {}, false
+      for idfield, from in pairs(ref.ids) do
+        local v = fields[from]
+        if v ~= nil and v ~= ms.null then match[idfield] = v; any = true end
+      end
+      if any then out[#out + 1] = { model = ref.model, match = match } end
+    else
+      local uid = ref_uid(self, ref, fields)
+      if uid then out[#out + 1] = { model = ref.model, uid = uid } end
+    end
   end
   if res.parent then
     local uid = ref_uid(self, res.parent, fields)
     if uid then out[#out + 1] = { model = res.parent.model, uid = uid } end
+  end
+  -- list fields whose items are records of another model (by its identifiers)
+  for _, mr in ipairs(res.m2m_refs or {}) do
+    local items = fields[mr.field]
+    if type(items) == "table" then
+      local m = self.model[mr.model]
+      for _, it in ipairs(items) do
+        local ids = {}
+        for _, id in ipairs(m.identifiers) do ids[id] = it[id] end
+        local ok, uid = pcall(function() return m(ids):get_unique_id() end)
+        if ok then out[#out + 1] = { model = mr.model, uid = uid } end
+      end
+    end
   end
   return out
 end
@@ -287,14 +334,23 @@ local function single(self, op)
     local f = {}
     for k, v in pairs(op.keys) do f[k] = v end
     for k, v in pairs(op.attrs) do f[k] = v end
-    local ok, body = pcall(payload, self, op.model, res, f, true)
+    local ok, body = pcall(payload, self, op.model, res, f, true, op)
     if not ok then return nil, body end
     return { method = "POST", path = res.path, json = body }
   end
   local sid = self._sid[op.model][op.uid]
   if sid == nil then return nil, fmt("no server id for %s %s", op.model, op.uid) end
   if op.action == "update" then
-    local ok, body = pcall(payload, self, op.model, res, op.attrs, false)
+    local f = op.attrs
+    if res.to_api then
+      -- to_api sees the record's values after the update, and the op
+      local rec = self:get_or_none(op.model, op.uid)
+      f = {}
+      for k, v in pairs(rec and rec:get_attrs() or {}) do f[k] = v end
+      for k, v in pairs(op.keys) do f[k] = v end
+      for k, v in pairs(op.attrs) do f[k] = v end
+    end
+    local ok, body = pcall(payload, self, op.model, res, f, false, op)
     if not ok then return nil, body end
     return { method = "PATCH", path = detail(res, sid), json = body }
   end
@@ -431,6 +487,23 @@ local function write(self, wave)
     end
     pending = again
   end
+  -- what a resource writes beside its records (Nautobot's prefix
+  -- locations, through their own assignments)
+  local after = {}
+  for i, op in ipairs(wave) do
+    local res = self.rest.resources[op.model]
+    if res and res.after_write and outcome[i].ok and op.action ~= "delete" then
+      after[res] = after[res] or {}
+      local list = after[res]
+      list[#list + 1] = { i = i, op = op, sid = self._sid[op.model][op.uid] }
+    end
+  end
+  for res, list in pairs(after) do
+    local failed = res.after_write(self, list)
+    for k, msg in pairs(failed or {}) do
+      outcome[list[k].i] = { ok = false, message = redact.text(msg) }
+    end
+  end
   return outcome
 end
 
@@ -438,9 +511,15 @@ end
 -- Declaration keys: `models`, `top_level`, `resources` (per model: `path`,
 -- `fields` {model_field = "api.path" or {path = "api.path", write =
 -- "api.path" or lookup = "name"}}, `parent` {model =, ids = {parent_id_field =
--- "child_field"}}, `refs` {api_field = {model =, ids = {...}}}, `id`
+-- "child_field"}}, `refs` {api_field = {model =, ids = {...}, partial =
+-- true when ids name only some of the model's identifiers}}, `id`
 -- ("id"), `pagination`, `page_size`, `query`, `detail` ("{path}{id}/"-style
--- template), `bulk`, `results_key`, `to_api(fields, adapter)`,
+-- template), `bulk`, `results_key`, `to_api(fields, adapter, op)` (an
+-- update's fields are the record's values after it; op.attrs says which
+-- changed), `m2m_refs` ({{field =, model =}}: a list field whose items
+-- are records of that model, by its identifiers), `after_write(adapter,
+-- done)` (called with the {op =, sid =} a wave wrote; returns {[k] =
+-- message} for those whose extra writes failed),
 -- `from_api(api_record)`), `pagination`, `page_size`, `bulk`,
 -- `batch_size` (100), `client` (default http.client options), `lookups`
 -- ({name = {path =, key =, id = "id"}}: tables of server records a field

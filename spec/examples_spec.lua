@@ -129,13 +129,16 @@ describe("examples #examples", function()
     assert.matches("== moonsync diff job.lua\n%(no diffs%)", r.stdout)
   end)
 
-  it_node("Nautobot SSoT: data source and data target jobs", function()
+  it_node("Nautobot SSoT: data source and data target jobs, thirteen models", function()
     local r = h.run("run", h.root .. "/examples/nautobot-ssot/run.lua")
-    assert.equals(0, r.code)
-    assert.matches("dry run: 5 to create, 6 to update, 3 to delete", r.stdout)
-    -- the sync log of the jobs goes to stderr
-    assert.matches('{"op": "update", "model": "device", "uid": "dev00000"', r.stderr)
-    assert.matches("sync complete: 4 created, 5 updated, 2 deleted", r.stdout)
-    assert.matches("data target job, dry run: .-%(no diffs%)", r.stdout)
+    assert.equals(0, r.code, r.stderr)
+    assert.matches("data mappings:\n  LocationType %(remote%) +%-> LocationType %(local%) /dcim/location%-types/", r.stdout)
+    assert.matches("dry run: 23 to create, 12 to update, 0 to delete", r.stdout)
+    assert.matches("sync remote %-> local: moonsync sync data_source.lua %-%-no%-progress\n"
+                   .. "sync complete: 23 created, 12 updated, 0 deleted, 0 failed", r.stdout)
+    assert.matches("sync local %-> remote: moonsync sync data_target.lua %-%-no%-progress\n"
+                   .. "sync complete: 7 created, 0 updated, 0 deleted, 0 failed", r.stdout)
+    local _, empty = r.stdout:gsub("nothing left to do: moonsync diff data_%w+.lua\n%(no diffs%)", "")
+    assert.equals(2, empty)
   end)
 end)

@@ -1,20 +1,20 @@
--- SSoT "data source" job: bring Nautobot in line with an external system
--- (here another Nautobot-convention API, the "inventory").
---   SSOT_SOURCE_URL=... SSOT_TARGET_URL=... SSOT_TOKEN=... moonsync sync data_source.lua
+-- SSoT's "Example Data Source" job: bring the local Nautobot in line with
+-- a remote one, over the example job's thirteen models. As in SSoT, the
+-- sync never deletes in the local Nautobot (SKIP_UNMATCHED_DST).
+--   NAUTOBOT_REMOTE_URL=... NAUTOBOT_REMOTE_TOKEN=... \
+--   NAUTOBOT_URL=... NAUTOBOT_TOKEN=... moonsync sync data_source.lua
 local ms = require "moonsync"
 local models = require "models"
 
 return ms.job {
-  name = "inventory -> nautobot",
-  source = function()
-    return models.adapter("inventory"):new { url = os.getenv("SSOT_SOURCE_URL"), token_env = "SSOT_TOKEN" }:load()
-  end,
-  target = function()
-    return models.adapter("nautobot"):new { url = os.getenv("SSOT_TARGET_URL"), token_env = "SSOT_TOKEN" }:load()
-  end,
-  policy = { max_deletes = "10%" },
+  name = "Example Data Source",
+  description = "Load data into Nautobot from a remote Nautobot",
+  source = function() return models.open("remote", "NAUTOBOT_REMOTE_URL", "NAUTOBOT_REMOTE_TOKEN") end,
+  target = function() return models.open("local", "NAUTOBOT_URL", "NAUTOBOT_TOKEN") end,
+  flags = { "SKIP_UNMATCHED_DST" },
+  data_mappings = models.data_mappings,
   permissions = {
-    env = { "SSOT_SOURCE_URL", "SSOT_TARGET_URL", "SSOT_TOKEN" },
-    net = { "${SSOT_SOURCE_URL}", "${SSOT_TARGET_URL}" },
+    env = { "NAUTOBOT_REMOTE_URL", "NAUTOBOT_REMOTE_TOKEN", "NAUTOBOT_URL", "NAUTOBOT_TOKEN" },
+    net = { "${NAUTOBOT_REMOTE_URL}", "${NAUTOBOT_URL}" },
   },
 }

@@ -1,19 +1,20 @@
--- SSoT "data target" job: push Nautobot's view out to the external system,
--- never deleting what only the external system knows about.
+-- SSoT's "Example Data Target" job: push the local Nautobot's data out to a
+-- remote Nautobot, never deleting what only the remote has
+-- (SKIP_UNMATCHED_DST).
+--   NAUTOBOT_URL=... NAUTOBOT_TOKEN=... \
+--   NAUTOBOT_REMOTE_URL=... NAUTOBOT_REMOTE_TOKEN=... moonsync sync data_target.lua
 local ms = require "moonsync"
 local models = require "models"
 
 return ms.job {
-  name = "nautobot -> inventory",
-  source = function()
-    return models.adapter("nautobot"):new { url = os.getenv("SSOT_TARGET_URL"), token_env = "SSOT_TOKEN" }:load()
-  end,
-  target = function()
-    return models.adapter("inventory"):new { url = os.getenv("SSOT_SOURCE_URL"), token_env = "SSOT_TOKEN" }:load()
-  end,
+  name = "Example Data Target",
+  description = "Send data from Nautobot to a remote Nautobot",
+  source = function() return models.open("local", "NAUTOBOT_URL", "NAUTOBOT_TOKEN") end,
+  target = function() return models.open("remote", "NAUTOBOT_REMOTE_URL", "NAUTOBOT_REMOTE_TOKEN") end,
   flags = { "SKIP_UNMATCHED_DST" },
+  data_mappings = models.data_mappings,
   permissions = {
-    env = { "SSOT_SOURCE_URL", "SSOT_TARGET_URL", "SSOT_TOKEN" },
-    net = { "${SSOT_SOURCE_URL}", "${SSOT_TARGET_URL}" },
+    env = { "NAUTOBOT_REMOTE_URL", "NAUTOBOT_REMOTE_TOKEN", "NAUTOBOT_URL", "NAUTOBOT_TOKEN" },
+    net = { "${NAUTOBOT_REMOTE_URL}", "${NAUTOBOT_URL}" },
   },
 }

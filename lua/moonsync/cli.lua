@@ -631,6 +631,13 @@ local function cmd_apply(o)
   return status
 end
 
+-- A JSON array of values encoded by cjson (which writes {} for an empty list).
+local function json_list(list)
+  local parts = {}
+  for i, v in ipairs(list or {}) do parts[i] = cjson.encode(v) end
+  return "[" .. concat(parts, ", ") .. "]"
+end
+
 -- What a job declares and what it may touch, without running a sync.
 local function cmd_inspect(o)
   if #o.args ~= 1 then fail(USAGE.inspect) end
@@ -656,10 +663,11 @@ local function cmd_inspect(o)
     local policy_parts = {}
     for i, p in ipairs(policies) do policy_parts[i] = fmt("%s: %s", json_str(p[1]), json_str(p[2])) end
     stdout:write(fmt('{"job": %s, "name": %s, "description": %s, "flags": %s, "policy": {%s},\n'
-      .. ' "permissions": {%s},\n "effective": [%s]}\n', json_str(job.path),
+      .. ' "permissions": {%s},\n "effective": [%s],\n "data_mappings": %s}\n', json_str(job.path),
       job.name and json_str(job.name) or "null",
       job.description and json_str(job.description) or "null", list(job.flags),
-      concat(policy_parts, ", "), concat(declared, ", "), concat(granted, ",\n  ")))
+      concat(policy_parts, ", "), concat(declared, ", "), concat(granted, ",\n  "),
+      json_list(job.data_mappings)))
     return EXIT_OK
   end
   local out = { fmt("job:         %s", job.path) }
@@ -677,18 +685,18 @@ local function cmd_inspect(o)
   for _, e in ipairs(effective) do
     out[#out + 1] = fmt("  %-6s %s (%s)", e.kind, e.entry, e.why)
   end
+  if #job.data_mappings > 0 then
+    out[#out + 1] = "data mappings:"
+    for _, m in ipairs(job.data_mappings) do
+      out[#out + 1] = fmt("  %-26s -> %s%s", m.source .. (m.source_url and (" " .. m.source_url) or ""),
+                          m.target, m.target_url and (" " .. m.target_url) or "")
+    end
+  end
   stdout:write(concat(out, "\n"), "\n")
   return EXIT_OK
 end
 
 -- {====== run history and reports ======}
-
--- A JSON array of values encoded by cjson (which writes {} for an empty list).
-local function json_list(list)
-  local parts = {}
-  for i, v in ipairs(list or {}) do parts[i] = cjson.encode(v) end
-  return "[" .. concat(parts, ", ") .. "]"
-end
 
 -- One run as JSON: its fields, counts and, with `full`, its operations
 -- and diff.

@@ -234,10 +234,17 @@ local function parse_head(head)
   return h
 end
 
+--- Stands for an empty JSON list in a request body (cjson writes an empty
+-- table as {}).
+M.EMPTY_LIST = "\0moonsync:[]\0"
+local EMPTY_JSON = '"\\u0000moonsync:[]\\u0000"'
+
 local function encode_body(body, headers)
   if body == nil or type(body) == "string" then return body end
   headers["Content-Type"] = headers["Content-Type"] or "application/json"
-  return require("cjson").encode(body)
+  local text = require("cjson").encode(body)
+  if text:find(EMPTY_JSON, 1, true) then text = text:gsub(EMPTY_JSON:gsub("%p", "%%%0"), "[]") end
+  return text
 end
 
 -- Builds the core request for (method, path, opts). opts.nocreds: the

@@ -16,7 +16,8 @@ local getmetatable = debug.getmetatable
 local M = {}
 
 local job_keys = { name = true, description = true, source = true, target = true,
-                   flags = true, policy = true, permissions = true }
+                   flags = true, policy = true, permissions = true, data_mappings = true }
+local mapping_keys = { source = true, source_url = true, target = true, target_url = true }
 
 --- The kinds of permission a job can declare (and the command line grant).
 M.PERMISSIONS = { "read", "write", "net", "env" }
@@ -47,7 +48,10 @@ end
 -- `flags` (global flag names), `policy` (moonsync.policy: max_deletes,
 -- prevent_delete, scope, protect_children), `permissions` ({read = {paths},
 -- write = {paths}, net = {"host[:port]"}, env = {"NAME"}}: what the job
--- needs beyond its own directory), `name`, `description`
+-- needs beyond its own directory), `name`, `description`,
+-- `data_mappings` (SSoT's table of what each model is on either side:
+-- {{source = "Location (remote)", target = "Location (local)",
+-- source_url =, target_url =}}, shown by inspect and the report)
 function M.job(spec)
   if type(spec) ~= "table" then error("ms.job: expected a table", 2) end
   for k in pairs(spec) do
@@ -73,9 +77,28 @@ function M.job(spec)
     end
   end
   ms.flag_value(spec.flags or {})
+  local mappings = {}
+  if spec.data_mappings ~= nil then
+    if type(spec.data_mappings) ~= "table" then error("ms.job: 'data_mappings' must be a list", 2) end
+    for i, m in ipairs(spec.data_mappings) do
+      if type(m) ~= "table" then error(fmt("ms.job: data_mappings[%d] must be a table", i), 2) end
+      for k, v in pairs(m) do
+        if not mapping_keys[k] then
+          error(fmt("ms.job: data_mappings[%d]: unknown key '%s' (source, source_url, target, "
+                    .. "target_url)", i, tostring(k)), 2)
+        end
+        if type(v) ~= "string" then error(fmt("ms.job: data_mappings[%d].%s must be a string", i, k), 2) end
+      end
+      if not m.source or not m.target then
+        error(fmt("ms.job: data_mappings[%d] needs a source and a target", i), 2)
+      end
+      mappings[i] = { source = m.source, source_url = m.source_url, target = m.target,
+                      target_url = m.target_url }
+    end
+  end
   return setmetatable({ name = spec.name, description = spec.description,
     source = spec.source, target = spec.target, flags = spec.flags or {},
-    policy = policy, permissions = perms }, Job)
+    policy = policy, permissions = perms, data_mappings = mappings }, Job)
 end
 
 -- The job's own place for an error raised in moonsync's modules: a job

@@ -76,6 +76,33 @@ function M.plan(adapter, diff)
   end
   ops = live
   local refs_of = adapter.refs_of
+  -- the operations a reference names: by uid, or (a reference that names
+  -- only some of the identifiers: {model =, match = {field = value}}) all
+  -- of that model whose keys match
+  local bymodel
+  local function targets(r)
+    if r.uid then
+      local t = byk[key(r.model, r.uid)]
+      return t and { t } or {}
+    end
+    if not bymodel then
+      bymodel = {}
+      for _, o in ipairs(ops) do
+        local l = bymodel[o.model] or {}
+        bymodel[o.model] = l
+        l[#l + 1] = o
+      end
+    end
+    local out = {}
+    for _, o in ipairs(bymodel[r.model] or {}) do
+      local ok = true
+      for f, v in pairs(r.match or {}) do
+        if o.keys[f] ~= v then ok = false; break end
+      end
+      if ok then out[#out + 1] = o end
+    end
+    return out
+  end
   for _, op in ipairs(ops) do
     if op.action == "create" then
       local p = op.parent and byk[op.parent]
@@ -88,17 +115,20 @@ function M.plan(adapter, diff)
     if refs_of then
       local now = fields_of(op.keys, op.action == "delete" and op.before or op.attrs)
       for _, r in ipairs(refs_of(adapter, op.model, now)) do
-        local t = byk[key(r.model, r.uid)]
-        if t and t.absorbed then t = nil end
-        if t and t.action == "create" and op.action ~= "delete" then depend(op, t) end
-        -- a record referenced by one that goes must wait for it to go
-        if t and t.action == "delete" and op.action == "delete" then depend(t, op) end
+        for _, t in ipairs(targets(r)) do
+          if not t.absorbed then
+            if t.action == "create" and op.action ~= "delete" then depend(op, t) end
+            -- a record referenced by one that goes must wait for it to go
+            if t.action == "delete" and op.action == "delete" then depend(t, op) end
+          end
+        end
       end
       if op.action == "update" and op.before then
         for _, r in ipairs(refs_of(adapter, op.model, fields_of(op.keys, op.before))) do
-          local t = byk[key(r.model, r.uid)]
-          -- the reference moves away before its old target is deleted
-          if t and t.action == "delete" and not t.absorbed then depend(t, op) end
+          for _, t in ipairs(targets(r)) do
+            -- the reference moves away before its old target is deleted
+            if t.action == "delete" and not t.absorbed then depend(t, op) end
+          end
         end
       end
     end

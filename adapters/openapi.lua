@@ -1,0 +1,728 @@
+--- Schema-aware models on the REST adapter: an API's OpenAPI document
+-- says which resources it has and, for each field, whether it is a plain
+-- value, a choice, a reference to another resource (and which), a
+-- many-to-many list, required or read-only. A model then only names its
+-- resource, identifiers and attributes, in Django's lookup syntax as
+-- Nautobot's SSoT does (`location__parent__name`: the name of the parent
+-- of the record's location), and the adapter loads, creates, updates and
+-- deletes with no per-model code.
+--
+--   local openapi = require "moonsync.adapters.openapi"
+--   local api = openapi.schema(require("cjson").decode(text))
+--   local Device = api:model "device" {
+--     resource = "dcim.devices",
+--     identifiers = { "name", "location__name" },
+--     attributes = { "status__name", "role__name", "serial", "tags" },
+--   }
+--
+-- Models declared this way go to nautobot.adapter or netbox.adapter (or
+-- `openapi.adapter(name, preset)`) without `resources`; a model declared
+-- with plain ms.model still needs its hand-written resource.
+-- @module openapi
+local ms = require "moonsync"
+local http = require "moonsync.http"
+local cjson = require "cjson"
+
+local fmt, concat, sort = string.format, table.concat, table.sort
+local pairs, ipairs, type, tostring, error, next = pairs, ipairs, type, tostring, error, next
+
+local M = {}
+
+-- {====== the catalogue: resources and their fields ======}
+
+local function resolve(doc, s)
+  local seen = 0
+  while type(s) == "table" and s["$ref"] do
+    local name = s["$ref"]:match("^#/components/schemas/(.+)$")
+    local t = name and doc.components and doc.components.schemas and doc.components.schemas[name]
+    if not t then error(fmt("openapi: unresolved $ref %s", tostring(s["$ref"])), 0) end
+    s, seen = t, seen + 1
+    if seen > 64 then error("openapi: $ref loop at " .. name, 0) end
+  end
+  return s
+end
+
+local function refname(s)
+  return type(s) == "table" and type(s["$ref"]) == "string" and s["$ref"]:match("([^/]+)$") or nil
+end
+
+-- A property schema without its wrappings: {schema =, ref = component
+-- name, nullable =}. anyOf/oneOf with null are nullable; NetBox's
+-- {oneOf: [integer id, Brief object]} is the brief object.
+local function unwrap(doc, p)
+  local nullable, ref = false, nil
+  for _ = 1, 16 do
+    if type(p) ~= "table" then break end
+    if p.nullable then nullable = true end
+    if p["$ref"] then
+      ref = refname(p) or ref
+      p = resolve(doc, p)
+    elseif p.allOf and #p.allOf == 1 then
+      p = p.allOf[1]
+    elseif p.anyOf or p.oneOf then
+      local alts, keep = p.anyOf or p.oneOf, {}
+      for _, a in ipairs(alts) do
+        if type(a) == "table" and a.type == "null" then nullable = true else keep[#keep + 1] = a end
+      end
+      if #keep == 1 then
+        p = keep[1]
+      else
+        local obj
+        for _, a in ipairs(keep) do if a["$ref"] then obj = a end end
+        if not obj then break end
+        p = obj
+      end
+    else
+      break
+    end
+  end
+  return { schema = p, ref = ref, nullable = nullable }
+end
+
+local function list_item(doc, op)
+  local r = op and op.responses and (op.responses["200"] or op.responses[200])
+  local c = r and r.content and r.content["application/json"]
+  local s = c and c.schema and resolve(doc, c.schema)
+  if type(s) ~= "table" then return nil end
+  if s.properties and s.properties.results then
+    local items = resolve(doc, s.properties.results).items
+    return items and refname(items), items and resolve(doc, items)
+  end
+  if s.type == "array" and s.items then return refname(s.items), resolve(doc, s.items) end
+  return nil
+end
+
+local function body_schema(doc, op)
+  local c = op and op.requestBody and op.requestBody.content
+  c = c and c["application/json"]
+  if not c or not c.schema then return nil end
+  local s = c.schema
+  local alts = s.oneOf or s.anyOf
+  if alts then
+    for _, a in ipairs(alts) do
+      if a["$ref"] then return refname(a), resolve(doc, a) end
+    end
+  end
+  s = resolve(doc, s)
+  if s.type == "array" and s.items then return refname(s.items), resolve(doc, s.items) end
+  return refname(c.schema), s
+end
+
+local function resource_name(path)
+  local p = path:gsub("^/api/", "/"):gsub("^/", ""):gsub("/$", "")
+  return (p:gsub("/", "."))
+end
+
+-- The kind of one field: {kind = "value"|"choice"|"ref"|"m2m"|"list"|
+-- "object", type =, target = resource, choice_value = bool, enum =,
+-- nullable =}.
+local function classify(doc, cat, p)
+  local u = unwrap(doc, p)
+  local s = u.schema or {}
+  local target = type(p) == "table" and p["x-nautobot-resource"]
+  local f = { nullable = u.nullable, through = type(p) == "table" and p["x-nautobot-through"] or nil }
+  local function brief(ref)
+    local base = ref and (ref:match("^Brief(%w-)Request$") or ref:match("^Brief(%w+)$")
+                          or ref:match("^Nested(%w-)Request$") or ref:match("^Nested(%w+)$"))
+    return base and (cat.by_component[base] or false)
+  end
+  if s.type == "array" then
+    local iu = unwrap(doc, s.items)
+    local t = target or brief(iu.ref)
+    if target or t ~= nil or (iu.schema and iu.schema.properties and iu.schema.properties.id) then
+      f.kind, f.target = "m2m", t or nil
+    else
+      f.kind, f.type = "list", iu.schema and iu.schema.type
+    end
+    return f
+  end
+  local t = target or brief(u.ref)
+  if target or t ~= nil then
+    f.kind, f.target = "ref", t or nil
+    f.fields = s.properties
+    return f
+  end
+  if s.properties and s.properties.value and s.properties.label then
+    local v = unwrap(doc, s.properties.value).schema or {}
+    f.kind, f.choice_value, f.enum, f.type = "choice", true, v.enum, v.type
+    return f
+  end
+  if s.enum then
+    f.kind, f.enum, f.type = "choice", s.enum, s.type
+    return f
+  end
+  if s.type == "object" then f.kind = "object"; return f end
+  f.kind, f.type = "value", s.type
+  return f
+end
+
+local Schema = {}
+Schema.__index = Schema
+
+--- A catalogue of an OpenAPI document's resources: every collection path
+-- whose GET answers a list (or a page of one), named by its path without
+-- "/api/" ("/api/dcim/locations/" is "dcim.locations"). `doc` is the
+-- decoded document or its JSON text; `opts.preset` tunes it for an API
+-- ("nautobot": nested objects by `?depth=N`, m2m fields only with
+-- exclude_m2m=false).
+function M.schema(doc, opts)
+  if type(doc) == "string" then doc = cjson.decode(doc) end
+  if type(doc) ~= "table" or type(doc.paths) ~= "table" then
+    error("openapi.schema: not an OpenAPI document (no paths)", 2)
+  end
+  local cat = setmetatable({ doc = doc, resources = {}, by_component = {}, opts = opts or {},
+                             version = doc.info and doc.info.version }, Schema)
+  local pending = {}
+  for path, item in pairs(doc.paths) do
+    if not path:find("{", 1, true) and type(item) == "table" and item.get then
+      local comp, schema = list_item(doc, item.get)
+      if schema then
+        local name = resource_name(path)
+        local res = { name = name, path = path, item = schema, component = comp,
+                      content_type = item["x-nautobot-content-type"], methods = {} }
+        for _, m in ipairs { "post", "patch", "put", "delete" } do res.methods[m] = item[m] ~= nil end
+        for dpath, ditem in pairs(doc.paths) do
+          if dpath:sub(1, #path) == path and dpath:sub(#path + 1):match("^/?{[^}/]+}/?$") then
+            res.detail = dpath:gsub("{[^}/]+}", "{id}")
+            res.detail_patch = ditem.patch
+          end
+        end
+        local _, req = body_schema(doc, item.post)
+        if not req and res.detail_patch then _, req = body_schema(doc, res.detail_patch) end
+        res.request = req
+        cat.resources[name] = res
+        if comp then cat.by_component[comp] = name end
+        pending[#pending + 1] = res
+      end
+    end
+  end
+  for _, res in ipairs(pending) do
+    res.fields = {}
+    local writable = res.request and res.request.properties or {}
+    local required = {}
+    for _, r in ipairs(res.request and res.request.required or {}) do required[r] = true end
+    for fname, p in pairs(res.item.properties or {}) do
+      local f = classify(cat.doc, cat, p)
+      f.name = fname
+      f.readonly = writable[fname] == nil
+      f.required = required[fname] or false
+      res.fields[fname] = f
+    end
+    -- write-only fields (NetBox's ...Request-only fields) are writable too
+    for fname, p in pairs(writable) do
+      if not res.fields[fname] then
+        local f = classify(cat.doc, cat, p)
+        f.name, f.writeonly, f.required = fname, true, required[fname] or false
+        res.fields[fname] = f
+      end
+    end
+    res.required = required
+  end
+  return cat
+end
+
+--- The resource `name`, or an error naming what the document has.
+function Schema:resource(name, who)
+  local res = self.resources[name]
+  if not res then
+    local names = {}
+    for n in pairs(self.resources) do names[#names + 1] = n end
+    sort(names)
+    local near = {}
+    for _, n in ipairs(names) do
+      if n:find(name:match("[^.]+$") or name, 1, true) then near[#near + 1] = n end
+    end
+    error(fmt("%s: the schema has no resource '%s'%s", who or "openapi", tostring(name),
+              #near > 0 and (" (did you mean " .. concat(near, ", ") .. "?)") or ""), 0)
+  end
+  return res
+end
+
+--- Resolves a lookup (`location__parent__name`) from a resource: a list
+-- of steps {resource =, field =}, the final field, and how many
+-- references it crosses. Errors name `who` and the field.
+function Schema:lookup(resource, lookup, who)
+  local res = self:resource(resource, who)
+  local steps, depth = {}, 0
+  local parts = {}
+  for part in (lookup .. "__"):gmatch("(.-)__") do parts[#parts + 1] = part end
+  for i, part in ipairs(parts) do
+    if part == "" then error(fmt("%s: field '%s': an empty part in the lookup", who, lookup), 0) end
+    local f = res.fields[part]
+    if not f then
+      local prev = steps[#steps]
+      error(fmt("%s: field '%s': %s has no field '%s' in the schema%s", who, lookup, res.name, part,
+                prev and fmt(" (reached through %s)", prev.field.name) or ""), 0)
+    end
+    steps[#steps + 1] = { resource = res, field = f, name = part }
+    if i < #parts then
+      if f.kind == "object" and f.name == "custom_fields" and i == #parts - 1 then
+        steps[#steps + 1] = { custom = parts[i + 1], name = parts[i + 1] }
+        return { steps = steps, field = { kind = "value", name = parts[i + 1], custom = true,
+                                          readonly = f.readonly, nullable = true },
+                 depth = depth, lookup = lookup }
+      end
+      if f.kind ~= "ref" and f.kind ~= "m2m" then
+        error(fmt("%s: field '%s': '%s' of %s is not a reference, so the lookup cannot go on to '%s'",
+                  who, lookup, part, res.name, concat(parts, "__", i + 1)), 0)
+      end
+      if f.kind == "m2m" then
+        error(fmt("%s: field '%s': '%s' of %s is a many-to-many list: declare it as '%s' (its items' "
+                  .. "keys come from m2m = { %s = {...} })", who, lookup, part, res.name, part, part), 0)
+      end
+      if not f.target then
+        error(fmt("%s: field '%s': the schema does not say which resource '%s' of %s references",
+                  who, lookup, part, res.name), 0)
+      end
+      if self.opts.preset == "netbox" and not (f.fields or {})[parts[i + 1]] then
+        error(fmt("%s: field '%s': NetBox answers '%s' of %s as a brief object, which has no '%s'",
+                  who, lookup, part, res.name, parts[i + 1]), 0)
+      end
+      res = self:resource(f.target, who .. ": field '" .. lookup .. "'")
+      depth = depth + 1
+    end
+  end
+  return { steps = steps, field = steps[#steps].field, depth = depth, lookup = lookup }
+end
+
+-- {====== models ======}
+
+-- The natural key of a resource's records in m2m lists: its name, when it
+-- has one.
+local function default_key(self, target)
+  local res = target and self.resources[target]
+  if res and res.fields.name then return { "name" } end
+  return nil
+end
+
+--- Declares a model on a resource: `api:model "location" { resource =
+-- "dcim.locations", identifiers = {...}, attributes = {...}, children =,
+-- flags =, m2m = { locations = { "name", "location_type__name" } } }`.
+-- Every identifier and attribute is checked against the schema here: a
+-- field it does not have, or a lookup through a field that is not a
+-- reference, is an error naming the model and field. A many-to-many
+-- field (`tags`, `content_types`) is a list, compared sorted; its items
+-- are the referenced records' keys (`m2m`, default { "name" }).
+function Schema:model(name)
+  return function(spec)
+    if type(spec) ~= "table" then error(fmt("model '%s': expected a declaration table", name), 2) end
+    local resource = spec.resource
+    if type(resource) ~= "string" then
+      error(fmt("model '%s': resource must name the API resource (e.g. \"dcim.locations\")", name), 2)
+    end
+    local who = fmt("model '%s' (%s)", name, resource)
+    local decl = {}
+    for k, v in pairs(spec) do decl[k] = v end
+    decl.resource, decl.m2m = nil, nil
+    local ok, cls = pcall(ms.model(name), decl)
+    if not ok then error(cls, 2) end
+    local fields = {}
+    local function add(field)
+      local ok2, l = pcall(self.lookup, self, resource, field, who)
+      if not ok2 then error(l, 3) end
+      local f = l.field
+      if f.kind == "m2m" then
+        local keys = (spec.m2m or {})[field] or default_key(self, f.target)
+        if not keys then
+          error(fmt("%s: field '%s' is a many-to-many list of %s: say which fields identify its "
+                    .. "items (m2m = { %s = { ... } })", who, field, tostring(f.target), field), 3)
+        end
+        local kl = {}
+        for i, k in ipairs(keys) do
+          local ok3, kk = pcall(self.lookup, self, f.target, k, who .. ": m2m " .. field)
+          if not ok3 then error(kk, 3) end
+          kl[i] = { name = k, lookup = kk }
+          l.depth = math.max(l.depth, kk.depth + 1)
+        end
+        l.keys = kl
+      elseif f.kind == "list" then
+        l.sorted = true
+      end
+      fields[field] = l
+      fields[#fields + 1] = field
+    end
+    for _, f in ipairs(cls.identifiers) do add(f) end
+    for _, f in ipairs(cls.attributes) do add(f) end
+    cls.api = { schema = self, resource = resource, fields = fields, who = who }
+    return cls
+  end
+end
+
+-- {====== reading ======}
+
+local null = ms.null
+
+local function get(t, k)
+  if type(t) ~= "table" then return nil end
+  local v = t[k]
+  if v == null then return nil end
+  return v
+end
+
+-- The value of a lookup in one API record.
+local function read_lookup(l, api)
+  local v = api
+  for _, st in ipairs(l.steps) do
+    v = get(v, st.name)
+    if v == nil then return nil end
+  end
+  if l.field.choice_value and type(v) == "table" then v = get(v, "value") end
+  return v
+end
+
+local function item_key(keys, item)
+  local parts = {}
+  for i, k in ipairs(keys) do
+    local v = read_lookup(k.lookup, item)
+    parts[i] = v == nil and "\0" or tostring(v)
+  end
+  return concat(parts, "\1")
+end
+
+-- A model field's value from an API record (m2m lists sorted by key).
+local function read_field(l, api)
+  if l.keys then
+    local list = get(api, l.steps[1].name)
+    if type(list) ~= "table" then return ms.list {} end
+    local items = {}
+    for _, it in ipairs(list) do
+      local o = {}
+      for _, k in ipairs(l.keys) do
+        local v = read_lookup(k.lookup, it)
+        o[k.name] = v == nil and null or v
+      end
+      items[#items + 1] = { key = item_key(l.keys, it), value = o }
+    end
+    sort(items, function(a, b) return a.key < b.key end)
+    local out = {}
+    for i, it in ipairs(items) do out[i] = it.value end
+    return ms.list(out)
+  end
+  local v = read_lookup(l, api)
+  if l.sorted and type(v) == "table" then
+    local c = {}
+    for i, x in ipairs(v) do c[i] = x end
+    sort(c, function(a, b) return tostring(a) < tostring(b) end)
+    return ms.list(c)
+  end
+  return v
+end
+
+-- {====== writing ======}
+
+-- Sets value at the nested path parts[i..] of t.
+local function put(t, parts, i, v)
+  local k = parts[i]
+  if i == #parts then t[k] = v; return end
+  local sub = t[k]
+  if type(sub) ~= "table" or sub == null then sub = {}; t[k] = sub end
+  put(sub, parts, i + 1, v)
+end
+
+-- A reference written by attributes collapses to null when none of its
+-- attributes has a value (a location without a parent: "parent": null).
+local function collapse(t)
+  if type(t) ~= "table" or t == null then return t end
+  local any = false
+  for k, v in pairs(t) do
+    if type(v) == "table" and v ~= null and getmetatable(v) == nil then
+      t[k] = collapse(v)
+      v = t[k]
+    end
+    if v ~= null then any = true end
+  end
+  return any and t or null
+end
+
+-- A reference's attributes from the lookup parts after its field.
+local function ref_object(pairs_list)
+  local o = {}
+  for _, pv in ipairs(pairs_list) do put(o, pv.parts, 1, pv.value == nil and null or pv.value) end
+  return collapse(o)
+end
+
+-- An m2m item as the API takes it: {name = ...} or nested attributes.
+local function m2m_item(keys, item)
+  local pl = {}
+  for _, k in ipairs(keys) do
+    local parts = {}
+    for _, st in ipairs(k.lookup.steps) do parts[#parts + 1] = st.name end
+    pl[#pl + 1] = { parts = parts, value = item[k.name] }
+  end
+  return ref_object(pl)
+end
+
+-- The body of a write of `send` (field names) from the full values `f`.
+-- Fields the API computes (read-only, no composite) are not sent.
+function M.body(model, f, send, composites)
+  local api = model.api
+  local groups, order = {}, {}
+  local body = {}
+  for _, field in ipairs(send) do
+    local l = api.fields[field]
+    local first = l.steps[1]
+    local top = first.name
+    local v = f[field]
+    if l.field.readonly and not first.field.writeonly and #l.steps == 1 then
+      -- computed by the server (or composed, below)
+    elseif l.steps[1].field.readonly and l.steps[1].field.through then
+      -- written through its own resource
+    elseif l.field.custom then
+      if body.custom_fields == nil then body.custom_fields = {} end
+      body.custom_fields[l.steps[2].name] = v == nil and null or v
+    elseif #l.steps == 1 then
+      if l.keys then
+        local out = {}
+        for i, it in ipairs(v == null and {} or v or {}) do out[i] = m2m_item(l.keys, it) end
+        body[top] = #out > 0 and ms.list(out) or http.EMPTY_LIST
+      elseif l.field.kind == "list" and type(v) == "table" and v ~= null and #v == 0 then
+        body[top] = http.EMPTY_LIST
+      else
+        body[top] = v == nil and null or v
+      end
+    else
+      local g = groups[top]
+      if not g then g = {}; groups[top] = g; order[#order + 1] = top end
+      local parts = {}
+      for i = 2, #l.steps do parts[#parts + 1] = l.steps[i].name end
+      g[#g + 1] = { parts = parts, value = v }
+    end
+  end
+  for _, top in ipairs(order) do body[top] = ref_object(groups[top]) end
+  for target, parts in pairs(composites or {}) do
+    local vals, complete, touched = {}, true, false
+    for i, p in ipairs(parts.fields) do
+      vals[i] = f[p]
+      if vals[i] == nil or vals[i] == null then complete = false end
+      for _, s in ipairs(send) do if s == p then touched = true end end
+    end
+    if touched and complete then
+      for i, v in ipairs(vals) do vals[i] = tostring(math.type(v) == "float" and math.tointeger(v) or v) end
+      body[target] = concat(vals, parts.sep)
+    end
+  end
+  return body
+end
+
+-- {====== the adapter: schema models as REST resources ======}
+
+-- The reference groups of a model: field name of the reference (first
+-- part) -> the model fields that read through it.
+local function ref_groups(model)
+  local g = {}
+  for _, field in ipairs(model.api.fields) do
+    local l = model.api.fields[field]
+    if #l.steps > 1 and l.steps[1].field.kind == "ref" then
+      local top = l.steps[1].name
+      g[top] = g[top] or { target = l.steps[1].field.target, fields = {} }
+      local rest = {}
+      for i = 2, #l.steps do rest[#rest + 1] = l.steps[i].name end
+      g[top].fields[concat(rest, "__")] = field
+    end
+  end
+  return g
+end
+
+-- For a reference group pointing at a model of the adapter: how that
+-- model's identifiers are read from this model's fields, or nil; with
+-- `partial`, the ones it has (and whether that is all).
+local function ids_through(group, target_model, partial)
+  local ids, all, any = {}, true, false
+  for _, id in ipairs(target_model.identifiers) do
+    local from = group.fields[id]
+    if from then ids[id], any = from, true else all = false end
+  end
+  if all then return ids, true end
+  if partial and any then return ids, false end
+  return nil
+end
+
+--- The REST resources of schema-aware models (see rest.adapter):
+-- read paths, depth, the parent of each child model, the references the
+-- writer orders writes by, and the write bodies. `preset` says what the
+-- API needs: `query(depth)` for a list request's parameters, and
+-- `composites` per resource.
+function M.resources(adapter_name, models, preset)
+  local by_resource, resources = {}, {}
+  for _, m in ipairs(models) do
+    if m.api then
+      by_resource[m.api.resource] = by_resource[m.api.resource] or {}
+      local list = by_resource[m.api.resource]
+      list[#list + 1] = m
+    end
+  end
+  local parent_of = {}
+  for _, m in ipairs(models) do
+    for _, ch in ipairs(m.children or {}) do parent_of[ch[1]] = m end
+  end
+  local mods = {}
+  for _, m in ipairs(models) do mods[m.name] = m end
+  for _, m in ipairs(models) do
+    if m.api then
+      local api = m.api
+      local res = api.schema:resource(api.resource, api.who)
+      local depth = 0
+      for _, field in ipairs(api.fields) do depth = math.max(depth, api.fields[field].depth) end
+      local groups = ref_groups(m)
+      local refs = {}
+      for top, g in pairs(groups) do
+        for _, tm in ipairs(by_resource[g.target] or {}) do
+          local ids, all = ids_through(g, tm, true)
+          if ids then refs[top] = { model = tm.name, ids = ids, partial = not all or nil } end
+        end
+      end
+      local parent
+      local pm = parent_of[m.name]
+      if pm then
+        if not pm.api then
+          error(fmt("adapter '%s': model '%s' is a child of '%s', which is not a schema model",
+                    adapter_name, m.name, pm.name), 0)
+        end
+        for _, g in pairs(groups) do
+          if g.target == pm.api.resource then
+            local ids = ids_through(g, pm)
+            if ids then parent = { model = pm.name, ids = ids } end
+          end
+        end
+        if not parent then
+          local want = {}
+          for _, id in ipairs(pm.identifiers) do want[#want + 1] = "<ref>__" .. id end
+          error(fmt("adapter '%s': model '%s' is a child of '%s' but has no fields that name its "
+                    .. "parent (a reference to %s with %s)", adapter_name, m.name, pm.name,
+                    pm.api.resource, concat(want, ", ")), 0)
+        end
+      end
+      -- m2m items that are records of the adapter's models (a prefix's locations)
+      local m2m_refs = {}
+      for _, field in ipairs(api.fields) do
+        local l = api.fields[field]
+        if l.keys then
+          for _, tm in ipairs(by_resource[l.field.target] or {}) do
+            local ok = true
+            for _, id in ipairs(tm.identifiers) do
+              local found = false
+              for _, k in ipairs(l.keys) do if k.name == id then found = true end end
+              ok = ok and found
+            end
+            if ok then m2m_refs[#m2m_refs + 1] = { field = field, model = tm.name } end
+          end
+        end
+      end
+      local composites = preset.composites and preset.composites[api.resource]
+      local through = {}
+      for _, field in ipairs(api.fields) do
+        local l = api.fields[field]
+        if l.keys and l.field.through then through[#through + 1] = field end
+      end
+      local fields = {}
+      for _, field in ipairs(api.fields) do
+        fields[field] = { path = "-", write = false }
+      end
+      resources[m.name] = {
+        path = res.path, detail = res.detail, query = preset.query and preset.query(depth, res) or nil,
+        parent = parent, refs = refs, fields = nil,
+        from_api = function(apirec)
+          local out = {}
+          for _, field in ipairs(api.fields) do
+            local v = read_field(api.fields[field], apirec)
+            if v == nil then v = null end
+            out[field] = v
+          end
+          return out
+        end,
+        to_api = function(f, _, op)
+          local send = {}
+          if op and op.action == "update" then
+            -- a reference goes whole: every field read through it
+            local touched = {}
+            for k in pairs(op.attrs) do
+              local l = api.fields[k]
+              if l then touched[l.steps[1].name] = true end
+            end
+            for _, field in ipairs(api.fields) do
+              if touched[api.fields[field].steps[1].name] then send[#send + 1] = field end
+            end
+          else
+            for _, field in ipairs(api.fields) do send[#send + 1] = field end
+          end
+          return M.body(m, f, send, composites)
+        end,
+        m2m_refs = m2m_refs,
+        after_write = #through > 0 and M.through_writer(m, through) or nil,
+      }
+    end
+  end
+  return resources
+end
+
+-- A list field written through its own resource (x-nautobot-through:
+-- {resource, self, other}): after the record's write, its assignments are
+-- made to match the list: created for new items, deleted for gone ones.
+function M.through_writer(model, fields)
+  local api = model.api
+  return function(adapter, done)
+    local failed = {}
+    for k, d in ipairs(done) do
+      for _, field in ipairs(fields) do
+        local l = api.fields[field]
+        local th = l.field.through
+        local tres = api.schema:resource(th.resource, api.who)
+        local op = d.op
+        if d.sid ~= nil and (op.action == "create" or op.attrs[field] ~= nil) then
+          local want = {}
+          local rec = adapter:get_or_none(op.model, op.uid)
+          local list = op.attrs[field]
+          if list == nil and rec then list = rec:get_attrs()[field] end
+          for _, it in ipairs(type(list) == "table" and list or {}) do
+            local pl = {}
+            for _, key in ipairs(l.keys) do pl[#pl + 1] = { lookup = key.lookup, v = it[key.name] } end
+            local parts = {}
+            for i, p in ipairs(pl) do parts[i] = (p.v == nil or p.v == null) and "\0" or tostring(p.v) end
+            want[concat(parts, "\1")] = it
+          end
+          local have = {}
+          if op.action == "update" then
+            local depth = 1
+            for _, key in ipairs(l.keys) do depth = math.max(depth, key.lookup.depth + 1) end
+            local ok, rows = pcall(adapter.client.get_all, adapter.client, tres.path,
+              { query = { [th.self] = tostring(d.sid), depth = tostring(depth) },
+                pagination = adapter.rest.pagination, page_size = adapter.rest.page_size })
+            if not ok then
+              failed[k] = fmt("%s %s: reading its %s: %s", op.model, op.uid, field, tostring(rows))
+              goto next_field
+            end
+            for _, row in ipairs(rows) do
+              local other = row[th.other]
+              have[item_key(l.keys, other)] = row.id
+            end
+          end
+          local add, drop = {}, {}
+          for key, it in pairs(want) do
+            if have[key] == nil then
+              add[#add + 1] = { [th.self] = { id = d.sid }, [th.other] = m2m_item(l.keys, it) }
+            end
+          end
+          for key, id in pairs(have) do
+            if want[key] == nil then drop[#drop + 1] = { id = id } end
+          end
+          local reqs = {}
+          if #add > 0 then reqs[#reqs + 1] = { method = "POST", path = tres.path, json = ms.list(add) } end
+          if #drop > 0 then reqs[#reqs + 1] = { method = "DELETE", path = tres.path, json = ms.list(drop) } end
+          for _, r in ipairs(#reqs > 0 and adapter.client:request_many(reqs) or {}) do
+            if not r.ok then
+              local resp = r.response
+              failed[k] = fmt("%s %s: writing its %s through %s: %s", op.model, op.uid, field,
+                th.resource, resp and fmt("HTTP %d: %s", resp.status, (resp.body or ""):sub(1, 300))
+                or (r.error and r.error.message or "failed"))
+            end
+          end
+        end
+        ::next_field::
+      end
+    end
+    return failed
+  end
+end
+
+M.read_field = read_field
+return M

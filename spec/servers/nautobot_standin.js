@@ -1,0 +1,618 @@
+// A stateful stand-in for Nautobot 3.x's REST API, enforcing Nautobot's
+// write rules for the resources of the SSoT example job (location types,
+// locations, statuses, roles, tags, tenants, namespaces, prefixes, prefix
+// location assignments, IP addresses, manufacturers, device types,
+// platforms, devices, interfaces). On 127.0.0.1 with a free port; prints
+// "listening PORT PID" when ready.
+//
+//   node nautobot_standin.js [--token T] [--latency MS] [--seed FILE.json]
+//
+// The seed is {"dcim/locations": [body, ...], ...}: bodies as a POST takes
+// them, written in the file's order through the same rules. Like a new
+// Nautobot, the stand-in starts with the "Global" namespace.
+//
+// Rules (Nautobot 3.x):
+// - "Authorization: Token T" (403 otherwise); an Accept version, if sent,
+//   must be 2.x or 3.x (406 otherwise)
+// - ids are UUIDs; a reference is a UUID, {"id": UUID} or a dict of
+//   attributes, nested ones too ({"name": "ams", "parent": {"name": "eu"}});
+//   400 naming the field when none or several records match
+// - required fields; unknown and read-only fields are refused (400)
+// - uniqueness: location name within its parent, prefix per namespace, IP
+//   address per namespace, device name per location, interface per device,
+//   device type model per manufacturer; names of the rest
+// - statuses and roles only for the content types they list; a location's
+//   type must fit its parent's (the type's parent type, or the same type
+//   when nestable; a type with a parent type needs a parent location); a
+//   device only at a location whose type allows devices, a prefix location
+//   assignment only where the type allows prefixes
+// - a prefix is written as "network/length" in its namespace (default
+//   Global); an IP address as "host/length", with a parent prefix in its
+//   namespace that contains it (the closest, unless `parent` is given)
+// - PROTECT on delete (409), but interfaces go with their device and
+//   prefix location assignments with their prefix or location
+// - ?depth=N nests referenced objects N levels deep; many-to-many fields
+//   (tags, content_types, a prefix's locations) only with exclude_m2m=false;
+//   an unknown query parameter is a 400
+// - bulk POST, PATCH and DELETE on list endpoints, atomic, with per-item
+//   errors aligned with the request ({} for the good items)
+// /__stats gives the requests by method, the error responses, and the
+// largest number of requests in progress at once.
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+const fs = require('fs');
+
+const args = process.argv.slice(2);
+function opt(name, def) {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+}
+const token = opt('--token', null);
+const latency = Number(opt('--latency', '0'));
+const seed = opt('--seed', null);
+
+// Choices and their labels, from Nautobot's schema (the subset bundled
+// with the Nautobot adapter): a choice field reads as {value, label}.
+const SCHEMA = JSON.parse(fs.readFileSync(`${__dirname}/../../adapters/nautobot_openapi.lua`, 'utf8')
+  .replace(/^[\s\S]*?return \[==\[/, '').replace(/\]==\][\s\S]*$/, ''));
+function choiceOf(component) {
+  const c = SCHEMA.components.schemas[component];
+  const enumOf = (p) => SCHEMA.components.schemas[p.$ref.split('/').pop()].enum;
+  const values = enumOf(c.properties.value);
+  const labels = enumOf(c.properties.label);
+  return { values, label: Object.fromEntries(values.map((x, i) => [x, labels[i]])) };
+}
+const INTERFACE_TYPE = choiceOf('InterfaceType');
+const PREFIX_TYPE = choiceOf('PrefixType');
+
+// Field kinds: v (value, with a default), ref (to a kind), m2m (list of
+// refs), ct (list of content types), choice, ro (read-only, computed).
+const v = (def) => ({ k: 'v', def });
+const ref = (to, opts = {}) => ({ k: 'ref', to, ...opts });
+const RES = {
+  'dcim/location-types': { ct: 'dcim.locationtype', required: ['name'], unique: [['name']], tree: true,
+    fields: { name: v(), description: v(''), nestable: v(false), parent: ref('dcim/location-types'),
+              content_types: { k: 'ct' } } },
+  'dcim/locations': { ct: 'dcim.location', required: ['name', 'location_type', 'status'], tree: true,
+    unique: [['parent', 'name']],
+    fields: { name: v(), description: v(''), facility: v(''), location_type: ref('dcim/location-types'),
+              status: ref('extras/statuses'), parent: ref('dcim/locations'), tenant: ref('tenancy/tenants'),
+              tags: { k: 'm2m', to: 'extras/tags' } } },
+  'extras/statuses': { ct: 'extras.status', required: ['name', 'content_types'], unique: [['name']],
+    fields: { name: v(), color: v('9e9e9e'), description: v(''), content_types: { k: 'ct' } } },
+  'extras/roles': { ct: 'extras.role', required: ['name', 'content_types'], unique: [['name']],
+    fields: { name: v(), color: v('9e9e9e'), description: v(''), weight: v(null), content_types: { k: 'ct' } } },
+  'extras/tags': { ct: 'extras.tag', required: ['name', 'content_types'], unique: [['name']],
+    extra: { tagged_items: 0 },
+    fields: { name: v(), color: v('9e9e9e'), description: v(''), content_types: { k: 'ct' } } },
+  'tenancy/tenants': { ct: 'tenancy.tenant', required: ['name'], unique: [['name']],
+    fields: { name: v(), description: v(''), comments: v(''), tags: { k: 'm2m', to: 'extras/tags' } } },
+  'ipam/namespaces': { ct: 'ipam.namespace', required: ['name'], unique: [['name']],
+    fields: { name: v(), description: v(''), tenant: ref('tenancy/tenants'), location: ref('dcim/locations'),
+              tags: { k: 'm2m', to: 'extras/tags' } } },
+  'ipam/prefixes': { ct: 'ipam.prefix', required: ['prefix', 'status'],
+    unique: [['namespace', 'network', 'prefix_length']],
+    fields: { prefix: { k: 'w' }, network: { k: 'ro' }, prefix_length: { k: 'ro' }, ip_version: { k: 'ro' },
+              namespace: ref('ipam/namespaces'), status: ref('extras/statuses'), tenant: ref('tenancy/tenants'),
+              description: v(''), type: { k: 'choice', ...PREFIX_TYPE, def: 'network' },
+              tags: { k: 'm2m', to: 'extras/tags' }, locations: { k: 'through' } } },
+  'ipam/prefix-location-assignments': { ct: 'ipam.prefixlocationassignment', required: ['prefix', 'location'],
+    unique: [['prefix', 'location']],
+    fields: { prefix: ref('ipam/prefixes', { cascade: true }), location: ref('dcim/locations', { cascade: true }) } },
+  'ipam/ip-addresses': { ct: 'ipam.ipaddress', required: ['address', 'status'],
+    unique: [['parent_ns', 'host']],
+    fields: { address: { k: 'w' }, host: { k: 'ro' }, mask_length: { k: 'ro' }, ip_version: { k: 'ro' },
+              namespace: { k: 'wo' }, parent: ref('ipam/prefixes'), status: ref('extras/statuses'),
+              tenant: ref('tenancy/tenants'), dns_name: v(''), description: v(''),
+              type: { k: 'choice', values: ['host', 'dhcp', 'slaac'], def: 'host', plain: true },
+              tags: { k: 'm2m', to: 'extras/tags' } } },
+  'dcim/manufacturers': { ct: 'dcim.manufacturer', required: ['name'], unique: [['name']],
+    fields: { name: v(), description: v('') } },
+  'dcim/device-types': { ct: 'dcim.devicetype', required: ['manufacturer', 'model'],
+    unique: [['manufacturer', 'model']],
+    fields: { manufacturer: ref('dcim/manufacturers'), model: v(), part_number: v(''), u_height: v(1),
+              is_full_depth: v(true), comments: v(''), tags: { k: 'm2m', to: 'extras/tags' } } },
+  'dcim/platforms': { ct: 'dcim.platform', required: ['name'], unique: [['name']],
+    extra: { network_driver_mappings: {} },
+    fields: { name: v(), manufacturer: ref('dcim/manufacturers'), description: v(''),
+              network_driver: v(''), napalm_driver: v('') } },
+  'dcim/devices': { ct: 'dcim.device', required: ['device_type', 'role', 'status', 'location'],
+    unique: [['location', 'tenant', 'name'], ['asset_tag']],
+    fields: { name: v(null), device_type: ref('dcim/device-types'), role: ref('extras/roles'),
+              status: ref('extras/statuses'), location: ref('dcim/locations'), platform: ref('dcim/platforms'),
+              tenant: ref('tenancy/tenants'), serial: v(''), asset_tag: v(null), comments: v(''),
+              tags: { k: 'm2m', to: 'extras/tags' } } },
+  'dcim/interfaces': { ct: 'dcim.interface', required: ['name', 'type', 'status', 'device'],
+    extra: { cable: null, cable_peer: null, cable_peer_type: null, connected_endpoint: null,
+             connected_endpoint_type: null, connected_endpoint_reachable: null },
+    unique: [['device', 'name']],
+    fields: { name: v(), device: ref('dcim/devices', { cascade: true }), status: ref('extras/statuses'),
+              role: ref('extras/roles'), type: { k: 'choice', ...INTERFACE_TYPE },
+              description: v(''), label: v(''), enabled: v(true), mac_address: v(null), mgmt_only: v(false),
+              mtu: v(null), tags: { k: 'm2m', to: 'extras/tags' } } },
+};
+const CT_OF = Object.fromEntries(Object.entries(RES).map(([k, s]) => [s.ct, k]));
+const db = Object.fromEntries(Object.keys(RES).map((k) => [k, new Map()]));
+
+const stats = { GET: 0, POST: 0, PATCH: 0, PUT: 0, DELETE: 0, errors: 0, lastErrors: [],
+                inflight: 0, maxInflight: 0 };
+
+function send(res, code, body) {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  if (code >= 400) {
+    stats.errors++;
+    stats.lastErrors.push(`${res.req.method} ${res.req.url}: ${code} ${text.slice(0, 300)}`);
+    if (stats.lastErrors.length > 10) stats.lastErrors.shift();
+  }
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+// {====== IP arithmetic (v4 and v6, as BigInt) ======}
+
+function parseIp(s) {
+  if (typeof s !== 'string') return null;
+  if (s.includes(':')) {
+    let [head, tail] = s.split('::');
+    const h = head ? head.split(':') : [];
+    const t = tail !== undefined ? (tail ? tail.split(':') : []) : [];
+    if (tail === undefined && h.length !== 8) return null;
+    const parts = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+    let n = 0n;
+    for (const p of parts) {
+      if (!/^[0-9a-f]{1,4}$/i.test(p)) return null;
+      n = (n << 16n) + BigInt(parseInt(p, 16));
+    }
+    return { n, bits: 128, version: 6 };
+  }
+  const p = s.split('.');
+  if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) return null;
+  return { n: p.reduce((a, x) => (a << 8n) + BigInt(x), 0n), bits: 32, version: 4 };
+}
+function fmtIp(n, version) {
+  if (version === 4) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join('.');
+  const parts = [];
+  for (let s = 112n; s >= 0n; s -= 16n) parts.push(((n >> s) & 0xffffn).toString(16));
+  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+}
+function parseCidr(s) {
+  const m = typeof s === 'string' && s.match(/^([^/]+)\/(\d{1,3})$/);
+  const ip = m && parseIp(m[1]);
+  if (!ip || Number(m[2]) > ip.bits) return null;
+  return { ...ip, len: Number(m[2]) };
+}
+const mask = (len, bits) => (len === 0 ? 0n : ((1n << BigInt(bits)) - 1n) ^ ((1n << BigInt(bits - len)) - 1n));
+
+// {====== references ======}
+
+const url = (req, kind, id) => `http://${req.headers.host}/api/${kind}/${id}/`;
+
+// Does record o of kind match the attributes a?
+function matches(kind, o, a) {
+  const spec = RES[kind];
+  for (const [k, want] of Object.entries(a)) {
+    const f = spec.fields[k];
+    const have = o[k];
+    if (f && f.k === 'ref') {
+      if (want === null) { if (have !== null && have !== undefined) return false; continue; }
+      if (typeof want === 'string') { if (have !== want) return false; continue; }
+      if (have === null || have === undefined) return false;
+      const t = db[f.to].get(have);
+      if (!t || typeof want !== 'object' || !matches(f.to, t, want.id !== undefined ? { id: want.id } : want)) return false;
+    } else if (k === 'id') {
+      if (o.id !== want) return false;
+    } else if (o[k] !== want) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function resolve(kind, val) {
+  if (val === null) return { ok: true, id: null };
+  if (typeof val === 'string') {
+    if (db[kind].has(val)) return { ok: true, id: val };
+    return { ok: false, msg: `Related object not found using the provided ID: ${val}` };
+  }
+  if (typeof val === 'object' && !Array.isArray(val)) {
+    if (val.id !== undefined) return resolve(kind, val.id);
+    for (const k of Object.keys(val)) {
+      if (!RES[kind].fields[k] && k !== 'id') return { ok: false, msg: `Related object lookup on unknown field: ${k}` };
+    }
+    const hits = [...db[kind].values()].filter((o) => matches(kind, o, val));
+    if (hits.length === 1) return { ok: true, id: hits[0].id };
+    return { ok: false, msg: hits.length ? `Multiple objects match the provided attributes: ${JSON.stringify(val)}`
+                                         : `Related object not found using the provided attributes: ${JSON.stringify(val)}` };
+  }
+  return { ok: false, msg: `Incorrect type. Expected UUID or dict, got ${JSON.stringify(val)}` };
+}
+
+// {====== rendering ======}
+
+function brief(req, kind, id) {
+  return { id, object_type: RES[kind].ct, url: url(req, kind, id) };
+}
+function nested(req, kind, id, depth, m2m) {
+  if (id === null || id === undefined) return null;
+  const o = db[kind].get(id);
+  if (!o || depth <= 0) return brief(req, kind, id);
+  return render(req, kind, o, depth - 1, m2m);
+}
+function render(req, kind, o, depth, m2m) {
+  const spec = RES[kind];
+  const out = { id: o.id, object_type: spec.ct, display: String(o.name || o.model || o.prefix || o.address || o.id),
+                url: url(req, kind, o.id), natural_slug: String(o.name || o.id).toLowerCase() };
+  for (const [k, f] of Object.entries(spec.fields)) {
+    if (f.k === 'wo') continue;
+    if (f.k === 'ref') out[k] = nested(req, f.to, o[k], depth, m2m);
+    else if (f.k === 'm2m') { if (m2m) out[k] = (o[k] || []).map((id) => nested(req, f.to, id, depth, m2m)); }
+    else if (f.k === 'ct') out[k] = [...(o[k] || [])].sort();
+    else if (f.k === 'through') {
+      if (m2m) {
+        out[k] = [...db['ipam/prefix-location-assignments'].values()].filter((a) => a.prefix === o.id)
+          .map((a) => nested(req, 'dcim/locations', a.location, depth, m2m));
+      }
+    } else if (f.k === 'choice') {
+      out[k] = o[k] === null || f.plain ? o[k] : { value: o[k], label: f.label[o[k]] };
+    } else if (f.k === 'w') {
+      out[k] = `${kind === 'ipam/prefixes' ? o.network : o.host}/${o.prefix_length || o.mask_length}`;
+    } else out[k] = o[k] === undefined ? null : o[k];
+  }
+  if (spec.tree) {
+    let d = 0;
+    for (let p = o; p && p.parent; p = db[kind].get(p.parent)) d++;
+    out.tree_depth = d;
+  }
+  if (kind === 'ipam/prefixes') {
+    const c = parseCidr(out.prefix);
+    out.broadcast = fmtIp(c.n | (((1n << BigInt(c.bits)) - 1n) ^ mask(c.len, c.bits)), c.version);
+  }
+  Object.assign(out, spec.extra || {});
+  out.custom_fields = o.custom_fields || {};
+  out.created = o.created;
+  out.last_updated = o.last_updated;
+  out.notes_url = `${out.url}notes/`;
+  return out;
+}
+
+// {====== validation ======}
+
+function contentTypeOk(statusKind, id, ct) {
+  const s = db[statusKind].get(id);
+  return s && (s.content_types || []).includes(ct);
+}
+
+// The errors of one item, and the record it makes.
+function validate(kind, item, existing, partial) {
+  const spec = RES[kind];
+  const errs = {};
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    return [{ non_field_errors: ['Invalid data. Expected a dictionary.'] }, null];
+  }
+  const rec = existing ? JSON.parse(JSON.stringify(existing)) : {};
+  if (!existing) {
+    for (const [k, f] of Object.entries(spec.fields)) {
+      if (f.k === 'v') rec[k] = f.def === undefined ? null : f.def;
+      else if (f.k === 'ref') rec[k] = null;
+      else if (f.k === 'm2m' || f.k === 'ct') rec[k] = [];
+      else if (f.k === 'choice') rec[k] = f.def === undefined ? null : f.def;
+    }
+  }
+  let nsGiven;
+  for (const [k, val] of Object.entries(item)) {
+    if (k === 'id') continue;
+    const f = spec.fields[k];
+    if (k === 'custom_fields') {
+      if (typeof val !== 'object' || val === null || Array.isArray(val)) errs[k] = ['Expected a dictionary.'];
+      else rec.custom_fields = Object.assign({}, rec.custom_fields || {}, val);
+      continue;
+    }
+    if (!f) { errs[k] = ['Unknown field.']; continue; }
+    if (f.k === 'ro' || f.k === 'through') { errs[k] = ['This field is read-only.']; continue; }
+    if (f.k === 'ref') {
+      const r = resolve(f.to, val);
+      if (!r.ok) errs[k] = [r.msg]; else rec[k] = r.id;
+    } else if (f.k === 'm2m') {
+      if (!Array.isArray(val)) { errs[k] = ['Expected a list of items.']; continue; }
+      const ids = [];
+      for (const x of val) {
+        const r = resolve(f.to, x);
+        if (!r.ok) { errs[k] = [r.msg]; break; }
+        ids.push(r.id);
+      }
+      rec[k] = [...new Set(ids)];
+    } else if (f.k === 'ct') {
+      if (!Array.isArray(val) || val.some((x) => typeof x !== 'string' || !/^[a-z_]+\.[a-z_]+$/.test(x))) {
+        errs[k] = ['Expected a list of content types ("app_label.model").'];
+      } else rec[k] = [...new Set(val)];
+    } else if (f.k === 'choice') {
+      if (val !== null && !f.values.includes(val)) errs[k] = [`"${typeof val === 'string' ? val : JSON.stringify(val)}" is not a valid choice.`];
+      else rec[k] = val;
+    } else if (f.k === 'wo') {
+      nsGiven = val;
+    } else if (f.k === 'w') {
+      const c = parseCidr(val);
+      if (!c) { errs[k] = [`Enter a valid ${k === 'prefix' ? 'prefix' : 'IP address'} in CIDR notation.`]; continue; }
+      if (kind === 'ipam/prefixes') {
+        if ((c.n & ~mask(c.len, c.bits)) !== 0n) { errs[k] = [`${val} is not a network address; the host bits are set.`]; continue; }
+        rec.network = fmtIp(c.n, c.version);
+      } else {
+        rec.host = fmtIp(c.n, c.version);
+      }
+      rec[kind === 'ipam/prefixes' ? 'prefix_length' : 'mask_length'] = c.len;
+      rec.ip_version = c.version;
+      rec._n = String(c.n);
+    } else {
+      rec[k] = val;
+    }
+  }
+  if (!partial) {
+    for (const f of spec.required) {
+      const have = spec.fields[f].k !== 'w' ? rec[f] : f === 'prefix' ? rec.network : rec.host;
+      if (have === undefined || have === null || have === '' || (Array.isArray(have) && have.length === 0 && f === 'content_types')) {
+        if (!errs[f]) errs[f] = ['This field is required.'];
+      }
+    }
+  }
+  if (Object.keys(errs).length) return [errs, rec];
+  // Nautobot's model rules
+  if (rec.status && !contentTypeOk('extras/statuses', rec.status, spec.ct)) {
+    errs.status = [`${db['extras/statuses'].get(rec.status).name} is not a valid status for ${spec.ct}.`];
+  }
+  if (rec.role && !contentTypeOk('extras/roles', rec.role, spec.ct)) {
+    errs.role = [`${db['extras/roles'].get(rec.role).name} is not a valid role for ${spec.ct}.`];
+  }
+  if (kind === 'dcim/locations' && rec.location_type) {
+    const lt = db['dcim/location-types'].get(rec.location_type);
+    const parent = rec.parent && db['dcim/locations'].get(rec.parent);
+    if (parent) {
+      const ok = parent.location_type === lt.parent || (lt.nestable && parent.location_type === lt.id);
+      if (!ok) errs.parent = [`A Location of type ${lt.name} can only have a Location of the same type or of type ${lt.parent ? db['dcim/location-types'].get(lt.parent).name : '(none)'} as its parent.`];
+      for (let p = parent; p; p = p.parent && db['dcim/locations'].get(p.parent)) {
+        if (p.id === rec.id) { errs.parent = ['A Location cannot be its own ancestor.']; break; }
+      }
+    } else if (lt.parent) {
+      errs.parent = [`A Location of type ${lt.name} must have a parent Location of type ${db['dcim/location-types'].get(lt.parent).name}.`];
+    }
+  }
+  const allows = (locId, ct) => {
+    const loc = db['dcim/locations'].get(locId);
+    const lt = loc && db['dcim/location-types'].get(loc.location_type);
+    return lt && (lt.content_types || []).includes(ct);
+  };
+  if (kind === 'dcim/devices' && rec.location && !allows(rec.location, 'dcim.device')) {
+    errs.location = ['Devices may not associate to locations of this type.'];
+  }
+  if (kind === 'ipam/prefix-location-assignments' && rec.location && !allows(rec.location, 'ipam.prefix')) {
+    errs.location = ['Prefixes may not associate to locations of this type.'];
+  }
+  if (kind === 'ipam/prefixes') {
+    if (!rec.namespace) rec.namespace = [...db['ipam/namespaces'].values()].find((n) => n.name === 'Global').id;
+  }
+  if (kind === 'ipam/ip-addresses' && rec.host) {
+    const ip = parseIp(rec.host);
+    let parent = rec.parent && db['ipam/prefixes'].get(rec.parent);
+    const contains = (p) => {
+      const c = parseCidr(`${p.network}/${p.prefix_length}`);
+      return c.version === ip.version && (ip.n & mask(c.len, c.bits)) === c.n;
+    };
+    if (parent && !contains(parent)) errs.parent = [`${parent.network}/${parent.prefix_length} does not contain ${rec.host}.`];
+    if (!parent && !errs.parent) {
+      let ns = null;
+      if (nsGiven !== undefined) {
+        const r = resolve('ipam/namespaces', nsGiven);
+        if (!r.ok) errs.namespace = [r.msg]; else ns = r.id;
+      } else if (existing && existing.parent) {
+        ns = db['ipam/prefixes'].get(existing.parent).namespace;
+      } else {
+        ns = [...db['ipam/namespaces'].values()].find((n) => n.name === 'Global').id;
+      }
+      const cands = [...db['ipam/prefixes'].values()].filter((p) => p.namespace === ns && contains(p))
+        .sort((a, b) => b.prefix_length - a.prefix_length);
+      if (!errs.namespace && !cands.length) errs.parent = [`No suitable parent Prefix for ${rec.host} exists in the namespace.`];
+      else if (cands.length) parent = cands[0];
+    }
+    if (parent) { rec.parent = parent.id; rec.parent_ns = parent.namespace; }
+  }
+  return [Object.keys(errs).length ? errs : null, rec];
+}
+
+function ukey(u, rec) {
+  return u.map((f) => `${typeof rec[f]}:${rec[f]}`).join('\u0000');
+}
+function uniqueErrors(kind, rec, others) {
+  const spec = RES[kind];
+  for (const u of spec.unique || []) {
+    if (u.length === 1 && (rec[u[0]] === null || rec[u[0]] === undefined || rec[u[0]] === '')) continue;
+    if (kind === 'dcim/devices' && rec.name === null) continue;
+    const k = ukey(u, rec);
+    const clash = [...db[kind].values(), ...others].find((o) => o !== rec && o.id !== rec.id && ukey(u, o) === k);
+    if (clash) return { [u[u.length - 1]]: [`${spec.ct.split('.')[1]} with this ${u.filter((x) => x !== 'parent_ns').join(' and ') || 'namespace'} already exists.`] };
+  }
+  return null;
+}
+
+// {====== requests ======}
+
+const QUERY = new Set(['limit', 'offset', 'depth', 'exclude_m2m', 'format']);
+
+function list(req, res, kind, u) {
+  const spec = RES[kind];
+  for (const k of u.searchParams.keys()) {
+    if (!QUERY.has(k) && !spec.fields[k] && k !== 'id') {
+      return send(res, 400, { [k]: [`Unknown filter field`] });
+    }
+  }
+  let items = [...db[kind].values()];
+  for (const [k, val] of u.searchParams) {
+    if (QUERY.has(k)) continue;
+    items = items.filter((o) => String(o[k]) === val);
+  }
+  const limit = Math.min(Number(u.searchParams.get('limit') || 50), 1000);
+  const offset = Number(u.searchParams.get('offset') || 0);
+  const depth = Number(u.searchParams.get('depth') || 0);
+  const m2m = u.searchParams.get('exclude_m2m') === 'false';
+  if (!(depth >= 0 && depth <= 10)) return send(res, 400, { depth: ['Ensure this value is less than or equal to 10.'] });
+  const page = items.slice(offset, offset + limit);
+  const keep = new URLSearchParams(u.searchParams);
+  const at = (o) => { keep.set('limit', limit); keep.set('offset', o); return `http://${req.headers.host}${u.pathname}?${keep}`; };
+  return send(res, 200, { count: items.length,
+    next: offset + limit < items.length ? at(offset + limit) : null,
+    previous: offset > 0 ? at(Math.max(0, offset - limit)) : null,
+    results: page.map((o) => render(req, kind, o, depth, m2m)) });
+}
+
+function write(req, res, kind, data, method, one) {
+  const items = one ? [data] : data;
+  if (!Array.isArray(items)) return send(res, 400, { detail: 'Expected a list of items.' });
+  const errors = [];
+  const recs = [];
+  let bad = false;
+  for (const it of items) {
+    let existing = null;
+    if (method !== 'POST') {
+      const id = one ? one : it && it.id;
+      existing = id !== undefined ? db[kind].get(id) : undefined;
+      if (!existing) { errors.push({ id: ['This field is required for bulk operations.'] }); bad = true; recs.push(null); continue; }
+    }
+    let [e, rec] = validate(kind, it, existing, method === 'PATCH');
+    if (!e && rec) e = uniqueErrors(kind, rec, recs.filter(Boolean));
+    errors.push(e || {});
+    if (e) bad = true;
+    recs.push(rec);
+  }
+  if (bad) return send(res, 400, one ? errors[0] : errors);
+  const now = new Date().toISOString();
+  const out = recs.map((rec) => {
+    if (method === 'POST') { rec.id = crypto.randomUUID(); rec.created = now; }
+    rec.last_updated = now;
+    db[kind].set(rec.id, rec);
+    return render(req, kind, rec, 0, true);
+  });
+  return send(res, method === 'POST' ? 201 : 200, one ? out[0] : out);
+}
+
+// The records that reference id of kind: [kind, record, cascade].
+function referrers(kind, id) {
+  const out = [];
+  for (const [k, spec] of Object.entries(RES)) {
+    for (const [f, d] of Object.entries(spec.fields)) {
+      if (d.to !== kind) continue;
+      for (const o of db[k].values()) {
+        if (d.k === 'ref' && o[f] === id) out.push([k, o, !!d.cascade]);
+      }
+    }
+  }
+  return out;
+}
+
+function destroy(req, res, kind, ids) {
+  for (const id of ids) {
+    if (!db[kind].has(id)) return send(res, 404, { detail: `No ${RES[kind].ct} matches the given query.` });
+  }
+  const doomed = new Set(ids.map((id) => `${kind}:${id}`));
+  const cascade = [];
+  const visit = (k, id) => {
+    for (const [rk, o, c] of referrers(k, id)) {
+      if (doomed.has(`${rk}:${o.id}`)) continue;
+      if (!c) return `${RES[rk].ct} ${o.name || o.model || o.network || o.host || o.id}`;
+      doomed.add(`${rk}:${o.id}`);
+      cascade.push([rk, o.id]);
+      const why = visit(rk, o.id);
+      if (why) return why;
+    }
+    return null;
+  };
+  for (const id of ids) {
+    const why = visit(kind, id);
+    if (why) {
+      return send(res, 409, { detail: `Unable to delete object. The following dependent objects were found: ${why}` });
+    }
+  }
+  for (const [k, id] of cascade) db[k].delete(id);
+  for (const id of ids) db[kind].delete(id);
+  // many-to-many links to the deleted records go with them
+  for (const [k, spec] of Object.entries(RES)) {
+    for (const [f, d] of Object.entries(spec.fields)) {
+      if (d.k === 'm2m' && d.to === kind) for (const o of db[k].values()) o[f] = o[f].filter((x) => db[kind].has(x));
+    }
+  }
+  res.writeHead(204);
+  return res.end();
+}
+
+async function handle(req, res, body) {
+  const u = new URL(req.url, `http://${req.headers.host}`);
+  if (u.pathname === '/__stats') return send(res, 200, stats);
+  if (token && req.headers.authorization !== `Token ${token}`) return send(res, 403, { detail: 'Invalid token.' });
+  const ver = (req.headers.accept || '').match(/version=([0-9.]+)/);
+  if (ver && !/^[23]\.\d+$/.test(ver[1])) return send(res, 406, { detail: `Invalid version in "Accept" header. Supported versions are 2.0 to 3.1.` });
+  const m = u.pathname.match(/^\/api\/([a-z]+\/[a-z-]+)\/(?:([0-9a-f-]{36})\/)?$/);
+  if (!m || !RES[m[1]]) return send(res, 404, { detail: 'Not found.' });
+  const kind = m[1];
+  const id = m[2];
+  let data = null;
+  if (body) {
+    try { data = JSON.parse(body); } catch (e) { return send(res, 400, { detail: 'JSON parse error' }); }
+  }
+  if (id !== undefined) {
+    const obj = db[kind].get(id);
+    if (!obj) return send(res, 404, { detail: 'Not found.' });
+    if (req.method === 'GET') {
+      return send(res, 200, render(req, kind, obj, Number(u.searchParams.get('depth') || 0),
+                                   u.searchParams.get('exclude_m2m') === 'false'));
+    }
+    if (req.method === 'PATCH' || req.method === 'PUT') return write(req, res, kind, data, req.method, id);
+    if (req.method === 'DELETE') return destroy(req, res, kind, [id]);
+    return send(res, 405, { detail: 'Method not allowed.' });
+  }
+  if (req.method === 'GET') return list(req, res, kind, u);
+  if (req.method === 'POST') return write(req, res, kind, data, 'POST', Array.isArray(data) ? undefined : true);
+  if (req.method === 'PATCH' || req.method === 'PUT') return write(req, res, kind, data, req.method);
+  if (req.method === 'DELETE') {
+    if (!Array.isArray(data)) return send(res, 400, { detail: 'Expected a list of items.' });
+    return destroy(req, res, kind, data.map((x) => x && x.id));
+  }
+  return send(res, 405, { detail: 'Method not allowed.' });
+}
+
+// {====== start ======}
+
+const globalNs = { id: crypto.randomUUID(), name: 'Global', description: 'Default Global namespace.',
+                   tenant: null, location: null, tags: [], created: new Date().toISOString(),
+                   last_updated: new Date().toISOString() };
+db['ipam/namespaces'].set(globalNs.id, globalNs);
+if (seed) {
+  const doc = JSON.parse(fs.readFileSync(seed, 'utf8'));
+  const fake = (kind) => ({ headers: { host: 'seed' }, method: 'POST', url: `/api/${kind}/` });
+  for (const [kind, items] of Object.entries(doc)) {
+    if (!RES[kind]) { console.error(`seed: no resource ${kind}`); process.exit(2); }
+    for (const it of items) {
+      let out;
+      const res = { req: fake(kind), writeHead: (c) => { out = c; }, end: (t) => { if (out >= 400) { console.error(`seed: ${kind}: ${t}`); process.exit(2); } } };
+      write(fake(kind), res, kind, it, 'POST', true);
+    }
+  }
+  stats.errors = 0;
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    if (req.url !== '/__stats') stats[req.method] = (stats[req.method] || 0) + 1;
+    stats.inflight++;
+    stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
+    const go = () => {
+      stats.inflight--;
+      handle(req, res, Buffer.concat(chunks).toString()).catch((e) => send(res, 500, { detail: String(e.stack || e) }));
+    };
+    if (latency > 0 && req.url !== '/__stats') setTimeout(go, latency); else go();
+  });
+});
+server.keepAliveTimeout = 30000;
+server.listen(0, '127.0.0.1', () => {
+  console.log(`listening ${server.address().port} ${process.pid}`);
+});
+process.on('SIGTERM', () => { server.closeAllConnections && server.closeAllConnections(); process.exit(0); });
