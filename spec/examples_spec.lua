@@ -133,9 +133,9 @@ describe("examples #examples", function()
     local r = h.run("run", h.root .. "/examples/nautobot-ssot/run.lua")
     assert.equals(0, r.code, r.stderr)
     assert.matches("data mappings:\n  LocationType %(remote%) +%-> LocationType %(local%) /dcim/location%-types/", r.stdout)
-    assert.matches("dry run: 23 to create, 12 to update, 0 to delete", r.stdout)
+    assert.matches("dry run: 24 to create, 12 to update, 0 to delete", r.stdout)
     assert.matches("sync remote %-> local: moonsync sync data_source.lua %-%-no%-progress\n"
-                   .. "sync complete: 23 created, 12 updated, 0 deleted, 0 failed", r.stdout)
+                   .. "sync complete: 24 created, 12 updated, 0 deleted, 0 failed", r.stdout)
     assert.matches("sync local %-> remote: moonsync sync data_target.lua %-%-no%-progress\n"
                    .. "sync complete: 7 created, 0 updated, 0 deleted, 0 failed", r.stdout)
     local _, empty = r.stdout:gsub("nothing left to do: moonsync diff data_%w+.lua\n%(no diffs%)", "")

@@ -214,10 +214,13 @@ function M.prism(spec_file, upstream, log, probe)
         function srv.stop() os.execute("kill " .. pid .. " 2>/dev/null") end
         -- what the readiness probe made Prism log is not the specs' doing
         srv.mark = #(M.read(log) or "")
-        function srv.violations()
+        -- with `all`, the violations of the server's responses too
+        function srv.violations(all)
           local out = {}
           for line in (M.read(log) or ""):sub(srv.mark + 1):gmatch("[^\n]+") do
-            if line:find("Violation: request", 1, true) then out[#out + 1] = line end
+            if line:find(all and "Violation: " or "Violation: request", 1, true) then
+              out[#out + 1] = line
+            end
           end
           return out
         end

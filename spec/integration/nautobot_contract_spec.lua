@@ -1,0 +1,197 @@
+-- Contract specs: the schema-aware Nautobot models of SSoT's example job
+-- (examples/nautobot-ssot/models.lua) against Nautobot 3.1's schema (the
+-- subset bundled as moonsync.adapters.nautobot_openapi), validated by Prism
+-- in proxy mode in front of two stand-ins enforcing Nautobot's write rules
+-- (spec/servers/nautobot_standin.js). A spec fails on any request or
+-- response the schema rejects, any error response it did not expect, and
+-- any sync whose second diff is not empty.
+local h = require "helpers"
+local cjson = require "cjson"
+
+local TOKEN = "0123456789abcdef0123456789abcdef01234567"
+local EXAMPLE = h.root .. "/examples/nautobot-ssot"
+
+-- A job over some of the example's models, remote -> local.
+local JOB = [[
+local ms = require "moonsync"
+local nautobot = require "moonsync.adapters.nautobot"
+local models = require "models"
+local skip = { %s }
+local list, top = {}, {}
+for _, m in ipairs(models.models) do if not skip[m.name] then list[#list + 1] = m end end
+for _, t in ipairs(models.top_level) do if not skip[t] then top[#top + 1] = t end end
+local function open(name, url, token)
+  local A = nautobot.adapter(name) { models = list, top_level = top, bulk = %s }
+  return A:new { url = os.getenv(url), token_env = token, name = name }:load()
+end
+return ms.job {
+  source = function() return open("remote", "NAUTOBOT_REMOTE_URL", "NAUTOBOT_REMOTE_TOKEN") end,
+  target = function() return open("local", "NAUTOBOT_URL", "NAUTOBOT_TOKEN") end,
+  flags = { %s },
+  policy = { max_deletes = "100%%" },
+  permissions = {
+    env = { "NAUTOBOT_REMOTE_URL", "NAUTOBOT_REMOTE_TOKEN", "NAUTOBOT_URL", "NAUTOBOT_TOKEN" },
+    net = { "${NAUTOBOT_REMOTE_URL}", "${NAUTOBOT_URL}" },
+  },
+}
+]]
+
+-- One request to a stand-in, around Prism: what a person changing the
+-- remote Nautobot by hand would send.
+local function api(url, method, path, body)
+  local p = io.popen(("env -u LD_PRELOAD curl -s -X %s -H %s -H 'Content-Type: application/json' %s %s")
+    :format(method, h.quote("Authorization: Token " .. TOKEN),
+            body and ("-d " .. h.quote(cjson.encode(body))) or "", h.quote(url .. path)))
+  local text = p:read("a")
+  p:close()
+  return text ~= "" and cjson.decode(text) or nil
+end
+
+local function id_of(url, kind, query)
+  local r = api(url, "GET", "/api/" .. kind .. "/?" .. query)
+  assert(r and r.count == 1, kind .. "?" .. query .. ": " .. cjson.encode(r))
+  return r.results[1].id
+end
+
+local function stats(url) return cjson.decode(h.fetch(url .. "/__stats")) end
+
+describe("Nautobot contract #contract", function()
+  local have = h.have_node()
+  local dir, schema_file
+
+  setup(function()
+    if not have then return end
+    dir = h.tmpdir()
+    h.write(dir .. "/models.lua", h.read(EXAMPLE .. "/models.lua"))
+    -- the bundled schema, as the file Prism reads
+    schema_file = h.write(dir .. "/nautobot-openapi.json",
+                          assert(loadfile(h.root .. "/adapters/nautobot_openapi.lua"))())
+    -- the local Nautobot starts with the tags the records use
+    local seed = cjson.decode(h.read(EXAMPLE .. "/remote.json"))
+    h.write(dir .. "/tags.json", cjson.encode { ["extras/tags"] = seed["extras/tags"] })
+  end)
+  teardown(function() h.cleanup() end)
+  before_each(function()
+    if not have then pending("needs Node.js and the npm packages: run scripts/install-deps") end
+  end)
+
+  local function probe() return "-H " .. h.quote("Authorization: Token " .. TOKEN) .. " "
+                                .. h.quote("{url}/api/extras/statuses/?limit=1") end
+
+  -- Both stand-ins with Prism in front; returns the pieces.
+  local function servers(local_seed)
+    local s = { prisms = {} }
+    finally(function()
+      for _, p in ipairs(s.prisms) do p.stop() end
+      if s.remote then s.remote.stop() end
+      if s.localnb then s.localnb.stop() end
+    end)
+    s.remote = h.server("nautobot_standin", "--token", TOKEN, "--seed", EXAMPLE .. "/remote.json")
+    s.localnb = h.server("nautobot_standin", "--token", TOKEN, "--seed", local_seed or dir .. "/tags.json")
+    s.prisms[1] = h.prism(schema_file, s.remote.url, dir .. "/prism-remote.log", probe())
+    s.prisms[2] = h.prism(schema_file, s.localnb.url, dir .. "/prism-local.log", probe())
+    s.env = { NAUTOBOT_REMOTE_URL = s.prisms[1].url, NAUTOBOT_URL = s.prisms[2].url,
+              NAUTOBOT_REMOTE_TOKEN = TOKEN, NAUTOBOT_TOKEN = TOKEN }
+    return s
+  end
+
+  local function clean(s, what)
+    for _, p in ipairs(s.prisms) do assert.same({}, p.violations(true), what) end
+    assert.same({}, stats(s.remote.url).lastErrors, what)
+  end
+
+  -- sync, then a second diff with nothing in it
+  local function step(s, job, what, expect)
+    local r = h.run_env(s.env, "sync", job, "--no-progress")
+    assert.equals(0, r.code, what .. ": " .. r.stdout .. r.stderr)
+    assert.matches("verify: the target, read again, matches the source", r.stdout, 1, true)
+    assert.matches(expect, r.stdout, 1, true)
+    clean(s, what)
+    assert.same({}, stats(s.localnb.url).lastErrors, what)
+    local d = h.run_env(s.env, "diff", job)
+    assert.equals(0, d.code, what .. ": " .. d.stdout .. d.stderr)
+    assert.equals("(no diffs)\n", d.stdout, what)
+  end
+
+  local function scenario(bulk)
+    local s = servers()
+    local job = h.write(dir .. "/job.lua", JOB:format("", tostring(bulk), ""))
+    -- every model created, in dependency order
+    step(s, job, "create", "sync complete: 42 created, 0 updated, 0 deleted, 0 failed")
+    -- updates: references, choices, tags, content types, a prefix's locations
+    local R = s.remote.url
+    api(R, "PATCH", "/api/dcim/locations/" .. id_of(R, "dcim/locations", "name=West%20EU") .. "/",
+        { parent = { name = "US" } })
+    api(R, "PATCH", "/api/dcim/locations/" .. id_of(R, "dcim/locations", "name=AMS") .. "/",
+        { tenant = { name = "Globex" }, status = { name = "Planned" }, tags = { { name = "ssot" } } })
+    api(R, "PATCH", "/api/dcim/interfaces/" .. id_of(R, "dcim/interfaces", "name=Ethernet1/1") .. "/",
+        { type = "25gbase-x-sfp28", mtu = 1500 })
+    api(R, "PATCH", "/api/extras/statuses/" .. id_of(R, "extras/statuses", "name=Planned") .. "/",
+        { color = "111111", content_types = { "dcim.location", "dcim.device", "dcim.interface", "ipam.prefix" } })
+    api(R, "PATCH", "/api/extras/roles/" .. id_of(R, "extras/roles", "name=spine") .. "/",
+        { content_types = { "dcim.device" } })
+    local p24 = id_of(R, "ipam/prefixes", "network=10.0.1.0")
+    api(R, "PATCH", "/api/ipam/prefixes/" .. p24 .. "/", { tenant = cjson.null })
+    api(R, "DELETE", "/api/ipam/prefix-location-assignments/", { { id = id_of(R,
+        "ipam/prefix-location-assignments", "prefix=" .. p24 .. "&location="
+        .. id_of(R, "dcim/locations", "name=BER")) } })
+    api(R, "PATCH", "/api/dcim/devices/" .. id_of(R, "dcim/devices", "name=ams-spine1") .. "/",
+        { platform = cjson.null, status = { name = "Planned" } })
+    api(R, "PATCH", "/api/dcim/device-types/" .. id_of(R, "dcim/device-types", "model=DCS-7050SX3") .. "/",
+        { u_height = 2 })
+    step(s, job, "update", "sync complete: 0 created, 8 updated, 0 deleted, 0 failed")
+    -- deletes: children and referrers first
+    api(R, "DELETE", "/api/dcim/devices/", { { id = id_of(R, "dcim/devices", "name=nyc-leaf1") } })
+    api(R, "DELETE", "/api/dcim/locations/", { { id = id_of(R, "dcim/locations", "name=NYC") } })
+    api(R, "DELETE", "/api/ipam/ip-addresses/", { { id = id_of(R, "ipam/ip-addresses", "host=2001:db8::1") },
+                                                 { id = id_of(R, "ipam/ip-addresses", "host=10.1.0.5") } })
+    api(R, "DELETE", "/api/ipam/prefixes/", { { id = id_of(R, "ipam/prefixes", "network=2001:db8::") },
+                                             { id = id_of(R, "ipam/prefixes", "network=10.1.0.0") } })
+    api(R, "DELETE", "/api/ipam/namespaces/", { { id = id_of(R, "ipam/namespaces", "name=Lab") } })
+    api(R, "DELETE", "/api/dcim/platforms/", { { id = id_of(R, "dcim/platforms", "name=linux") } })
+    step(s, job, "delete", "sync complete: 0 created, 1 updated, 9 deleted, 0 failed")
+    -- PROTECT: without the IP address model, a prefix that still holds
+    -- addresses cannot go; the free one beside it does
+    local partial = h.write(dir .. "/partial.lua", JOB:format("ipaddress = true", tostring(bulk),
+                                                              '"CONTINUE_ON_FAILURE"'))
+    api(R, "DELETE", "/api/ipam/ip-addresses/", { { id = id_of(R, "ipam/ip-addresses", "host=10.0.1.10") },
+                                                 { id = id_of(R, "ipam/ip-addresses", "host=10.0.1.11") } })
+    api(R, "DELETE", "/api/ipam/prefixes/", { { id = p24 },
+                                             { id = id_of(R, "ipam/prefixes", "network=10.2.0.0") } })
+    local r = h.run_env(s.env, "sync", partial, "--no-progress")
+    assert.equals(1, r.code, r.stdout .. r.stderr)
+    assert.matches("delete prefix 10.0.1.0__24__Global: error %(DELETE .- HTTP 409: .-dependent objects",
+                   r.stdout .. r.stderr)
+    assert.matches("ipam.ipaddress 10.0.1.1", r.stdout .. r.stderr, 1, true)
+    assert.matches("sync complete: 0 created, 0 updated, 1 deleted, 1 failed", r.stdout, 1, true)
+    for _, p in ipairs(s.prisms) do assert.same({}, p.violations(true)) end
+    local d = h.run_env(s.env, "diff", partial, "--format", "summary")
+    assert.matches('"delete": 1', d.stdout, 1, true)
+  end
+
+  it("creates, updates and deletes all thirteen models one by one, within Nautobot's schema", function()
+    scenario(false)
+  end)
+
+  it("does the same with bulk writes", function()
+    scenario(true)
+  end)
+
+  it("the example's data source and data target jobs make each side match the other", function()
+    -- the local Nautobot seeded differently
+    local s = servers(EXAMPLE .. "/local.json")
+    local r = h.run_at(EXAMPLE, s.env, "sync", "data_source.lua", "--no-progress")
+    assert.equals(0, r.code, r.stdout .. r.stderr)
+    assert.matches("sync complete: 24 created, 12 updated, 0 deleted, 0 failed", r.stdout, 1, true)
+    clean(s, "data source")
+    assert.equals(0, h.run_at(EXAMPLE, s.env, "diff", "data_source.lua").code)
+    -- what only the local one has goes to the remote; nothing is deleted there
+    r = h.run_at(EXAMPLE, s.env, "sync", "data_target.lua", "--no-progress")
+    assert.equals(0, r.code, r.stdout .. r.stderr)
+    assert.matches("sync complete: 7 created, 0 updated, 0 deleted, 0 failed", r.stdout, 1, true)
+    clean(s, "data target")
+    local d = h.run_at(EXAMPLE, s.env, "diff", "data_target.lua")
+    assert.equals(0, d.code, d.stdout)
+    assert.equals("(no diffs)\n", d.stdout)
+  end)
+end)
