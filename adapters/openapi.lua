@@ -206,6 +206,8 @@ function M.schema(doc, opts)
       f.name = fname
       f.readonly = writable[fname] == nil
       f.required = required[fname] or false
+      -- how the request takes it (a blank choice may be "" there, never null)
+      if writable[fname] then f.write = classify(cat.doc, cat, writable[fname]) end
       res.fields[fname] = f
     end
     -- write-only fields (NetBox's ...Request-only fields) are writable too
@@ -477,6 +479,11 @@ function M.body(model, f, send, composites)
         body[top] = #out > 0 and ms.list(out) or http.EMPTY_LIST
       elseif l.field.kind == "list" and type(v) == "table" and v ~= null and #v == 0 then
         body[top] = http.EMPTY_LIST
+      elseif (v == nil or v == null) and l.field.write and not l.field.write.nullable then
+        -- the request does not take null: a blank choice is "", anything else is left out
+        local blank = false
+        for _, e in ipairs(l.field.write.enum or {}) do if e == "" then blank = true end end
+        if blank then body[top] = "" end
       else
         body[top] = v == nil and null or v
       end
@@ -721,6 +728,179 @@ function M.through_writer(model, fields)
       end
     end
     return failed
+  end
+end
+
+-- {====== generating models from a schema ======}
+
+-- Fields every record has that are the server's, not data.
+local SYSTEM = { id = true, url = true, display = true, object_type = true, natural_slug = true,
+                 created = true, last_updated = true, notes_url = true, custom_fields = true,
+                 relationships = true, tree_depth = true, computed_fields = true,
+                 config_context = true }
+local KEYS = { "name", "model", "slug", "host", "address", "prefix" }
+
+-- The field a record of a resource is best known by.
+local function natural(res)
+  for _, k in ipairs(KEYS) do
+    if res.fields[k] and res.fields[k].kind ~= "ref" then return k end
+  end
+  return nil
+end
+
+--- A model name for a resource: "dcim.ip-addresses" is "ip_address".
+function M.model_name(resource)
+  local n = resource:match("([^.]+)$"):gsub("-", "_")
+  if n:match("ies$") then return (n:gsub("ies$", "y")) end
+  if n:match("[sxz]es$") or n:match("[cs]hes$") or n:match("uses$") then return (n:gsub("es$", "")) end
+  return (n:gsub("s$", ""))
+end
+
+-- Identifiers and attributes guessed for a resource: its natural key (the
+-- name, scoped by its parent or the required reference it lives in), and
+-- every writable field the schema can say how to compare; the fields
+-- left out, with why.
+local function guess(self, res)
+  local ids, attrs, left = {}, {}, {}
+  local composite = self.opts.preset == "nautobot" and ({
+    ["ipam.prefixes"] = { "network", "prefix_length", "namespace__name" },
+    ["ipam.ip-addresses"] = { "host", "mask_length", "parent__namespace__name" } })[res.name]
+  if composite then
+    for _, f in ipairs(composite) do ids[#ids + 1] = f end
+  else
+    local key = natural(res)
+    if key then ids[1] = key end
+    for _, scope in ipairs { "parent", "device", "virtual_machine", "location", "site", "manufacturer" } do
+      local f = res.fields[scope]
+      local target = f and f.kind == "ref" and f.target and self.resources[f.target]
+      if target and (f.required or scope == "parent") and natural(target) then
+        ids[#ids + 1] = scope .. "__" .. natural(target)
+        break
+      end
+    end
+  end
+  local taken = {}
+  for _, f in ipairs(ids) do taken[f:match("^[^_]+") or f] = true; taken[f] = true end
+  local names = {}
+  for n in pairs(res.fields) do names[#names + 1] = n end
+  sort(names)
+  for _, n in ipairs(names) do
+    local f = res.fields[n]
+    if SYSTEM[n] or taken[n] or f.writeonly then
+      -- the server's, or an identifier
+    elseif f.readonly and not f.through then
+      -- computed by the server
+    elseif f.kind == "object" then
+      left[#left + 1] = n .. " (an object: compare it by its fields, e.g. custom_fields__NAME)"
+    elseif f.kind == "ref" or f.kind == "m2m" then
+      local target = f.target and self.resources[f.target]
+      local key = target and natural(target)
+      if not target then
+        left[#left + 1] = fmt("%s (%s is not in the schema)", n, f.target or "its resource")
+      elseif not key then
+        left[#left + 1] = fmt("%s (%s has no name to know its records by)", n, f.target)
+      elseif f.kind == "ref" then
+        if not taken[n .. "__" .. key] then attrs[#attrs + 1] = n .. "__" .. key end
+      elseif key == "name" then
+        attrs[#attrs + 1] = n
+      else
+        left[#left + 1] = fmt("%s (declare its items' keys with m2m = { %s = { \"%s\" } })", n, n, key)
+      end
+    else
+      attrs[#attrs + 1] = n
+    end
+  end
+  return ids, attrs, left
+end
+
+local function lua_list(t)
+  local parts = {}
+  for i, v in ipairs(t) do parts[i] = fmt("%q", v) end
+  return "{ " .. concat(parts, ", ") .. " }"
+end
+
+--- The resources of the document, for listing: {name, path, fields}.
+function Schema:list()
+  local out = {}
+  for name, res in pairs(self.resources) do
+    local n = 0
+    for _ in pairs(res.fields) do n = n + 1 end
+    out[#out + 1] = { name = name, path = res.path, fields = n, writable = res.methods.post }
+  end
+  sort(out, function(a, b) return a.name < b.name end)
+  return out
+end
+
+--- A Lua module of models for the named resources, ready to run: for the
+-- bundled Nautobot schema (`source.bundled`), or a document read from
+-- `source.file` at run time; `source.adapter` is the module that makes
+-- the adapter ("nautobot", "netbox" or "openapi").
+function Schema:generate(names, source)
+  local out = {}
+  local function w(...) out[#out + 1] = fmt(...) end
+  local kind = source.adapter
+  w("-- Models for %s, generated by `moonsync schema %s %s`", concat(names, ", "),
+    source.bundled and "nautobot" or source.file, concat(names, " "))
+  w("-- from %s%s.", (self.doc.info and self.doc.info.title) or "an OpenAPI document",
+    self.version and (" " .. self.version) or "")
+  w("-- Edit freely: the identifiers are guesses at each natural key.")
+  w("local %s = require \"moonsync.adapters.%s\"", kind, kind)
+  if source.bundled then
+    w("local api = %s.schema()", kind)
+  else
+    w("-- the job needs permission to read the schema: permissions = { read = { %q } }", source.file)
+    w("local api = %s.schema(assert(io.open(%q)):read(\"a\"))", kind, source.file)
+  end
+  w("")
+  w("local M = {}")
+  local mnames = {}
+  for _, name in ipairs(names) do
+    local res = self:resource(name, "moonsync schema")
+    local ids, attrs, left = guess(self, res)
+    if #ids == 0 then
+      error(fmt("moonsync schema: %s has no field to identify its records by (name, model, ...)", name), 0)
+    end
+    local mname = M.model_name(name)
+    mnames[#mnames + 1] = mname
+    w("")
+    w("M.%s = api:model %q {", mname, mname)
+    w("  resource = %q,", name)
+    w("  identifiers = %s,", lua_list(ids))
+    local lines, line = {}, "  attributes = {"
+    for i, a in ipairs(attrs) do
+      local item = fmt(" %q%s", a, i < #attrs and "," or "")
+      if #line + #item > 96 then lines[#lines + 1] = line; line = "   " end
+      line = line .. item
+    end
+    lines[#lines + 1] = line .. " },"
+    for _, l in ipairs(lines) do w("%s", l) end
+    for _, l in ipairs(left) do w("  -- not generated: %s", l) end
+    w("}")
+  end
+  w("")
+  local refs = {}
+  for i, m in ipairs(mnames) do refs[i] = "M." .. m end
+  w("M.models = { %s }", concat(refs, ", "))
+  w("M.top_level = %s", lua_list(mnames))
+  w("")
+  w("--- An adapter class over these models.")
+  w("function M.adapter(name)")
+  w("  return %s.adapter(name) { models = M.models, top_level = M.top_level }", kind)
+  w("end")
+  w("")
+  w("return M")
+  return concat(out, "\n") .. "\n"
+end
+
+--- A REST adapter class over schema models, for an API that is neither
+-- Nautobot nor NetBox: rest.adapter's declaration (pagination, page_size,
+-- bulk, ...) with `models` declared on the schema and no `resources`.
+function M.adapter(name)
+  return function(spec)
+    local decl = {}
+    for k, v in pairs(spec) do decl[k] = v end
+    decl.resources = M.resources(name, spec.models, {})
+    return require("moonsync.adapters.rest").adapter(name)(decl)
   end
 end
 

@@ -35,6 +35,8 @@ static const char usage[] =
   "  apply PLAN.json            apply a saved plan if the target has not drifted\n"
   "  inspect JOB.lua            show what a job declares and may touch\n"
   "  history [show ID]          list past runs, or show one\n"
+  "  schema OPENAPI.json [RESOURCE...]\n"
+  "                             list an API's resources, or print models for them\n"
   "  diff --schema SCHEMA.json SOURCE.json DEST.json [--format F]\n"
   "                             diff two documents\n"
   "  sync --schema SCHEMA.json SOURCE.json DEST.json --out AFTER.json\n"
@@ -347,7 +349,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "diff") == 0 || strcmp(cmd, "sync") == 0 ||
       strcmp(cmd, "plan") == 0 || strcmp(cmd, "apply") == 0 ||
-      strcmp(cmd, "inspect") == 0 || strcmp(cmd, "history") == 0) {
+      strcmp(cmd, "inspect") == 0 || strcmp(cmd, "history") == 0 ||
+      strcmp(cmd, "schema") == 0) {
     /* a reader that goes away (| head) is an error on write, which the
        command line handles: it still records its run */
     signal(SIGPIPE, SIG_IGN);

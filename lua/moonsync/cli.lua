@@ -84,6 +84,10 @@ local USAGE = {
       .. "         [--allow-env NAME]...\n"
       .. "prints what the job declares: name, flags, policy and permissions\n"
       .. "exit: 0 done, 1 error\n",
+  schema = "usage: moonsync schema OPENAPI.json|nautobot [RESOURCE...]\n"
+      .. "lists the resources of an OpenAPI document (`nautobot`: Nautobot 3.1's, bundled);\n"
+      .. "with RESOURCE names (dcim.devices), prints a Lua module of models for them\n"
+      .. "exit: 0 done, 1 error\n",
   history = "usage: moonsync history [--job NAME] [--limit N] [--format text|json]\n"
       .. "         [--history FILE]\n"
       .. "       moonsync history show ID [--format text|json] [--report FILE.html]\n"
@@ -138,6 +142,7 @@ local FORMS = {
                            "log-format", "lock-timeout" }),
   inspect = form({ "allow-read", "allow-write", "allow-net", "allow-env", "format" }),
   history = form({ "job", "limit", "format", "history", "report" }),
+  schema = form({}),
 }
 local FORMATS = { diff = { str = true, dict = true, summary = true, json = true },
                   inspect = { text = true, json = true }, history = { text = true, json = true } }
@@ -859,8 +864,52 @@ local function cmd_history(o)
   return EXIT_OK
 end
 
+-- {====== schema ======}
+
+-- The resources of an OpenAPI document, or a module of models for some.
+local function cmd_schema(o)
+  if #o.args < 1 then fail(USAGE.schema) end
+  local openapi = require "moonsync.adapters.openapi"
+  local file = o.args[1]
+  local bundled = file == "nautobot"
+  local text
+  if bundled then
+    text = require "moonsync.adapters.nautobot_openapi"
+  else
+    local f, err = io.open(file, "rb")
+    if not f then fail(fmt("cannot read %s", err)) end
+    text = f:read("a")
+    f:close()
+  end
+  local ok, doc = pcall(cjson.decode, text)
+  if not ok then fail(fmt("%s: not JSON: %s", file, tostring(doc))) end
+  local title = type(doc) == "table" and type(doc.info) == "table" and tostring(doc.info.title) or ""
+  local kind = (bundled or title:find("Nautobot") or text:find('"x-nautobot-resource"', 1, true))
+               and "nautobot" or title:find("NetBox") and "netbox" or "openapi"
+  local cat
+  ok, cat = pcall(openapi.schema, doc, { preset = kind ~= "openapi" and kind or nil })
+  if not ok then fail(fmt("%s: %s", file, core.error_text(cat))) end
+  if #o.args == 1 then
+    local out = {}
+    for _, r in ipairs(cat:list()) do
+      out[#out + 1] = fmt("%-40s %-44s %3d fields%s", r.name, r.path, r.fields,
+                          r.writable and "" or " (read-only)")
+    end
+    stdout:write(concat(out, "\n"), "\n")
+    return EXIT_OK
+  end
+  local names = {}
+  for i = 2, #o.args do names[#names + 1] = o.args[i] end
+  local path = bundled and nil or (core.realpath(file) or file)
+  local gen
+  ok, gen = pcall(cat.generate, cat, names, { bundled = bundled, file = path, adapter = kind })
+  if not ok then fail(core.error_text(gen)) end
+  stdout:write(gen)
+  return EXIT_OK
+end
+
 local COMMANDS = { diff = cmd_diff, sync = cmd_sync, plan = cmd_plan, apply = cmd_apply,
-                   inspect = cmd_inspect, history = cmd_history }
+                   inspect = cmd_inspect, history = cmd_history, schema = cmd_schema }
 local RECORDED = { diff = true, sync = true, plan = true, apply = true }
 
 --- Runs a command; returns the exit code. Errors are printed as one line.

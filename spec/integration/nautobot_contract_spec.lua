@@ -177,6 +177,41 @@ describe("Nautobot contract #contract", function()
     scenario(true)
   end)
 
+  it("moonsync schema prints models that sync devices as they are", function()
+    local gen = h.run("schema", "nautobot", "dcim.devices")
+    assert.equals(0, gen.code, gen.stderr)
+    h.write(dir .. "/devices.lua", gen.stdout)
+    -- a local Nautobot with everything the devices reference, and no devices
+    local seed = cjson.decode(h.read(EXAMPLE .. "/remote.json"))
+    seed["dcim/devices"], seed["dcim/interfaces"] = nil, nil
+    local ordered = {}
+    for _, k in ipairs { "extras/statuses", "extras/roles", "extras/tags", "tenancy/tenants",
+                         "dcim/location-types", "dcim/locations", "dcim/manufacturers",
+                         "dcim/device-types", "dcim/platforms" } do
+      -- (cjson writes an empty list as {})
+      ordered[#ordered + 1] = cjson.encode(k) .. ": " .. cjson.encode(seed[k]):gsub(":{}", ":[]")
+    end
+    local s = servers(h.write(dir .. "/refs.json", "{" .. table.concat(ordered, ",\n") .. "}"))
+    local job = h.write(dir .. "/devices_job.lua", [[
+local ms = require "moonsync"
+local devices = require "devices"
+local function open(url, token)
+  return devices.adapter(url):new { url = os.getenv(url), token_env = token }:load()
+end
+return ms.job {
+  source = function() return open("NAUTOBOT_REMOTE_URL", "NAUTOBOT_REMOTE_TOKEN") end,
+  target = function() return open("NAUTOBOT_URL", "NAUTOBOT_TOKEN") end,
+  permissions = { env = { "NAUTOBOT_REMOTE_URL", "NAUTOBOT_REMOTE_TOKEN", "NAUTOBOT_URL", "NAUTOBOT_TOKEN" },
+                  net = { "${NAUTOBOT_REMOTE_URL}", "${NAUTOBOT_URL}" } },
+}
+]])
+    step(s, job, "generated models", "sync complete: 4 created, 0 updated, 0 deleted, 0 failed")
+    local got = api(s.localnb.url, "GET", "/api/dcim/devices/?name=ams-leaf1&depth=1&exclude_m2m=false")
+    assert.equals("FDO1234", got.results[1].serial)
+    assert.equals("cisco_nxos", got.results[1].platform.name)
+    assert.equals("core", got.results[1].tags[1].name)
+  end)
+
   it("the example's data source and data target jobs make each side match the other", function()
     -- the local Nautobot seeded differently
     local s = servers(EXAMPLE .. "/local.json")

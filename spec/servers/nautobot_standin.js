@@ -63,6 +63,13 @@ function choiceOf(component) {
   const labels = enumOf(c.properties.label);
   return { values, label: Object.fromEntries(values.map((x, i) => [x, labels[i]])) };
 }
+// The fields each create request may carry: the stand-in keeps the ones
+// it has no rule for as plain values.
+function requestFields(kind) {
+  const post = SCHEMA.paths[`/api/${kind}/`].post.requestBody.content['application/json'].schema;
+  const name = post.oneOf[0].$ref.split('/').pop();
+  return Object.keys(SCHEMA.components.schemas[name].properties);
+}
 const INTERFACE_TYPE = choiceOf('InterfaceType');
 const PREFIX_TYPE = choiceOf('PrefixType');
 
@@ -132,6 +139,24 @@ const RES = {
               description: v(''), label: v(''), enabled: v(true), mac_address: v(null), mgmt_only: v(false),
               mtu: v(null), tags: { k: 'm2m', to: 'extras/tags' } } },
 };
+// A plain field that reads as {value, label} is a choice, blank ("") when not set.
+function itemProps(kind) {
+  const list = SCHEMA.paths[`/api/${kind}/`].get.responses[200].content['application/json'].schema;
+  const page = SCHEMA.components.schemas[list.$ref.split('/').pop()];
+  return SCHEMA.components.schemas[page.properties.results.items.$ref.split('/').pop()].properties;
+}
+for (const [kind, spec] of Object.entries(RES)) {
+  spec.plain = new Set(requestFields(kind).filter((f) => !spec.fields[f] && !['id', 'custom_fields', 'relationships'].includes(f)));
+  const props = itemProps(kind);
+  for (const f of spec.plain) {
+    const r = props[f] && props[f].$ref && props[f].$ref.split('/').pop();
+    const c = r && SCHEMA.components.schemas[r];
+    if (c && c.properties && c.properties.value && c.properties.label) {
+      spec.fields[f] = { k: 'choice', ...choiceOf(r), def: '' };
+      spec.plain.delete(f);
+    }
+  }
+}
 const CT_OF = Object.fromEntries(Object.entries(RES).map(([k, s]) => [s.ct, k]));
 const db = Object.fromEntries(Object.keys(RES).map((k) => [k, new Map()]));
 
@@ -254,11 +279,14 @@ function render(req, kind, o, depth, m2m) {
           .map((a) => nested(req, 'dcim/locations', a.location, depth, m2m));
       }
     } else if (f.k === 'choice') {
+      // a blank choice is left out of the answer
+      if (o[k] === '' && !f.plain) continue;
       out[k] = o[k] === null || f.plain ? o[k] : { value: o[k], label: f.label[o[k]] };
     } else if (f.k === 'w') {
       out[k] = `${kind === 'ipam/prefixes' ? o.network : o.host}/${o.prefix_length || o.mask_length}`;
     } else out[k] = o[k] === undefined ? null : o[k];
   }
+  for (const k of spec.plain) if (o[k] !== undefined) out[k] = o[k];
   if (spec.tree) {
     let d = 0;
     for (let p = o; p && p.parent; p = db[kind].get(p.parent)) d++;
@@ -308,6 +336,12 @@ function validate(kind, item, existing, partial) {
       else rec.custom_fields = Object.assign({}, rec.custom_fields || {}, val);
       continue;
     }
+    if (!f && spec.plain.has(k)) {
+      // in Nautobot's schema, without a rule here: kept as it is, when plain
+      if (val !== null && typeof val === 'object') errs[k] = ['The stand-in keeps this field only as a plain value or null.'];
+      else rec[k] = val;
+      continue;
+    }
     if (!f) { errs[k] = ['Unknown field.']; continue; }
     if (f.k === 'ro' || f.k === 'through') { errs[k] = ['This field is read-only.']; continue; }
     if (f.k === 'ref') {
@@ -327,7 +361,7 @@ function validate(kind, item, existing, partial) {
         errs[k] = ['Expected a list of content types ("app_label.model").'];
       } else rec[k] = [...new Set(val)];
     } else if (f.k === 'choice') {
-      if (val !== null && !f.values.includes(val)) errs[k] = [`"${typeof val === 'string' ? val : JSON.stringify(val)}" is not a valid choice.`];
+      if (val !== null && !f.values.includes(val) && !(val === '' && f.def === '')) errs[k] = [`"${typeof val === 'string' ? val : JSON.stringify(val)}" is not a valid choice.`];
       else rec[k] = val;
     } else if (f.k === 'wo') {
       nsGiven = val;
