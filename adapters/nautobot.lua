@@ -29,6 +29,8 @@ local M = { kind = "nautobot", api_version = "2.0", token_env = "NAUTOBOT_TOKEN"
 M.preset = {
   name = "nautobot",
   query = function(depth) return { depth = tostring(depth), exclude_m2m = "false" } end,
+  -- references are read once per resource and followed in memory
+  join = true,
   composites = {
     ["ipam.prefixes"] = { prefix = { fields = { "network", "prefix_length" }, sep = "/" } },
     ["ipam.ip-addresses"] = { address = { fields = { "host", "mask_length" }, sep = "/" } },

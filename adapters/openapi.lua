@@ -361,46 +361,65 @@ local function get(t, k)
   return v
 end
 
+-- A referenced record: the stub the API answered ({id, object_type,
+-- url}), replaced by the record itself when its resource was read
+-- (`tables`: resource -> id -> record).
+local function deref(tables, target, v)
+  if not tables or type(v) ~= "table" then return v end
+  local t = tables[target]
+  if not t then return v end
+  local id = v.id
+  local r = id ~= nil and t[id]
+  if r then return r end
+  error(fmt("%s %s is referenced but was not among the records read (did it change while loading?)",
+            tostring(target), tostring(id)), 0)
+end
+
 -- The value of a lookup in one API record.
-local function read_lookup(l, api)
+local function read_lookup(l, api, tables)
   local v = api
-  for _, st in ipairs(l.steps) do
+  local steps = l.steps
+  local n = #steps
+  for i = 1, n do
+    local st = steps[i]
     v = get(v, st.name)
     if v == nil then return nil end
+    if i < n and tables and st.field and st.field.kind == "ref" then v = deref(tables, st.field.target, v) end
   end
   if l.field.choice_value and type(v) == "table" then v = get(v, "value") end
   return v
 end
 
-local function item_key(keys, item)
+local function item_key(keys, item, tables)
   local parts = {}
   for i, k in ipairs(keys) do
-    local v = read_lookup(k.lookup, item)
+    local v = read_lookup(k.lookup, item, tables)
     parts[i] = v == nil and "\0" or tostring(v)
   end
   return concat(parts, "\1")
 end
 
 -- A model field's value from an API record (m2m lists sorted by key).
-local function read_field(l, api)
+local function read_field(l, api, tables)
   if l.keys then
     local list = get(api, l.steps[1].name)
     if type(list) ~= "table" then return ms.list {} end
     local items = {}
     for _, it in ipairs(list) do
+      it = deref(tables, l.field.target, it)
       local o = {}
       for _, k in ipairs(l.keys) do
-        local v = read_lookup(k.lookup, it)
+        local v = read_lookup(k.lookup, it, tables)
         o[k.name] = v == nil and null or v
       end
-      items[#items + 1] = { key = item_key(l.keys, it), value = o }
+      items[#items + 1] = { key = item_key(l.keys, it, tables), value = o }
     end
     sort(items, function(a, b) return a.key < b.key end)
     local out = {}
     for i, it in ipairs(items) do out[i] = it.value end
     return ms.list(out)
   end
-  local v = read_lookup(l, api)
+  local v = read_lookup(l, api, tables)
   if l.sorted and type(v) == "table" then
     local c = {}
     for i, x in ipairs(v) do c[i] = x end
@@ -408,6 +427,49 @@ local function read_field(l, api)
     return ms.list(c)
   end
   return v
+end
+
+-- A field's reader, function(api_record, tables) -> value: plain fields
+-- read straight, the rest through read_field.
+local function reader(l)
+  if l.keys or l.sorted or l.field.custom then
+    return function(api, tables) return read_field(l, api, tables) end
+  end
+  local n = #l.steps
+  if n > 1 then
+    -- through references: each step's record, from the tables when read
+    local names, targets = {}, {}
+    for i, st in ipairs(l.steps) do
+      names[i] = st.name
+      targets[i] = i < n and st.field and st.field.kind == "ref" and st.field.target or false
+    end
+    local choice = l.field.choice_value
+    return function(api, tables)
+      local v = api
+      for i = 1, n do
+        v = v[names[i]]
+        if v == nil or v == null then return nil end
+        local t = tables and targets[i] and tables[targets[i]]
+        if t then
+          local r = t[v.id]
+          if r == nil then v = deref(tables, targets[i], v) else v = r end
+        end
+        if i < n and type(v) ~= "table" then return nil end
+      end
+      if choice and type(v) == "table" then v = v.value end
+      return v
+    end
+  end
+  local name = l.steps[1].name
+  if l.field.choice_value then
+    return function(api)
+      local v = api[name]
+      if type(v) == "table" then v = v.value end
+      if v == null then return nil end
+      return v
+    end
+  end
+  return function(api) return api[name] end
 end
 
 -- {====== writing ======}
@@ -621,19 +683,21 @@ function M.resources(adapter_name, models, preset)
         local l = api.fields[field]
         if l.keys and l.field.through then through[#through + 1] = field end
       end
-      local fields = {}
-      for _, field in ipairs(api.fields) do
-        fields[field] = { path = "-", write = false }
-      end
+      local readers = {}
+      for i, field in ipairs(api.fields) do readers[i] = { field, reader(api.fields[field]) } end
       resources[m.name] = {
-        path = res.path, detail = res.detail, query = preset.query and preset.query(depth, res) or nil,
+        path = res.path, detail = res.detail,
+        query = preset.query and preset.query(preset.join and 0 or depth, res) or nil,
         parent = parent, refs = refs, fields = nil,
-        from_api = function(apirec)
+        fetch = preset.join and function(adapter) return M.prefetch(adapter, preset)[api.resource].list end,
+        from_api = function(apirec, adapter)
+          local tables = preset.join and adapter and M.prefetch(adapter, preset).byid or nil
           local out = {}
-          for _, field in ipairs(api.fields) do
-            local v = read_field(api.fields[field], apirec)
+          for i = 1, #readers do
+            local r = readers[i]
+            local v = r[2](apirec, tables)
             if v == nil then v = null end
-            out[field] = v
+            out[r[1]] = v
           end
           return out
         end,
@@ -660,6 +724,100 @@ function M.resources(adapter_name, models, preset)
     end
   end
   return resources
+end
+
+-- The resources a model's lookups read, each with the fields read of it
+-- (resource -> {field = true}): its own and every one a lookup or a
+-- many-to-many key crosses into.
+local function needed(model, into)
+  local function field(res, name)
+    into[res] = into[res] or { id = true }
+    into[res][name] = true
+  end
+  into[model.api.resource] = into[model.api.resource] or { id = true }
+  local function walk(l)
+    for _, st in ipairs(l.steps) do
+      if st.resource then field(st.resource.name, st.name) end
+    end
+  end
+  for _, f in ipairs(model.api.fields) do
+    local l = model.api.fields[f]
+    walk(l)
+    if l.keys then
+      for _, k in ipairs(l.keys) do walk(k.lookup) end
+    end
+  end
+end
+
+--- Reads, once per load of `adapter`, every resource its schema models
+-- need, without nesting (depth 0): the first page of each at once, then
+-- all the remaining pages at once, `preset.query(0)` on each request.
+-- References are then followed in memory, record by record, instead of
+-- asking the API to nest them (?depth=N repeats a location in every
+-- device that is there). Returns {[resource] = {list =, byid =}}.
+function M.prefetch(adapter, preset)
+  local gen = adapter._load_gen
+  local cache = adapter._prefetch
+  if cache and cache.gen == gen then return cache.data end
+  local want = {}
+  for _, m in ipairs(adapter.models) do if m.api then needed(m, want) end end
+  local schema
+  for _, m in ipairs(adapter.models) do schema = schema or (m.api and m.api.schema) end
+  local names, shapes = {}, {}
+  for name, fields in pairs(want) do
+    names[#names + 1] = name
+    shapes[name] = { count = true, results = fields }
+  end
+  sort(names)
+  local size = adapter.rest.page_size or 100
+  local function query(offset)
+    local q = preset.query and preset.query(0) or {}
+    q.limit, q.offset = tostring(size), tostring(offset)
+    return q
+  end
+  local client = adapter.client
+  local firsts = {}
+  for i, name in ipairs(names) do
+    firsts[i] = { path = schema:resource(name).path, query = query(0) }
+  end
+  local out, byid, rest, owners = {}, {}, {}, {}
+  for i, r in ipairs(client:get_many(firsts)) do
+    local name = names[i]
+    local body = r:json(shapes[name])
+    if type(body) ~= "table" or type(body.results) ~= "table" or tonumber(body.count) == nil then
+      error(ms.error("HTTPError", fmt("GET %s: expected a page of records (count, results)", r.url)), 0)
+    end
+    out[name] = { list = {}, count = math.tointeger(tonumber(body.count)) }
+    for _, rec in ipairs(body.results) do out[name].list[#out[name].list + 1] = rec end
+    for off = #body.results, out[name].count - 1, size do
+      rest[#rest + 1] = { path = firsts[i].path, query = query(off) }
+      owners[#rest] = name
+    end
+  end
+  -- the pages are decoded as they arrive, while the others are on the way
+  local pages = {}
+  if #rest > 0 then
+    client:get_many(rest, { each = function(i, r) pages[i] = r:json(shapes[owners[i]]) end })
+  end
+  for i = 1, #rest do
+    local list = out[owners[i]].list
+    local body = pages[i]
+    for _, rec in ipairs(type(body) == "table" and type(body.results) == "table" and body.results or {}) do
+      list[#list + 1] = rec
+    end
+  end
+  for name, t in pairs(out) do
+    if #t.list ~= t.count then
+      error(ms.error("HTTPError", fmt("GET %s: expected %d records, got %d (the data changed while paging?)",
+        schema:resource(name).path, t.count, #t.list)), 0)
+    end
+    local ids = {}
+    for _, rec in ipairs(t.list) do if rec.id ~= nil then ids[rec.id] = rec end end
+    byid[name] = ids
+  end
+  local data = setmetatable({ byid = byid }, { __index = out })
+  adapter._prefetch = { gen = gen, data = data }
+  return data
 end
 
 -- A list field written through its own resource (x-nautobot-through:

@@ -66,7 +66,7 @@ end
 local resource_keys = { path = true, fields = true, parent = true, refs = true,
                         id = true, pagination = true, page_size = true, query = true,
                         detail = true, bulk = true, results_key = true, to_api = true,
-                        from_api = true, m2m_refs = true, after_write = true }
+                        from_api = true, m2m_refs = true, after_write = true, fetch = true }
 
 local adapter_keys = { models = true, top_level = true, resources = true,
                        pagination = true, page_size = true, bulk = true, type = true,
@@ -135,8 +135,8 @@ end
 -- {====== loading ======}
 
 -- Builds the model fields of one API record.
-local function fields_of(res, fields, api)
-  if res.from_api then return res.from_api(api) end
+local function fields_of(res, fields, api, adapter)
+  if res.from_api then return res.from_api(api, adapter) end
   local f = {}
   for field, spec in pairs(fields) do f[field] = getpath(api, spec.path) end
   return f
@@ -170,17 +170,18 @@ end
 
 local function load(self)
   local opts = self.rest
+  self._load_gen = (self._load_gen or 0) + 1
   local top = {}
   for _, name in ipairs(self.top_level or {}) do top[name] = true end
   for _, model in ipairs(load_order(self)) do
     local res = opts.resources[model.name]
     if res then
-      local records = self.client:get_all(res.path, {
+      local records = res.fetch and res.fetch(self) or self.client:get_all(res.path, {
         pagination = res.pagination or opts.pagination, page_size = res.page_size or opts.page_size,
         query = res.query, results_key = res.results_key })
       local sids = self._sid[model.name]
       for i, api in ipairs(records) do
-        local f = fields_of(res, self._fields[model.name], api)
+        local f = fields_of(res, self._fields[model.name], api, self)
         local ok, rec = pcall(self.new_record, self, model, f)
         if not ok then
           error(ms.error(ms.is_error(rec) and rec.type or "InputError",
@@ -520,7 +521,8 @@ end
 -- are records of that model, by its identifiers), `after_write(adapter,
 -- done)` (called with the {op =, sid =} a wave wrote; returns {[k] =
 -- message} for those whose extra writes failed),
--- `from_api(api_record)`), `pagination`, `page_size`, `bulk`,
+-- `from_api(api_record, adapter)`, `fetch(adapter)` (the records, when
+-- they do not come from one get_all of path)), `pagination`, `page_size`, `bulk`,
 -- `batch_size` (100), `client` (default http.client options), `lookups`
 -- ({name = {path =, key =, id = "id"}}: tables of server records a field
 -- with `lookup = name` is written through, as the id of the record whose

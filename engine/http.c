@@ -320,6 +320,11 @@ static int finish(ms_http_client *c, ms_http_req *r, CURLcode rc) {
 }
 
 int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err) {
+  return ms_http_run_each(c, reqs, n, NULL, NULL, err);
+}
+
+int ms_http_run_each(ms_http_client *c, ms_http_req *reqs, size_t n,
+                     void (*done)(void *ud, size_t i), void *ud, ms_err *err) {
   size_t *queue, qhead = 0, qlen = 0, i;
   int inflight = 0, rc = MS_OK;
   if (n == 0) return MS_OK;
@@ -395,6 +400,8 @@ int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err) {
         if (again) {
           queue[(qhead + qlen) % n] = (size_t)(r - reqs);
           qlen++;
+        } else if (done != NULL) {
+          done(ud, (size_t)(r - reqs));
         }
       }
     }

@@ -78,6 +78,12 @@ void ms_http_client_free(ms_http_client *c);
    failure of the machinery. */
 int ms_http_run(ms_http_client *c, ms_http_req *reqs, size_t n, ms_err *err);
 
+/* ms_http_run, calling done(ud, i) as soon as request i has its final
+   answer (the others may still be in flight), so a caller can use each
+   answer while the rest arrive. */
+int ms_http_run_each(ms_http_client *c, ms_http_req *reqs, size_t n,
+                     void (*done)(void *ud, size_t i), void *ud, ms_err *err);
+
 /* Seconds a response's Retry-After header asks to wait (a number of
    seconds or an HTTP date), or -1 when there is none or it is malformed.
    head: the raw header lines, NUL-terminated. */

@@ -18,7 +18,10 @@
 #define MS_HTTP_MT "moonsync.HttpClient"
 #define MS_HTTPRUN_MT "moonsync.HttpRun"
 
-typedef struct lclient { ms_http_client *c; } lclient;
+typedef struct lclient {
+  ms_http_client *c;
+  int busy;  /* in a perform call: its callback may not start another */
+} lclient;
 
 /* The requests of one perform call, freed by __gc even if a raise cuts
    the call short. */
@@ -121,37 +124,110 @@ static int l_core_http_client(lua_State *L) {
   luaL_argcheck(L, cfg.rate >= 0, 1, "rate must not be negative");
   p = lua_newuserdatauv(L, sizeof *p, 0);
   p->c = NULL;
+  p->busy = 0;
   luaL_setmetatable(L, MS_HTTP_MT);
   p->c = ms_http_client_new(&cfg, &err);
   if (p->c == NULL) return luaL_error(L, "http client: %s", err.msg);
   return 1;
 }
 
-/* client:perform{ {method=, url=, headers={"Name: value", ...}, body=}, ...}
-   -> { {status=, head=, body=, attempts=, error=}, ... } in request order.
-   Transport failures are reported per request (error set, status 0). */
+/* Pushes the answer of one request as a table. */
+static void push_answer(lua_State *L, ms_http_req *r) {
+  lua_createtable(L, 0, 5);
+  lua_pushinteger(L, (lua_Integer)r->status);
+  lua_setfield(L, -2, "status");
+  lua_pushlstring(L, r->head.data ? r->head.data : "", r->head.len);
+  lua_setfield(L, -2, "head");
+  /* a body cut at its bound is not copied: that would double what the
+     bound allows */
+  if (r->too_big) {
+    ms_buf_free(&r->resp);
+    lua_pushliteral(L, "");
+  } else {
+    lua_pushlstring(L, r->resp.data ? r->resp.data : "", r->resp.len);
+  }
+  lua_setfield(L, -2, "body");
+  lua_pushinteger(L, r->attempts);
+  lua_setfield(L, -2, "attempts");
+  if (r->failed) {
+    lua_pushstring(L, r->error);
+    lua_setfield(L, -2, "error");
+  }
+  if (r->unsent) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "unsent");
+  }
+  if (r->too_big) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "too_big");
+  }
+}
+
+/* What the per-answer callback of one perform call needs. */
+typedef struct {
+  lua_State *L;
+  lrun *run;
+  int fn, answers;   /* stack slots: the function, the answers table */
+  int failed;        /* the function raised: its error is in `error` */
+  int error;         /* registry reference */
+} each_ud;
+
+static void on_answer(void *p, size_t i) {
+  each_ud *u = p;
+  lua_State *L = u->L;
+  ms_http_req *r = &u->run->reqs[i];
+  if (!lua_checkstack(L, 4)) return;  /* answered at the end instead */
+  push_answer(L, r);
+  ms_buf_free(&r->resp);  /* the table holds the body now */
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, u->answers, (lua_Integer)i + 1);
+  if (u->failed) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushvalue(L, u->fn);
+  lua_insert(L, -2);
+  lua_pushinteger(L, (lua_Integer)i + 1);
+  lua_insert(L, -2);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    u->failed = 1;
+    u->error = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+}
+
+/* client:perform({ {method=, url=, headers={"Name: value", ...}, body=}, ...}
+   [, each]) -> { {status=, head=, body=, attempts=, error=}, ... } in
+   request order. Transport failures are reported per request (error set,
+   status 0). each(i, answer), when given, is called with each answer as
+   it arrives; an error it raises is raised once all requests are done. */
 static int l_client_perform(lua_State *L) {
   ms_http_client *c = toclient(L);
+  lclient *self = lua_touserdata(L, 1);
   lua_Integer i, n, j, nh;
   lrun *run;
   ms_err err;
+  each_ud u;
+  int rc;
+  if (self->busy) return luaL_error(L, "http client: perform called from its own callback");
   luaL_checktype(L, 2, LUA_TTABLE);
-  lua_settop(L, 2);
-  n = (lua_Integer)lua_rawlen(L, 2);
-  run = lua_newuserdatauv(L, sizeof *run, 1);      /* 3 */
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  lua_insert(L, 2);  /* 2: each (or nil), 3: the requests */
+  n = (lua_Integer)lua_rawlen(L, 3);
+  run = lua_newuserdatauv(L, sizeof *run, 1);      /* 4 */
   run->reqs = NULL;
   run->n = 0;
   luaL_setmetatable(L, MS_HTTPRUN_MT);
-  lua_createtable(L, (int)n, 0);                    /* 4: header arrays */
+  lua_createtable(L, (int)n, 0);                    /* 5: header arrays */
   lua_pushvalue(L, -1);
-  lua_setiuservalue(L, 3, 1);
+  lua_setiuservalue(L, 4, 1);
   run->reqs = calloc(n ? (size_t)n : 1, sizeof *run->reqs);
   if (run->reqs == NULL) return luaL_error(L, "out of memory");
   run->n = (size_t)n;
   for (i = 1; i <= n; i++) {
     ms_http_req *r = &run->reqs[i - 1];
     const char **hs;
-    lua_rawgeti(L, 2, i);
+    lua_rawgeti(L, 3, i);
     if (!lua_istable(L, -1)) return luaL_error(L, "request %d is not a table", (int)i);
     lua_getfield(L, -1, "method");
     r->method = luaL_optstring(L, -1, "GET");
@@ -171,43 +247,37 @@ static int l_client_perform(lua_State *L) {
     }
     hs[nh] = NULL;
     r->headers = hs;
-    lua_rawseti(L, 4, i);  /* anchor the array */
+    lua_rawseti(L, 5, i);  /* anchor the array */
     lua_pop(L, 2);
   }
-  if (ms_http_run(c, run->reqs, run->n, &err) != MS_OK)
+  lua_createtable(L, (int)n, 0);                    /* 6: the answers */
+  u.L = L;
+  u.run = run;
+  u.fn = 2;
+  u.answers = 6;
+  u.failed = 0;
+  u.error = LUA_NOREF;
+  self->busy = 1;
+  rc = ms_http_run_each(c, run->reqs, run->n, lua_isnil(L, 2) ? NULL : on_answer, &u, &err);
+  self->busy = 0;
+  if (rc != MS_OK) {
+    if (u.failed) luaL_unref(L, LUA_REGISTRYINDEX, u.error);
     return luaL_error(L, "http: %s", err.msg);
-  lua_createtable(L, (int)n, 0);
+  }
+  lua_settop(L, 6);
+  if (u.failed) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, u.error);
+    luaL_unref(L, LUA_REGISTRYINDEX, u.error);
+    return lua_error(L);
+  }
   for (i = 1; i <= n; i++) {
-    ms_http_req *r = &run->reqs[i - 1];
-    lua_createtable(L, 0, 5);
-    lua_pushinteger(L, (lua_Integer)r->status);
-    lua_setfield(L, -2, "status");
-    lua_pushlstring(L, r->head.data ? r->head.data : "", r->head.len);
-    lua_setfield(L, -2, "head");
-    /* a body cut at its bound is not copied: that would double what the
-       bound allows */
-    if (r->too_big) {
-      ms_buf_free(&r->resp);
-      lua_pushliteral(L, "");
-    } else {
-      lua_pushlstring(L, r->resp.data ? r->resp.data : "", r->resp.len);
+    if (lua_rawgeti(L, 6, i) != LUA_TNIL) {
+      lua_pop(L, 1);
+      continue;
     }
-    lua_setfield(L, -2, "body");
-    lua_pushinteger(L, r->attempts);
-    lua_setfield(L, -2, "attempts");
-    if (r->failed) {
-      lua_pushstring(L, r->error);
-      lua_setfield(L, -2, "error");
-    }
-    if (r->unsent) {
-      lua_pushboolean(L, 1);
-      lua_setfield(L, -2, "unsent");
-    }
-    if (r->too_big) {
-      lua_pushboolean(L, 1);
-      lua_setfield(L, -2, "too_big");
-    }
-    lua_rawseti(L, -2, i);
+    lua_pop(L, 1);
+    push_answer(L, &run->reqs[i - 1]);
+    lua_rawseti(L, 6, i);
   }
   return 1;
 }

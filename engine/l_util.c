@@ -110,17 +110,21 @@ static int l_core_schema(lua_State *L) {
   return 1;
 }
 
-/* core.json_decode(text[, name]) -> Lua value. Integers stay integers,
-   floats floats, null inside containers is core.null and empty objects
-   keep the map mark. Raises ParseError with line and column. */
+/* core.json_decode(text[, name[, shape]]) -> Lua value. Integers stay
+   integers, floats floats, null inside containers is core.null and empty
+   objects keep the map mark. With a shape (a table: {key = true | shape},
+   applied to each item of a list), only the members it names are made.
+   Raises ParseError with line and column. */
 static int l_core_json_decode(lua_State *L) {
   size_t n;
   const char *text = luaL_checklstring(L, 1, &n);
   const char *name = luaL_optstring(L, 2, "<json>");
+  int shaped = !lua_isnoneornil(L, 3);
   ms_arena *a;
   ms_value v;
   ms_err err;
-  lua_settop(L, 2);
+  if (shaped) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
   /* the arena is owned by a userdata, so a raise frees it too */
   a = lua_newuserdatauv(L, sizeof *a, 0);
   ms_arena_init(a);
@@ -128,7 +132,8 @@ static int l_core_json_decode(lua_State *L) {
   /* the Lua string is NUL-terminated and stays on the stack meanwhile */
   if (ms_json_parse(a, text, n, name, &v, &err) != MS_OK)
     return ms_l_raise(L, &err);
-  ms_l_push(L, &v, 0);
+  if (shaped) ms_l_push_shaped(L, &v, 3, 0);
+  else ms_l_push(L, &v, 0);
   ms_arena_free(a);
   return 1;
 }

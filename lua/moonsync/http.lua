@@ -29,9 +29,12 @@ Response.__index = Response
 
 --- The body decoded as JSON (integers stay integers, floats floats; null
 -- inside containers is ms.null). Raises a ParseError naming the URL.
-function Response:json()
+-- `shape` ({key = true | shape}, applied to each item of a list) keeps
+-- only the members it names: a page of wide records costs what is read
+-- of it. The first decoding is kept, with or without a shape.
+function Response:json(shape)
   if self._json == nil then
-    local ok, v = pcall(core.json_decode, self.body, self.method .. " " .. self.url)
+    local ok, v = pcall(core.json_decode, self.body, self.method .. " " .. self.url, shape)
     if not ok then
       error(ms.error("HTTPError", fmt("%s %s: malformed JSON in the response: %s",
         self.method, self.url, ms.is_error(v) and v.message or tostring(v)),
@@ -276,8 +279,17 @@ local MAX_REDIRECTS = 10
 -- Performs prepared requests, following redirects of GET and HEAD
 -- requests origin by origin (_follow_url). A refused or endless
 -- redirect becomes that request's transport error.
-function Client:_run(prepared)
-  local raws = self.core:perform(prepared)
+function Client:_run(prepared, each)
+  -- a final success goes to each(i, response) as it arrives
+  local function deliver(req, i, raw)
+    if not raw.error and raw.status >= 200 and raw.status < 300 then
+      raw.response = self:_response(req, raw)
+      each(i, raw.response)
+    end
+  end
+  local raws = self.core:perform(prepared, each and function(i, raw)
+    return deliver(prepared[i], i, raw)
+  end)
   for hop = 1, MAX_REDIRECTS + 1 do
     local again, idx = {}, {}
     for i, raw in ipairs(raws) do
@@ -298,7 +310,9 @@ function Client:_run(prepared)
       end
     end
     if #again == 0 then break end
-    local next_raws = self.core:perform(again)
+    local next_raws = self.core:perform(again, each and function(k, raw)
+      return deliver(again[k], idx[k], raw)
+    end)
     for k, i in ipairs(idx) do
       prepared[i], raws[i] = again[k], next_raws[k]
       raws[i].attempts = raws[i].attempts + hop
@@ -375,17 +389,18 @@ end
 -- Returns, in request order, `{ok = true, response = r}` or
 -- `{ok = false, error = err, response = r-or-nil}` (with `unsent = true`
 -- for a request an interrupt kept from being sent); never raises for a
--- failed request.
-function Client:request_many(reqs)
+-- failed request. each(i, response), if given, gets each 2xx response as
+-- it arrives (see get_many).
+function Client:request_many(reqs, each)
   local prepared = {}
   for i, r in ipairs(reqs) do
     prepared[i] = self:_prepare(r.method or r[1] or "GET", r.path or r[2], r)
   end
-  local raws = self:_run(prepared)
+  local raws = self:_run(prepared, each)
   local out = {}
   for i, raw in ipairs(raws) do
     if good(raw, reqs[i]) then
-      out[i] = { ok = true, response = self:_response(prepared[i], raw) }
+      out[i] = { ok = true, response = raw.response or self:_response(prepared[i], raw) }
     else
       out[i] = { ok = false, error = self:_error(prepared[i], raw),
                  response = not raw.error and self:_response(prepared[i], raw) or nil,
@@ -397,7 +412,9 @@ end
 
 --- GETs many paths concurrently; returns the responses in order. Raises
 -- HTTPError if any request failed (naming how many), so a partial result
--- is never passed off as complete.
+-- is never passed off as complete. `opts.each(i, response)` is called with
+-- each success as it arrives, while the others are in flight (what it
+-- does overlaps the waiting); it may not use this client.
 function Client:get_many(paths, opts)
   local reqs = {}
   for i, p in ipairs(paths) do
@@ -410,7 +427,7 @@ function Client:get_many(paths, opts)
     end
     reqs[i] = r
   end
-  local res = self:request_many(reqs)
+  local res = self:request_many(reqs, opts and opts.each)
   local out, failed, first = {}, 0, nil
   for i, r in ipairs(res) do
     if r.ok then out[i] = r.response else failed = failed + 1; first = first or r.error end

@@ -245,7 +245,9 @@ function resolve(kind, val) {
     for (const k of Object.keys(val)) {
       if (!RES[kind].fields[k] && k !== 'id') return { ok: false, msg: `Related object lookup on unknown field: ${k}` };
     }
-    const hits = [...db[kind].values()].filter((o) => matches(kind, o, val));
+    const named = typeof val.name === 'string' && index[kind] ? index[kind].names.get(val.name) : null;
+    const pool = named ? [...named].map((id) => db[kind].get(id)) : db[kind].values();
+    const hits = [...pool].filter((o) => matches(kind, o, val));
     if (hits.length === 1) return { ok: true, id: hits[0].id };
     return { ok: false, msg: hits.length ? `Multiple objects match the provided attributes: ${JSON.stringify(val)}`
                                          : `Related object not found using the provided attributes: ${JSON.stringify(val)}` };
@@ -455,16 +457,51 @@ function validate(kind, item, existing, partial) {
 function ukey(u, rec) {
   return u.map((f) => `${typeof rec[f]}:${rec[f]}`).join('\u0000');
 }
+// Does a unique constraint apply to rec? (blank single values and unnamed
+// devices are not unique)
+function constrained(kind, u, rec) {
+  if (u.length === 1 && (rec[u[0]] === null || rec[u[0]] === undefined || rec[u[0]] === '')) return false;
+  return !(kind === 'dcim/devices' && rec.name === null);
+}
 function uniqueErrors(kind, rec, others) {
   const spec = RES[kind];
-  for (const u of spec.unique || []) {
-    if (u.length === 1 && (rec[u[0]] === null || rec[u[0]] === undefined || rec[u[0]] === '')) continue;
-    if (kind === 'dcim/devices' && rec.name === null) continue;
+  for (const [i, u] of (spec.unique || []).entries()) {
+    if (!constrained(kind, u, rec)) continue;
     const k = ukey(u, rec);
-    const clash = [...db[kind].values(), ...others].find((o) => o !== rec && o.id !== rec.id && ukey(u, o) === k);
+    const holder = index[kind].unique[i].get(k);
+    const clash = (holder !== undefined && holder !== rec.id) ||
+      others.some((o) => o !== rec && constrained(kind, u, o) && ukey(u, o) === k);
     if (clash) return { [u[u.length - 1]]: [`${spec.ct.split('.')[1]} with this ${u.filter((x) => x !== 'parent_ns').join(' and ') || 'namespace'} already exists.`] };
   }
   return null;
+}
+
+// The table of a kind, with its unique keys and names indexed.
+const index = Object.fromEntries(Object.entries(RES).map(([k, spec]) =>
+  [k, { unique: (spec.unique || []).map(() => new Map()), names: new Map() }]));
+function drop(kind, id) {
+  const old = db[kind].get(id);
+  if (!old) return;
+  const ix = index[kind];
+  (RES[kind].unique || []).forEach((u, i) => {
+    const k = ukey(u, old);
+    if (ix.unique[i].get(k) === id) ix.unique[i].delete(k);
+  });
+  const set = ix.names.get(old.name);
+  if (set) set.delete(id);
+  db[kind].delete(id);
+}
+function put(kind, rec) {
+  drop(kind, rec.id);
+  const ix = index[kind];
+  (RES[kind].unique || []).forEach((u, i) => {
+    if (constrained(kind, u, rec)) ix.unique[i].set(ukey(u, rec), rec.id);
+  });
+  if (rec.name !== undefined) {
+    if (!ix.names.has(rec.name)) ix.names.set(rec.name, new Set());
+    ix.names.get(rec.name).add(rec.id);
+  }
+  db[kind].set(rec.id, rec);
 }
 
 // {====== requests ======}
@@ -472,13 +509,20 @@ function uniqueErrors(kind, rec, others) {
 const QUERY = new Set(['limit', 'offset', 'depth', 'exclude_m2m', 'format']);
 
 function list(req, res, kind, u) {
+  // a page asked for again, unchanged since, is sent as it was
+  const again = pages.get(req.headers.host + req.url);
+  if (again) {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': again.length });
+    return res.end(again);
+  }
   const spec = RES[kind];
   for (const k of u.searchParams.keys()) {
     if (!QUERY.has(k) && !spec.fields[k] && k !== 'id') {
       return send(res, 400, { [k]: [`Unknown filter field`] });
     }
   }
-  let items = [...db[kind].values()];
+  let items = listed.get(kind);
+  if (!items) { items = [...db[kind].values()]; listed.set(kind, items); }
   for (const [k, val] of u.searchParams) {
     if (QUERY.has(k)) continue;
     items = items.filter((o) => String(o[k]) === val);
@@ -491,11 +535,24 @@ function list(req, res, kind, u) {
   const page = items.slice(offset, offset + limit);
   const keep = new URLSearchParams(u.searchParams);
   const at = (o) => { keep.set('limit', limit); keep.set('offset', o); return `http://${req.headers.host}${u.pathname}?${keep}`; };
-  return send(res, 200, { count: items.length,
+  // records as JSON text, kept until the next write
+  const texts = page.map((o) => {
+    const key = `${kind}\0${o.id}\0${depth}\0${m2m}\0${req.headers.host}`;
+    let t = rendered.get(key);
+    if (t === undefined) { t = JSON.stringify(render(req, kind, o, depth, m2m)); rendered.set(key, t); }
+    return t;
+  });
+  const head = JSON.stringify({ count: items.length,
     next: offset + limit < items.length ? at(offset + limit) : null,
-    previous: offset > 0 ? at(Math.max(0, offset - limit)) : null,
-    results: page.map((o) => render(req, kind, o, depth, m2m)) });
+    previous: offset > 0 ? at(Math.max(0, offset - limit)) : null });
+  const text = Buffer.from(`${head.slice(0, -1)},"results":[${texts.join(',')}]}`);
+  pages.set(req.headers.host + req.url, text);
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': text.length });
+  return res.end(text);
 }
+const rendered = new Map();
+const listed = new Map();
+const pages = new Map();
 
 function write(req, res, kind, data, method, one) {
   const items = one ? [data] : data;
@@ -517,11 +574,14 @@ function write(req, res, kind, data, method, one) {
     recs.push(rec);
   }
   if (bad) return send(res, 400, one ? errors[0] : errors);
+  rendered.clear();
+  listed.clear();
+  pages.clear();
   const now = new Date().toISOString();
   const out = recs.map((rec) => {
     if (method === 'POST') { rec.id = crypto.randomUUID(); rec.created = now; }
     rec.last_updated = now;
-    db[kind].set(rec.id, rec);
+    put(kind, rec);
     return render(req, kind, rec, 0, true);
   });
   return send(res, method === 'POST' ? 201 : 200, one ? out[0] : out);
@@ -564,8 +624,11 @@ function destroy(req, res, kind, ids) {
       return send(res, 409, { detail: `Unable to delete object. The following dependent objects were found: ${why}` });
     }
   }
-  for (const [k, id] of cascade) db[k].delete(id);
-  for (const id of ids) db[kind].delete(id);
+  rendered.clear();
+  listed.clear();
+  pages.clear();
+  for (const [k, id] of cascade) drop(k, id);
+  for (const id of ids) drop(kind, id);
   // many-to-many links to the deleted records go with them
   for (const [k, spec] of Object.entries(RES)) {
     for (const [f, d] of Object.entries(spec.fields)) {
@@ -616,7 +679,7 @@ async function handle(req, res, body) {
 const globalNs = { id: crypto.randomUUID(), name: 'Global', description: 'Default Global namespace.',
                    tenant: null, location: null, tags: [], created: new Date().toISOString(),
                    last_updated: new Date().toISOString() };
-db['ipam/namespaces'].set(globalNs.id, globalNs);
+put('ipam/namespaces', globalNs);
 if (seed) {
   const doc = JSON.parse(fs.readFileSync(seed, 'utf8'));
   const fake = (kind) => ({ headers: { host: 'seed' }, method: 'POST', url: `/api/${kind}/` });
