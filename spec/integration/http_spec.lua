@@ -48,6 +48,32 @@ describe("moonsync.http #integration", function()
       assert.equals("application/json; charset=utf-8", rs[1].headers["content-type"])
     end)
 
+    it_node("hands each answer of get_many over as it arrives, while the rest are in flight", function()
+      local c = http.client { base_url = srv.url, concurrency = 4 }
+      local paths = {}
+      for i = 1, 40 do paths[i] = "/items/" .. i end
+      local seen, order = {}, {}
+      local rs = c:get_many(paths, { each = function(i, r)
+        -- a response delivered early is the one returned, decoded once
+        seen[i] = r:json({ name = true })
+        order[#order + 1] = i
+      end })
+      assert.equals(40, #order)
+      for i = 1, 40 do
+        assert.equals(rs[i]:json(), seen[i])
+        assert.same({ name = ("item%04d"):format(i) }, seen[i])
+      end
+      -- what each raises comes out of get_many, once all requests are done
+      local ok, err = pcall(c.get_many, c, paths, { each = function(i) if i == 7 then error("boom at 7") end end })
+      assert.is_false(ok)
+      assert.matches("boom at 7", tostring(err))
+      -- and it may not start requests of its own on the same client
+      ok, err = pcall(c.get_many, c, { "/items/1" }, { each = function() c:get("/items/2") end })
+      assert.is_false(ok)
+      assert.matches("perform called from its own callback", tostring(err))
+      assert.equals(2, c:get("/items/2"):json().id)
+    end)
+
     it_node("fails get_many as a whole when a request fails", function()
       local c = http.client { base_url = srv.url, retries = 0 }
       local ok, err = pcall(c.get_many, c, { "/items/1", "/items/999999", "/items/2" })

@@ -158,3 +158,28 @@ describe("loading data documents", function()
     assert.matches("empty%.json:1:1: unexpected end of input", tostring(err))
   end)
 end)
+
+describe("core.json_decode with a shape", function()
+  local core = require "moonsync.core"
+  local ms = require "moonsync"
+
+  it("keeps only the members the shape names, through lists and nested maps", function()
+    local text = [[{"count": 2, "next": null, "results": [
+      {"id": "a", "name": "x", "wide": {"deep": [1, 2]}, "ref": {"id": 7, "url": "u"}, "tags": [{"id": 1, "url": "t"}]},
+      {"id": "b", "name": null, "ref": null, "tags": []}]}]]
+    local v = core.json_decode(text, "page", { count = true, results = { id = true, name = true,
+                                                                            ref = { id = true },
+                                                                            tags = { id = true } } })
+    assert.equals(2, v.count)
+    assert.is_nil(v.next)
+    assert.same({ id = "a", name = "x", ref = { id = 7 }, tags = { { id = 1 } } }, v.results[1])
+    assert.equals(ms.null, v.results[2].name)
+    assert.equals(ms.null, v.results[2].ref)
+    assert.same({}, v.results[2].tags)
+    -- the whole value without a shape, and bad input still named
+    assert.same({ deep = { 1, 2 } }, core.json_decode(text).results[1].wide)
+    local ok, err = pcall(core.json_decode, '{"a": [1,', "page", { a = true })
+    assert.is_false(ok)
+    assert.matches("page", tostring(err.message or err))
+  end)
+end)
