@@ -92,6 +92,17 @@ function M.adapter(name, defaults)
     -- a sync is re-read and diffed again (moonsync sync --verify)
     if decl.verify == nil then decl.verify = true end
     local cls = rest.adapter(name, true)(decl)
+    --- The target object's page in Nautobot's web interface (SSoT's
+    -- lookup_object): its API detail path without /api, or nil.
+    function cls.object_url(self, model, uid)
+      local res = self.rest.resources[model]
+      local sid = res and self._sid[model] and self._sid[model][uid]
+      if sid == nil or not res.detail and not res.path then return nil end
+      local path = res.detail and res.detail:gsub("{id}", tostring(sid))
+                   or (res.path:gsub("/?$", "/") .. tostring(sid) .. "/")
+      local base = self.client.base_url:gsub("/+$", "")
+      return base .. (path:gsub("^/api/", "/"))
+    end
     local rest_new = cls.new
     function cls.new(c, opts)
       opts = opts or {}

@@ -15,8 +15,9 @@ local openapi = require "moonsync.adapters.openapi"
 -- NetBox 4.5+ v2 tokens (nbt_...) go as "Bearer", v1 tokens as "Token"
 local M = { kind = "netbox", api_version = false, token_env = "NETBOX_TOKEN",
             token_scheme = "netbox",
-            -- NetBox nests references as brief objects, always
-            preset = { name = "netbox" } }
+            -- NetBox nests references as brief objects, always, and takes
+            -- a reference as an id (a brief object only whole)
+            preset = { name = "netbox", refs = "id" } }
 
 --- The catalogue of a NetBox OpenAPI document (/api/schema/?format=json),
 -- for models declared on it (see moonsync.adapters.openapi).

@@ -517,8 +517,10 @@ local function m2m_item(keys, item)
 end
 
 -- The body of a write of `send` (field names) from the full values `f`.
--- Fields the API computes (read-only, no composite) are not sent.
-function M.body(model, f, send, composites)
+-- Fields the API computes (read-only, no composite) are not sent. A
+-- reference goes as a dict of its attributes, or as what
+-- write_ref(field, {{parts =, value =}}) makes of them (an id).
+function M.body(model, f, send, composites, write_ref)
   local api = model.api
   local groups, order = {}, {}
   local body = {}
@@ -557,7 +559,9 @@ function M.body(model, f, send, composites)
       g[#g + 1] = { parts = parts, value = v }
     end
   end
-  for _, top in ipairs(order) do body[top] = ref_object(groups[top]) end
+  for _, top in ipairs(order) do
+    body[top] = write_ref and write_ref(top, groups[top]) or ref_object(groups[top])
+  end
   for target, parts in pairs(composites or {}) do
     local vals, complete, touched = {}, true, false
     for i, p in ipairs(parts.fields) do
@@ -571,6 +575,56 @@ function M.body(model, f, send, composites)
     end
   end
   return body
+end
+
+-- The server id of a reference written by id (NetBox, whose requests take
+-- a brief object only whole): the id of the adapter's own record when the
+-- reference names one (created earlier in this sync, perhaps), else of
+-- the one record of the target resource whose fields match, read once.
+function M.ref_id(adapter, model, ref, target, pl, f)
+  local any = false
+  for _, pv in ipairs(pl) do if pv.value ~= nil and pv.value ~= null then any = true end end
+  if not any then return null end
+  if ref and not ref.partial then
+    local m = adapter.model[ref.model]
+    local ids = {}
+    for idfield, from in pairs(ref.ids) do ids[idfield] = f[from] end
+    local ok, uid = pcall(function() return m(ids):get_unique_id() end)
+    local sid = ok and adapter._sid[ref.model][uid]
+    if sid ~= nil then return sid end
+  end
+  local schema = model.api.schema
+  local res = schema:resource(target, model.api.who)
+  local paths = {}
+  for i, pv in ipairs(pl) do paths[i] = concat(pv.parts, ".") end
+  local sig = target .. "\0" .. concat(paths, "\0")
+  adapter._ref_index = adapter._ref_index or {}
+  local index = adapter._ref_index[sig]
+  if not index then
+    index = {}
+    local rows = adapter.client:get_all(res.path, { pagination = adapter.rest.pagination,
+                                                    page_size = adapter.rest.page_size })
+    for _, row in ipairs(rows) do
+      local key = {}
+      for i, pv in ipairs(pl) do
+        local v = row
+        for _, part in ipairs(pv.parts) do v = type(v) == "table" and v[part] or nil end
+        key[i] = (v == nil or v == null) and "\0" or tostring(v)
+      end
+      local k = concat(key, "\1")
+      index[k] = index[k] == nil and row.id or false
+    end
+    adapter._ref_index[sig] = index
+  end
+  local key, shown = {}, {}
+  for i, pv in ipairs(pl) do
+    key[i] = (pv.value == nil or pv.value == null) and "\0" or tostring(pv.value)
+    shown[i] = fmt("%s %s", paths[i], tostring(pv.value))
+  end
+  local id = index[concat(key, "\1")]
+  if id == nil then error(fmt("no %s with %s", target, concat(shown, ", ")), 0) end
+  if id == false then error(fmt("more than one %s with %s", target, concat(shown, ", ")), 0) end
+  return id
 end
 
 -- {====== the adapter: schema models as REST resources ======}
@@ -701,7 +755,7 @@ function M.resources(adapter_name, models, preset)
           end
           return out
         end,
-        to_api = function(f, _, op)
+        to_api = function(f, adapter, op)
           local send = {}
           if op and op.action == "update" then
             -- a reference goes whole: every field read through it
@@ -716,7 +770,10 @@ function M.resources(adapter_name, models, preset)
           else
             for _, field in ipairs(api.fields) do send[#send + 1] = field end
           end
-          return M.body(m, f, send, composites)
+          return M.body(m, f, send, composites,
+                        preset.refs == "id" and adapter and function(top, pl)
+                          return M.ref_id(adapter, m, refs[top], groups[top].target, pl, f)
+                        end or nil)
         end,
         m2m_refs = m2m_refs,
         after_write = #through > 0 and M.through_writer(m, through) or nil,
@@ -1006,7 +1063,8 @@ function Schema:generate(names, source)
   if source.bundled then
     w("local api = %s.schema()", kind)
   else
-    w("-- the job needs permission to read the schema: permissions = { read = { %q } }", source.file)
+    w("-- the schema is read when this module loads: keep it in the job's directory, which a")
+    w("-- job may read from the start")
     w("local api = %s.schema(assert(io.open(%q)):read(\"a\"))", kind, source.file)
   end
   w("")

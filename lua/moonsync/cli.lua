@@ -82,7 +82,7 @@ local USAGE = {
   inspect = "usage: moonsync inspect JOB.lua [--format text|json]\n"
       .. "         [--allow-read PATH]... [--allow-write PATH]... [--allow-net HOST[:PORT]]...\n"
       .. "         [--allow-env NAME]...\n"
-      .. "prints what the job declares: name, flags, policy and permissions\n"
+      .. "prints what the job declares: name, flags, policy, permissions and data mappings\n"
       .. "exit: 0 done, 1 error\n",
   schema = "usage: moonsync schema OPENAPI.json|nautobot [RESOURCE...]\n"
       .. "lists the resources of an OpenAPI document (`nautobot`: Nautobot 3.1's, bundled);\n"

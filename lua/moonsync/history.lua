@@ -85,6 +85,16 @@ MIGRATIONS[2] = function(db)
   end
 end
 
+-- A link from each operation to the object it wrote, in the target's own
+-- interface, and the job's data mappings (SSoT's table of what each model
+-- is on either side).
+MIGRATIONS[3] = function(db)
+  db:exec [[
+    ALTER TABLE operations ADD COLUMN url TEXT;
+    ALTER TABLE runs ADD COLUMN data_mappings TEXT;
+  ]]
+end
+
 M.VERSION = #MIGRATIONS
 
 -- Runs fn() in one write transaction: committed when it returns, rolled
@@ -261,19 +271,21 @@ function M:finish(id, r, keep)
         job = coalesce(?6, job), job_path = coalesce(?7, job_path), source = ?8, target = ?9,
         n_create = ?10, n_update = ?11, n_delete = ?12, n_unchanged = ?13, n_skip = ?14,
         created = ?15, updated = ?16, deleted = ?17, failed = ?18,
-        load_s = ?19, diff_s = ?20, sync_s = ?21, write_s = ?22, peak_rss = ?23, diff = ?24
+        load_s = ?19, diff_s = ?20, sync_s = ?21, write_s = ?22, peak_rss = ?23, diff = ?24,
+        data_mappings = ?25
         WHERE id = ?1]])
       :run(id, now_iso(), r.duration, r.exit_status,
            red(r.error), r.job, r.job_path, red(r.source), red(r.target),
            s.create, s.update, s.delete, s["no-change"], s.skip,
            res.created, res.updated, res.deleted,
            res.created and (res.failed or 0) + (res.errors or 0) or nil,
-           t.load, t.diff, t.sync, t.write, r.peak_rss, diff)
+           t.load, t.diff, t.sync, t.write, r.peak_rss, diff,
+           r.data_mappings and #r.data_mappings > 0 and red(cjson.encode(r.data_mappings)) or nil)
     local st = db:prepare("INSERT INTO operations (run_id, seq, op, model, uid, status, result, "
-                          .. "message, duration) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+                          .. "message, duration, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
     for i, op in ipairs(r.ops or {}) do
       st:run(id, i, op.op, op.model, red(op.uid), op.status, op.result,
-             op.message and red(op.message) or nil, op.duration)
+             op.message and red(op.message) or nil, op.duration, op.url and red(op.url) or nil)
     end
     M.store_counts(db, id, r.counts or M.counts(r.planned, r.ops))
     if keep then M.prune(db, keep) end
@@ -301,6 +313,7 @@ local function run_table(row)
                                deleted = row.deleted, failed = row.failed } or nil,
     timings = { load = row.load_s, diff = row.diff_s, sync = row.sync_s, write = row.write_s },
     peak_rss = row.peak_rss,
+    data_mappings = row.data_mappings and cjson.decode(row.data_mappings) or nil,
   }
 end
 
@@ -332,7 +345,7 @@ function M:get(id)
   if not row then return nil end
   local run = with_counts(self.db, { run_table(row) })[1]
   run.diff_json = row.diff
-  run.ops = self.db:prepare("SELECT op, model, uid, status, result, message, duration "
+  run.ops = self.db:prepare("SELECT op, model, uid, status, result, message, duration, url "
                             .. "FROM operations WHERE run_id = ?1 ORDER BY seq"):rows(id)
   return run
 end

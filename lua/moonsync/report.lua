@@ -77,7 +77,8 @@ local function compact(run)
     nodes[#nodes + 1] = { e.act, model(e.m), e.uid, pidx, e.attrs or 0, e.before or 0,
                           op and op.result or 0,
                           op and op.result ~= "ok" and op.result ~= "unchanged"
-                            and redact.text(op.message or op.status or "") or 0 }
+                            and redact.text(op.message or op.status or "") or 0,
+                          op and op.url and redact.text(op.url) or 0 }
     local me = #nodes - 1
     for _, k in ipairs(e.kids) do emit(k, me) end
   end
@@ -103,6 +104,7 @@ local function meta(run)
   end
   t.dry_run = run.dry_run and true or false
   t.summary, t.result, t.timings, t.counts = run.summary, run.result, run.timings, run.counts
+  t.data_mappings = run.data_mappings
   return t
 end
 
@@ -188,6 +190,30 @@ local SCRIPT = [==[
   ["load", "diff", "sync", "write"].forEach(function (k) { if (T[k] !== undefined) tm.push(k + " " + T[k].toFixed(3) + " s"); });
   if (R.peak_rss) tm.push("peak memory " + (R.peak_rss / 1048576).toFixed(1) + " MiB");
   $("timings").textContent = tm.length ? "timings: " + tm.join(", ") : "";
+  // a link only to a web address: nothing in the data can become script
+  function link(url, label) {
+    if (typeof url !== "string" || !/^https?:\/\//i.test(url)) return el("span", null, url ? url : "");
+    var a = el("a", "link", label || url);
+    a.href = url;
+    a.rel = "noopener noreferrer";
+    return a;
+  }
+  var DM = R.data_mappings || [];
+  if (DM.length) {
+    $("mappings").hidden = false;
+    var mt = $("mapping-table"), mh = el("tr");
+    ["source", "target"].forEach(function (c) { mh.appendChild(el("th", null, c)); });
+    mt.appendChild(mh);
+    DM.forEach(function (d) {
+      var tr = el("tr");
+      [[d.source, d.source_url], [d.target, d.target_url]].forEach(function (c) {
+        var td = el("td", null, c[0] + " ");
+        if (c[1]) td.appendChild(link(c[1]));
+        tr.appendChild(td);
+      });
+      mt.appendChild(tr);
+    });
+  }
   if (D.failures.length) {
     $("failures").hidden = false;
     D.failures.slice(0, 1000).forEach(function (f) {
@@ -300,6 +326,7 @@ local SCRIPT = [==[
     row.appendChild(el("span", "uid", n[2]));
     if (failed(i)) row.appendChild(el("span", "fail", n[6] + (n[7] ? ": " + n[7] : "")));
     else if (n[6] === "ok") row.appendChild(el("span", "model", "done"));
+    if (n[8]) row.appendChild(link(n[8], "open"));
     if (!(vis[i] & 1)) li.classList.add("context");
     li.appendChild(row);
     li.appendChild(el("ul", "kids"));
@@ -358,6 +385,7 @@ function M.html(run)
     '<div id="error" class="fail"></div></header>\n',
     '<section id="summary"><h2>Summary</h2><div id="totals"></div><div id="result"></div>',
     '<table id="summary-table"></table><p id="timings"></p></section>\n',
+    '<section id="mappings" hidden><h2>Data mappings</h2><table id="mapping-table"></table></section>\n',
     '<section id="failures" hidden><h2>Failures</h2><ul id="failure-list"></ul></section>\n',
     '<section id="changes"><h2>Changes</h2><div id="controls">',
     '<label><input type="checkbox" name="action" value="create" checked> create</label>',

@@ -211,6 +211,9 @@ function Run:sync(diff, source, flags)
   local o = self.opts
   local ops = self.ops
   local log = o.log
+  -- a link to each object written, where the target has one
+  local target = self.target
+  local url_of = type(target.object_url) == "function" and target.object_url
   core.trap_signals(true)
   local t0 = core.now()
   -- the progress and the log read no record: unchanged subtrees are skipped
@@ -218,8 +221,14 @@ function Run:sync(diff, source, flags)
     self.gate:sync_options { diff = diff or self.diffed, flags = flags or self:flags(),
       callback = o.progress, ops_log = o.ops_log, skip_unchanged = true,
       log = function(op)
+        local url
+        if url_of and op.status == "success" and op.op ~= "delete" then
+          local ok, u = pcall(url_of, target, op.model, op.uid)
+          url = ok and type(u) == "string" and u or nil
+        end
         ops[#ops + 1] = { op = op.op, model = op.model, uid = op.uid, status = op.status,
-                          result = op.result, message = op.message, duration = op.duration }
+                          result = op.result, message = op.message, duration = op.duration,
+                          url = url }
         if log then log(op) end
       end })
   core.trap_signals(false)
@@ -353,6 +362,7 @@ function Run:record(info)
   local r = { command = info.command, exit_status = info.exit_status, error = info.error,
               job = self.job_name, job_path = self.job_path, dry_run = info.dry_run or false,
               timings = self.timings, peak_rss = core.peak_rss(), ops = self.ops,
+              data_mappings = self.job and self.job.data_mappings or nil,
               started = wall_iso(self.wall0), ended = wall_iso(core.wall_time()),
               duration = core.now() - self.t0 }
   local labels = info.labels or self.labels or {}

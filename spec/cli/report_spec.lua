@@ -191,6 +191,30 @@ f.onload = function () {
     assert.same({ "create site osl01" }, shown(h.chromium(dir .. "/r.html", "#failed=1")))
   end)
 
+  it_browser("links each written object to its page and shows the data mappings; only web addresses", function()
+    local dir = h.tmpdir()
+    local report = require "moonsync.report"
+    report.write(dir .. "/links.html", {
+      command = "sync", job = "ssot",
+      diff_json = [[{"format": "moonsync-diff/1", "changes": [
+        {"action": "create", "model": "device", "uid": "d1", "attrs": {"serial": "S1"}},
+        {"action": "update", "model": "device", "uid": "d2", "attrs": {"serial": "S2"}, "before": {"serial": "S0"}}]}]],
+      ops = { { op = "create", model = "device", uid = "d1", status = "success", result = "ok",
+                url = "http://nautobot.example/dcim/devices/1f0c/" },
+              { op = "update", model = "device", uid = "d2", status = "success", result = "ok",
+                url = "javascript:alert(1)" } },
+      data_mappings = { { source = "Device (remote)", target = "Device (local)",
+                          target_url = "https://nautobot.example/dcim/devices/" } },
+    })
+    local dom = h.chromium(dir .. "/links.html")
+    assert.matches('<a class="link" href="http://nautobot.example/dcim/devices/1f0c/" rel="noopener noreferrer">open</a>',
+                   dom, 1, true)
+    assert.is_nil(dom:find('href="javascript', 1, true))
+    assert.matches("javascript:alert(1)", dom, 1, true)
+    assert.matches('<section id="mappings"><h2>Data mappings</h2>', dom, 1, true)
+    assert.matches('<td>Device (local) <a class="link" href="https://nautobot.example/dcim/devices/"', dom, 1, true)
+  end)
+
   it_browser("renders 100,000 changes lazily, within its bound", function()
     local dir = h.tmpdir()
     local function doc(path, status, from, to)

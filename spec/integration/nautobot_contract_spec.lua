@@ -48,6 +48,7 @@ local function api(url, method, path, body)
 end
 
 local function id_of(url, kind, query)
+  -- (the stand-in's own address: the same records as through Prism)
   local r = api(url, "GET", "/api/" .. kind .. "/?" .. query)
   assert(r and r.count == 1, kind .. "?" .. query .. ": " .. cjson.encode(r))
   return r.results[1].id
@@ -215,10 +216,32 @@ return ms.job {
   it("the example's data source and data target jobs make each side match the other", function()
     -- the local Nautobot seeded differently
     local s = servers(EXAMPLE .. "/local.json")
-    local r = h.run_at(EXAMPLE, s.env, "sync", "data_source.lua", "--no-progress")
+    local report = dir .. "/report.html"
+    local r = h.run_at(EXAMPLE, s.env, "sync", "data_source.lua", "--no-progress", "--report", report)
     assert.equals(0, r.code, r.stdout .. r.stderr)
     assert.matches("sync complete: 24 created, 12 updated, 0 deleted, 0 failed", r.stdout, 1, true)
     clean(s, "data source")
+    -- the report links each record written to its page in the local Nautobot, and has
+    -- the job's data mappings
+    local data = cjson.decode(h.read(report):match('<script type="application/json" id="data">(.-)</script>'))
+    assert.equals(12, #data.run.data_mappings)
+    assert.same({ source = "Location (remote)", target = "Location (local)", target_url = "/dcim/locations/" },
+                data.run.data_mappings[2])
+    local links = 0
+    for _, n in ipairs(data.nodes) do
+      if n[1] ~= 0 and n[9] ~= 0 then
+        links = links + 1
+        local kind = data.models[n[2] + 1] == "device" and "dcim/devices" or nil
+        if kind then assert.matches("^" .. s.prisms[2].url:gsub("%p", "%%%0") .. "/dcim/devices/%x+%-[%x-]+/$", n[9]) end
+      end
+    end
+    assert.equals(36, links)
+    local ams = id_of(s.localnb.url, "dcim/locations", "name=AMS")
+    local found = false
+    for _, n in ipairs(data.nodes) do
+      if n[9] == s.prisms[2].url .. "/dcim/locations/" .. ams .. "/" then found = true end
+    end
+    assert.is_true(found, "the updated location AMS links to its page")
     assert.equals(0, h.run_at(EXAMPLE, s.env, "diff", "data_source.lua").code)
     -- what only the local one has goes to the remote; nothing is deleted there
     r = h.run_at(EXAMPLE, s.env, "sync", "data_target.lua", "--no-progress")

@@ -1,6 +1,6 @@
--- Contract specs: the NetBox and Nautobot presets against NetBox's
--- published OpenAPI schema (spec/fixtures/netbox/openapi.json, made by
--- scripts/netbox-openapi), validated by Prism in proxy mode in front of a
+-- Contract specs: schema-aware models on NetBox's published OpenAPI schema
+-- (spec/fixtures/netbox/openapi.json, made by scripts/netbox-openapi),
+-- through the NetBox adapter, validated by Prism in proxy mode in front of a
 -- stateful stand-in enforcing NetBox's write rules
 -- (spec/servers/netbox_standin.js). A spec fails on any request the schema
 -- rejects, any error response, and any sync whose second diff is not
@@ -13,8 +13,8 @@ local TOKEN_V2 = "nbt_0f3c9e2a71b84d56"
 local SCHEMA = [[{"top_level": ["site", "prefix"], "models": {
   "site": {"identifiers": ["name"], "attributes": ["slug", "status", "description"],
            "children": {"device": "devices"}},
-  "device": {"identifiers": ["site_name", "name"],
-             "attributes": ["role", "device_type", "status", "serial"]},
+  "device": {"identifiers": ["site__name", "name"],
+             "attributes": ["role__slug", "device_type__slug", "status", "serial"]},
   "prefix": {"identifiers": ["prefix"], "attributes": ["status", "description"]}}}]]
 
 -- A source document: sites (with statuses), their devices, prefixes.
@@ -23,7 +23,7 @@ local function source(sites, prefixes)
   for _, s in ipairs(sites) do
     local devs = {}
     for _, d in ipairs(s.devices or {}) do
-      devs[#devs + 1] = ('{"site_name": "%s", "name": "%s", "role": "%s", "device_type": "%s", '
+      devs[#devs + 1] = ('{"site__name": "%s", "name": "%s", "role__slug": "%s", "device_type__slug": "%s", '
         .. '"status": "%s", "serial": "%s"}'):format(s.name, d[1], d[2], d[3], d[4], d[5])
     end
     out[#out + 1] = ('{"name": "%s", "slug": "%s", "status": "%s", "description": "%s", "devices": [%s]}')
@@ -36,37 +36,30 @@ local function source(sites, prefixes)
   return ('{"site": [%s], "prefix": [%s]}'):format(table.concat(out, ", "), table.concat(pf, ", "))
 end
 
+-- The target: the same models declared on NetBox's schema (what the schema
+-- says of each field decides how it is read and written).
 local JOB = [[
 local ms = require "moonsync"
 local json_file = require "moonsync.adapters.json_file"
-local preset = require(%q)
+local netbox = require "moonsync.adapters.netbox"
 local dir = %q
-local sc = ms.schema(dir .. "/schema.json")
-local Api = preset.adapter "api" {
-  models = sc.models, top_level = { "site", "prefix" }, bulk = %s,
-  lookups = { role = { path = "/api/dcim/device-roles/", key = "slug" },
-              device_type = { path = "/api/dcim/device-types/", key = "slug" } },
-  resources = {
-    site = { path = "/api/dcim/sites/",
-             fields = { name = "name", slug = "slug", status = "status.value", description = "description" } },
-    device = { path = "/api/dcim/devices/",
-               fields = { name = "name", site_name = "site.name",
-                          role = { path = "role.slug", lookup = "role" },
-                          device_type = { path = "device_type.slug", lookup = "device_type" },
-                          status = "status.value", serial = "serial" },
-               parent = { model = "site", ids = { name = "site_name" } },
-               refs = { site = { model = "site", ids = { name = "site_name" } } } },
-    prefix = { path = "/api/ipam/prefixes/",
-               fields = { prefix = "prefix", status = "status.value", description = "description" } },
-  },
-}
+local api = netbox.schema(assert(io.open(%q)):read("a"))
+local Site = api:model "site" { resource = "dcim.sites", identifiers = { "name" },
+  attributes = { "slug", "status", "description" }, children = { device = "devices" } }
+local Device = api:model "device" { resource = "dcim.devices", identifiers = { "site__name", "name" },
+  attributes = { "role__slug", "device_type__slug", "status", "serial" } }
+local Prefix = api:model "prefix" { resource = "ipam.prefixes", identifiers = { "prefix" },
+  attributes = { "status", "description" } }
+local Api = netbox.adapter "api" { models = { Site, Device, Prefix }, top_level = { "site", "prefix" },
+                                   bulk = %s }
 return ms.job {
   source = function()
-    return json_file.open { schema = sc, path = dir .. "/source.json", name = "inventory", side = "source" }
+    return json_file.open { schema = ms.schema(dir .. "/schema.json"), path = dir .. "/source.json",
+                            name = "inventory", side = "source" }
   end,
   target = function() return Api:new { url = os.getenv("MOONSYNC_API_URL") }:load() end,
   policy = { max_deletes = 50 },
-  permissions = { env = { "NETBOX_TOKEN", "NAUTOBOT_TOKEN" }, net = { "${MOONSYNC_API_URL}" } },
+  permissions = { env = { "NETBOX_TOKEN" }, net = { "${MOONSYNC_API_URL}" } },
 }
 ]]
 
@@ -74,9 +67,9 @@ describe("NetBox contract #contract", function()
   local have = h.have_node()
   local standin, prism, dir
 
-  local function seed(url, token, flavor)
+  local function seed(url, token)
     local auth = token:match("^nbt_") and "Bearer " or "Token "
-    local accept = flavor == "nautobot" and "application/json; version=2.0" or "application/json"
+    local accept = "application/json"
     local function post(path, body)
       local p = io.popen(("env -u LD_PRELOAD curl -s -H %s -H %s -H 'Content-Type: application/json' -d %s %s")
         :format(h.quote("Authorization: " .. auth .. token), h.quote("Accept: " .. accept),
@@ -137,21 +130,20 @@ describe("NetBox contract #contract", function()
   }
   local PREFIXES = { { "10.0.0.0/24", "active", "ams" }, { "10.0.1.0/24", "reserved", "ber" } }
 
-  local function scenario(preset, bulk, flavor, token, via_prism)
-    standin = h.server("netbox_standin", "--token", token, "--flavor", flavor)
+  local function scenario(bulk, token)
+    standin = h.server("netbox_standin", "--token", token)
     finally(function()
       standin.stop()
       if prism then prism.stop() end
       prism = nil
     end)
-    seed(standin.url, token, flavor)
-    local url = standin.url
-    if via_prism then
-      prism = h.prism(h.fixtures .. "/netbox/openapi.json", standin.url, dir .. "/prism.log", probe(token))
-      url = prism.url
-    end
-    local job = h.write(dir .. "/job.lua", JOB:format(preset, dir, tostring(bulk)))
-    local env = { MOONSYNC_API_URL = url, NETBOX_TOKEN = token, NAUTOBOT_TOKEN = token }
+    seed(standin.url, token)
+    prism = h.prism(h.fixtures .. "/netbox/openapi.json", standin.url, dir .. "/prism.log", probe(token))
+    local url = prism.url
+    -- the schema beside the job: a job reads its own directory from the start
+    local schema = h.write(dir .. "/netbox-openapi.json", h.read(h.fixtures .. "/netbox/openapi.json"))
+    local job = h.write(dir .. "/job.lua", JOB:format(dir, schema, tostring(bulk)))
+    local env = { MOONSYNC_API_URL = url, NETBOX_TOKEN = token }
     -- create everything
     local out = step(job, env, source(SITES, PREFIXES), "create")
     assert.matches("sync complete: 10 created, 0 updated, 0 deleted", out)
@@ -171,19 +163,15 @@ describe("NetBox contract #contract", function()
   end
 
   it("syncs sites, devices and prefixes one by one against NetBox's schema (v2 token)", function()
-    scenario("netbox", false, "netbox", TOKEN_V2, true)
+    scenario(false, TOKEN_V2)
   end)
 
   it("syncs them with bulk writes against NetBox's schema (v2 token)", function()
-    scenario("netbox", true, "netbox", TOKEN_V2, true)
+    scenario(true, TOKEN_V2)
   end)
 
   it("sends a v1 token as Token", function()
-    scenario("netbox", true, "netbox", "0123456789abcdef0123456789abcdef01234567", true)
-  end)
-
-  it("syncs the Nautobot preset against the stand-in with Nautobot's conventions (no schema)", function()
-    scenario("nautobot", true, "nautobot", "nautobot-token-1234", false)
+    scenario(true, "0123456789abcdef0123456789abcdef01234567")
   end)
 
   it("the schema rejects what NetBox would: a choice written as its read form", function()

@@ -1,10 +1,9 @@
-// A stateful stand-in for NetBox's REST API (and, with --flavor nautobot,
-// Nautobot's conventions), enforcing NetBox's write rules for the
-// endpoints moonsync's contract specs use: dcim sites, devices, device
-// roles, device types, manufacturers; ipam prefixes and IP addresses.
+// A stateful stand-in for NetBox's REST API, enforcing NetBox's write rules
+// for the endpoints moonsync's contract specs use: dcim sites, devices,
+// device roles, device types, manufacturers; ipam prefixes and IP addresses.
 // On 127.0.0.1 with a free port; prints "listening PORT PID" when ready.
 //
-//   node netbox_standin.js [--token T] [--latency MS] [--flavor netbox|nautobot]
+//   node netbox_standin.js [--token T] [--latency MS]
 //
 // Rules (NetBox 4.x):
 // - token auth: "Authorization: Token T", or "Bearer T" for v2 tokens
@@ -19,12 +18,10 @@
 //   are atomic: one bad item refuses the batch, with a list of per-item
 //   errors aligned with the request ({} for the good ones)
 // - limit/offset pagination with {count, next, previous, results}
-// Nautobot flavor: ids are UUIDs and the API version header is required.
 // /__stats gives the requests received by method and the largest number of
 // requests that were in progress at once.
 'use strict';
 const http = require('http');
-const crypto = require('crypto');
 
 const args = process.argv.slice(2);
 function opt(name, def) {
@@ -33,7 +30,6 @@ function opt(name, def) {
 }
 const token = opt('--token', null);
 const latency = Number(opt('--latency', '0'));
-const flavor = opt('--flavor', 'netbox');
 
 const choices = (...vs) => Object.fromEntries(vs.map((v) => [v, v[0].toUpperCase() + v.slice(1)]));
 const SITE_STATUS = choices('planned', 'staging', 'active', 'decommissioning', 'retired');
@@ -94,7 +90,7 @@ function unstore(kind, id) {
   db[kind].delete(id);
 }
 let serial = 1;
-const newId = () => (flavor === 'nautobot' ? crypto.randomUUID() : serial++);
+const newId = () => serial++;
 
 const stats = { GET: 0, POST: 0, PATCH: 0, PUT: 0, DELETE: 0, inflight: 0, maxInflight: 0, busyMs: 0 };
 
@@ -285,13 +281,10 @@ async function handle(req, res, body) {
   const url = new URL(req.url, `http://${req.headers.host}`);
   if (url.pathname === '/__stats') return send(res, 200, stats);
   if (!authorized(req)) return send(res, 403, { detail: 'Invalid token.' });
-  if (flavor === 'nautobot' && !/version=2\./.test(req.headers.accept || '')) {
-    return send(res, 406, { detail: 'Nautobot needs an API version: Accept: application/json; version=2.x' });
-  }
   const m = url.pathname.match(/^\/api\/([a-z]+\/[a-z-]+)\/(?:([0-9a-f-]+)\/)?$/);
   if (!m || !RES[m[1]]) return send(res, 404, { detail: 'Not found.' });
   const kind = m[1];
-  const id = m[2] === undefined ? undefined : (flavor === 'nautobot' ? m[2] : Number(m[2]));
+  const id = m[2] === undefined ? undefined : Number(m[2]);
   let data = null;
   if (body) {
     try { data = JSON.parse(body); } catch (e) { return send(res, 400, { detail: 'JSON parse error' }); }
