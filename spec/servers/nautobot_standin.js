@@ -39,15 +39,10 @@
 // /__stats gives the requests by method, the error responses, and the
 // largest number of requests in progress at once.
 'use strict';
-const http = require('http');
 const crypto = require('crypto');
 const fs = require('fs');
+const { opt, serve } = require('./standin');
 
-const args = process.argv.slice(2);
-function opt(name, def) {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-}
 const token = opt('--token', null);
 const latency = Number(opt('--latency', '0'));
 const seed = opt('--seed', null);
@@ -694,22 +689,4 @@ if (seed) {
   stats.errors = 0;
 }
 
-const server = http.createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    if (req.url !== '/__stats') stats[req.method] = (stats[req.method] || 0) + 1;
-    stats.inflight++;
-    stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
-    const go = () => {
-      stats.inflight--;
-      handle(req, res, Buffer.concat(chunks).toString()).catch((e) => send(res, 500, { detail: String(e.stack || e) }));
-    };
-    if (latency > 0 && req.url !== '/__stats') setTimeout(go, latency); else go();
-  });
-});
-server.keepAliveTimeout = 30000;
-server.listen(0, '127.0.0.1', () => {
-  console.log(`listening ${server.address().port} ${process.pid}`);
-});
-process.on('SIGTERM', () => { server.closeAllConnections && server.closeAllConnections(); process.exit(0); });
+serve(handle, send, stats, latency);

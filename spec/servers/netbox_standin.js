@@ -21,13 +21,8 @@
 // /__stats gives the requests received by method and the largest number of
 // requests that were in progress at once.
 'use strict';
-const http = require('http');
+const { opt, serve } = require('./standin');
 
-const args = process.argv.slice(2);
-function opt(name, def) {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-}
 const token = opt('--token', null);
 const latency = Number(opt('--latency', '0'));
 
@@ -307,25 +302,4 @@ async function handle(req, res, body) {
   return send(res, 405, { detail: 'Method not allowed.' });
 }
 
-const server = http.createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    if (req.url !== '/__stats') stats[req.method] = (stats[req.method] || 0) + 1;
-    stats.inflight++;
-    stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
-    const go = () => {
-      stats.inflight--;
-      const t0 = process.hrtime.bigint();
-      handle(req, res, Buffer.concat(chunks).toString())
-        .catch((e) => send(res, 500, { detail: String(e) }))
-        .finally(() => { stats.busyMs += Number(process.hrtime.bigint() - t0) / 1e6; });
-    };
-    if (latency > 0 && req.url !== '/__stats') setTimeout(go, latency); else go();
-  });
-});
-server.keepAliveTimeout = 30000;
-server.listen(0, '127.0.0.1', () => {
-  console.log(`listening ${server.address().port} ${process.pid}`);
-});
-process.on('SIGTERM', () => { server.closeAllConnections && server.closeAllConnections(); process.exit(0); });
+serve(handle, send, stats, latency);
