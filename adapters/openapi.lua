@@ -629,6 +629,9 @@ end
 
 -- {====== the adapter: schema models as REST resources ======}
 
+-- model -> function(api_record, tables) -> its fields
+local reader_of = setmetatable({}, { __mode = "k" })
+
 -- The reference groups of a model: field name of the reference (first
 -- part) -> the model fields that read through it.
 local function ref_groups(model)
@@ -739,21 +742,34 @@ function M.resources(adapter_name, models, preset)
       end
       local readers = {}
       for i, field in ipairs(api.fields) do readers[i] = { field, reader(api.fields[field]) } end
+      -- the model's fields of one API record (references through `tables`)
+      local function read(apirec, tables)
+        local out = {}
+        for i = 1, #readers do
+          local r = readers[i]
+          local v = r[2](apirec, tables)
+          if v == nil then v = null end
+          out[r[1]] = v
+        end
+        return out
+      end
+      reader_of[m] = read
       resources[m.name] = {
         path = res.path, detail = res.detail,
         query = preset.query and preset.query(preset.join and 0 or depth, res) or nil,
         parent = parent, refs = refs, fields = nil,
         fetch = preset.join and function(adapter) return M.prefetch(adapter, preset)[api.resource].list end,
         from_api = function(apirec, adapter)
-          local tables = preset.join and adapter and M.prefetch(adapter, preset).byid or nil
-          local out = {}
-          for i = 1, #readers do
-            local r = readers[i]
-            local v = r[2](apirec, tables)
-            if v == nil then v = null end
-            out[r[1]] = v
+          if not (preset.join and adapter) then return read(apirec) end
+          local pf = M.prefetch(adapter, preset)
+          -- read already, while the pages were arriving
+          local done = pf.computed[m.name]
+          local hit = done and done[apirec]
+          if hit then
+            done[apirec] = nil
+            return hit
           end
-          return out
+          return read(apirec, pf.byid)
         end,
         to_api = function(f, adapter, op)
           local send = {}
@@ -851,10 +867,56 @@ function M.prefetch(adapter, preset)
       owners[#rest] = name
     end
   end
+  -- what the first pages completed is indexed now
+  for name, t in pairs(out) do
+    if #t.list >= t.count then
+      local ids = {}
+      for _, rec in ipairs(t.list) do if rec.id ~= nil then ids[rec.id] = rec end end
+      byid[name] = ids
+    end
+  end
+  -- the models whose references all lead to complete resources are read
+  -- page by page, as the pages arrive
+  local readers, computed = {}, {}
+  for _, m in ipairs(adapter.models) do
+    local read = m.api and adapter.rest.resources[m.name] and reader_of[m]
+    if read then
+      local deps, ready = {}, true
+      needed(m, deps)
+      for dep in pairs(deps) do
+        if dep ~= m.api.resource and not byid[dep] then ready = false end
+      end
+      if ready and deps[m.api.resource] and not byid[m.api.resource] then
+        -- its own resource is still coming: fine unless it refers to itself
+        for _, f in ipairs(m.api.fields) do
+          for i = 2, #m.api.fields[f].steps do
+            local st = m.api.fields[f].steps[i]
+            if st.resource and st.resource.name == m.api.resource then ready = false end
+          end
+        end
+      end
+      if ready then
+        local list = readers[m.api.resource] or {}
+        readers[m.api.resource] = list
+        list[#list + 1] = { name = m.name, read = read }
+        computed[m.name] = setmetatable({}, { __mode = "k" })
+      end
+    end
+  end
   -- the pages are decoded as they arrive, while the others are on the way
   local pages = {}
   if #rest > 0 then
-    client:get_many(rest, { each = function(i, r) pages[i] = r:json(shapes[owners[i]]) end })
+    client:get_many(rest, { each = function(i, r)
+      local body = r:json(shapes[owners[i]])
+      pages[i] = body
+      local rs = readers[owners[i]]
+      if rs and type(body) == "table" and type(body.results) == "table" then
+        for _, rd in ipairs(rs) do
+          local c = computed[rd.name]
+          for _, rec in ipairs(body.results) do c[rec] = rd.read(rec, byid) end
+        end
+      end
+    end })
   end
   for i = 1, #rest do
     local list = out[owners[i]].list
@@ -872,7 +934,7 @@ function M.prefetch(adapter, preset)
     for _, rec in ipairs(t.list) do if rec.id ~= nil then ids[rec.id] = rec end end
     byid[name] = ids
   end
-  local data = setmetatable({ byid = byid }, { __index = out })
+  local data = setmetatable({ byid = byid, computed = computed }, { __index = out })
   adapter._prefetch = { gen = gen, data = data }
   return data
 end
