@@ -41,7 +41,8 @@ return ms.job {
 local function api(url, method, path, body)
   local p = io.popen(("env -u LD_PRELOAD curl -s -X %s -H %s -H 'Content-Type: application/json' %s %s")
     :format(method, h.quote("Authorization: Token " .. TOKEN),
-            body and ("-d " .. h.quote(cjson.encode(body))) or "", h.quote(url .. path)))
+            body and ("-d " .. h.quote(type(body) == "string" and body or cjson.encode(body))) or "",
+            h.quote(url .. path)))
   local text = p:read("a")
   p:close()
   return text ~= "" and cjson.decode(text) or nil
@@ -55,6 +56,27 @@ local function id_of(url, kind, query)
 end
 
 local function stats(url) return cjson.decode(h.fetch(url .. "/__stats")) end
+
+-- The resources of the thirteen models, referrers and children first.
+local KINDS = { "dcim/interfaces", "dcim/devices", "ipam/ip-addresses", "ipam/prefixes", "ipam/namespaces",
+                "dcim/locations", "dcim/location-types", "dcim/platforms", "dcim/device-types",
+                "dcim/manufacturers", "tenancy/tenants", "extras/roles", "extras/statuses" }
+
+-- Deletes every record of the thirteen models (Nautobot's Global namespace
+-- stays, as in a new Nautobot).
+local function empty(url)
+  for _, kind in ipairs(KINDS) do
+    local all = api(url, "GET", "/api/" .. kind .. "/?limit=1000")
+    local ids = {}
+    for _, r in ipairs(all.results) do
+      if not (kind == "ipam/namespaces" and r.name == "Global") then ids[#ids + 1] = { id = r.id } end
+    end
+    if #ids > 0 then
+      local res = api(url, "DELETE", "/api/" .. kind .. "/", ids)
+      assert(res == nil, kind .. ": " .. cjson.encode(res))
+    end
+  end
+end
 
 describe("Nautobot contract #contract", function()
   local have = h.have_node()
@@ -103,12 +125,14 @@ describe("Nautobot contract #contract", function()
 
   -- sync, then a second diff with nothing in it
   local function step(s, job, what, expect)
+    local errors = stats(s.localnb.url).errors
     local r = h.run_env(s.env, "sync", job, "--no-progress")
     assert.equals(0, r.code, what .. ": " .. r.stdout .. r.stderr)
     assert.matches("verify: the target, read again, matches the source", r.stdout, 1, true)
     assert.matches(expect, r.stdout, 1, true)
     clean(s, what)
-    assert.same({}, stats(s.localnb.url).lastErrors, what)
+    local after = stats(s.localnb.url)
+    assert.equals(errors, after.errors, what .. ": " .. cjson.encode(after.lastErrors))
     local d = h.run_env(s.env, "diff", job)
     assert.equals(0, d.code, what .. ": " .. d.stdout .. d.stderr)
     assert.equals("(no diffs)\n", d.stdout, what)
@@ -140,7 +164,19 @@ describe("Nautobot contract #contract", function()
         { platform = cjson.null, status = { name = "Planned" } })
     api(R, "PATCH", "/api/dcim/device-types/" .. id_of(R, "dcim/device-types", "model=DCS-7050SX3") .. "/",
         { u_height = 2 })
-    step(s, job, "update", "sync complete: 0 created, 8 updated, 0 deleted, 0 failed")
+    api(R, "PATCH", "/api/dcim/location-types/" .. id_of(R, "dcim/location-types", "name=Region") .. "/",
+        { description = "regions", content_types = { "ipam.prefix" } })
+    -- (a JSON text: cjson would write the empty list as {})
+    api(R, "PATCH", "/api/tenancy/tenants/" .. id_of(R, "tenancy/tenants", "name=Acme") .. "/", '{"tags": []}')
+    api(R, "PATCH", "/api/ipam/namespaces/" .. id_of(R, "ipam/namespaces", "name=Lab") .. "/",
+        { description = "lab, v2" })
+    api(R, "PATCH", "/api/ipam/ip-addresses/" .. id_of(R, "ipam/ip-addresses", "host=10.0.1.10") .. "/",
+        { status = { name = "Reserved" }, tenant = { name = "Acme" } })
+    api(R, "PATCH", "/api/dcim/manufacturers/" .. id_of(R, "dcim/manufacturers", "name=Arista") .. "/",
+        { description = "Arista Networks" })
+    api(R, "PATCH", "/api/dcim/platforms/" .. id_of(R, "dcim/platforms", "name=arista_eos") .. "/",
+        { napalm_driver = "eos2" })
+    step(s, job, "update", "sync complete: 0 created, 14 updated, 0 deleted, 0 failed")
     -- deletes: children and referrers first
     api(R, "DELETE", "/api/dcim/devices/", { { id = id_of(R, "dcim/devices", "name=nyc-leaf1") } })
     api(R, "DELETE", "/api/dcim/locations/", { { id = id_of(R, "dcim/locations", "name=NYC") } })
@@ -168,6 +204,18 @@ describe("Nautobot contract #contract", function()
     for _, p in ipairs(s.prisms) do assert.same({}, p.violations(true)) end
     local d = h.run_env(s.env, "diff", partial, "--format", "summary")
     assert.matches('"delete": 1', d.stdout, 1, true)
+    -- the remote emptied: every record of every model goes, referrers and
+    -- children first
+    empty(R)
+    local left = 0
+    for _, kind in ipairs(KINDS) do
+      left = left + api(s.localnb.url, "GET", "/api/" .. kind .. "/?limit=1").count
+    end
+    step(s, job, "delete all", ("sync complete: 0 created, 0 updated, %d deleted, 0 failed"):format(left - 1))
+    for _, kind in ipairs(KINDS) do
+      local n = api(s.localnb.url, "GET", "/api/" .. kind .. "/?limit=1").count
+      assert.equals(kind == "ipam/namespaces" and 1 or 0, n, kind)
+    end
   end
 
   it("creates, updates and deletes all thirteen models one by one, within Nautobot's schema", function()
