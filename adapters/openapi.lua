@@ -16,7 +16,7 @@
 --   }
 --
 -- Models declared this way go to nautobot.adapter or netbox.adapter (or
--- `openapi.adapter(name, preset)`) without `resources`; a model declared
+-- `openapi.adapter(name)` for other APIs) without `resources`; a model declared
 -- with plain ms.model still needs its hand-written resource.
 -- @module openapi
 local ms = require "moonsync"
@@ -24,7 +24,7 @@ local http = require "moonsync.http"
 local cjson = require "cjson"
 
 local fmt, concat, sort = string.format, table.concat, table.sort
-local pairs, ipairs, type, tostring, error, next = pairs, ipairs, type, tostring, error, next
+local pairs, ipairs, type, tostring, error = pairs, ipairs, type, tostring, error
 
 local M = {}
 

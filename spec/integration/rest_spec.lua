@@ -82,6 +82,78 @@ describe("rest adapter #integration", function()
     end)
   end)
 
+  describe("models from another API's OpenAPI document", function()
+    local srv, dir
+    -- json-server's /sites, described as an OpenAPI document would
+    local DOC = [[{"openapi": "3.0.3", "info": {"title": "Sites API", "version": "1.0"},
+      "paths": {
+        "/sites": {
+          "get": {"responses": {"200": {"description": "sites", "content": {"application/json":
+            {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Site"}}}}}}},
+          "post": {"requestBody": {"content": {"application/json":
+            {"schema": {"$ref": "#/components/schemas/SiteRequest"}}}},
+                   "responses": {"201": {"description": "created"}}}},
+        "/sites/{id}": {"patch": {"requestBody": {"content": {"application/json":
+            {"schema": {"$ref": "#/components/schemas/SiteRequest"}}}},
+                                  "responses": {"200": {"description": "updated"}}},
+                        "delete": {"responses": {"200": {"description": "deleted"}}}}},
+      "components": {"schemas": {
+        "Site": {"type": "object", "required": ["id", "name"], "properties": {
+          "id": {"type": "integer"}, "name": {"type": "string"},
+          "status": {"type": "string", "enum": ["active", "planned"]},
+          "region": {"type": "string", "nullable": true}}},
+        "SiteRequest": {"type": "object", "required": ["name"], "properties": {
+          "name": {"type": "string"}, "status": {"type": "string", "enum": ["active", "planned"]},
+          "region": {"type": "string", "nullable": true}}}}}}]]
+    lazy_setup(function()
+      if not h.have_node() then return end
+      dir = h.tmpdir()
+      h.write(dir .. "/db.json", [[{"sites": [{"id": 1, "name": "ams", "status": "planned", "region": "eu"},
+                                              {"id": 2, "name": "old", "status": "active", "region": null}]}]])
+      srv = h.server("json_server", dir .. "/db.json")
+    end)
+    lazy_teardown(function()
+      if srv then srv.stop() end
+      h.cleanup()
+    end)
+
+    it_node("moonsync schema prints a module that syncs into it as it is", function()
+      local job_dir = h.tmpdir()
+      local file = h.write(job_dir .. "/sites-openapi.json", DOC)
+      local list = h.run("schema", file)
+      assert.equals(0, list.code, list.stderr)
+      assert.matches("^sites +/sites +4 fields\n$", list.stdout)
+      local gen = h.run("schema", file, "sites")
+      assert.equals(0, gen.code, gen.stderr)
+      assert.matches('local openapi = require "moonsync.adapters.openapi"', gen.stdout, 1, true)
+      assert.matches('identifiers = { "name" },\n  attributes = { "region", "status" },', gen.stdout, 1, true)
+      h.write(job_dir .. "/sites.lua", gen.stdout)
+      h.write(job_dir .. "/schema.json", [[{"top_level": ["site"], "models": {
+        "site": {"identifiers": ["name"], "attributes": ["region", "status"]}}}]])
+      h.write(job_dir .. "/wanted.json", [[{"site": [{"name": "ams", "status": "active", "region": "eu"},
+                                                   {"name": "ber", "status": "planned", "region": null}]}]])
+      local job = h.write(job_dir .. "/job.lua", [[
+local ms = require "moonsync"
+local json_file = require "moonsync.adapters.json_file"
+local sites = require "sites"
+local _, here = ...
+return ms.job {
+  source = function()
+    return json_file.open { schema = here .. "/schema.json", path = here .. "/wanted.json", name = "wanted" }
+  end,
+  target = function() return sites.adapter("api"):new { client = { base_url = os.getenv("API_URL") } }:load() end,
+  permissions = { env = { "API_URL" }, net = { "${API_URL}" } },
+}
+]])
+      local env = { API_URL = srv.url }
+      local r = h.run_env(env, "sync", job, "--no-progress")
+      assert.equals(0, r.code, r.stdout .. r.stderr)
+      assert.matches("sync complete: 1 created, 1 updated, 1 deleted, 0 failed", r.stdout, 1, true)
+      local d = h.run_env(env, "diff", job)
+      assert.equals(0, d.code, d.stdout .. d.stderr)
+    end)
+  end)
+
   describe("nautobot and netbox presets", function()
     local srv
     lazy_setup(function()
