@@ -82,6 +82,26 @@ function M.adapter(name, defaults)
         res[k] = v
       end
       decl.resources = res
+      -- a dry run (and the check before a sync) builds each write's body:
+      -- a reference that resolves to nothing is reported before anything is sent
+      local own = decl.validate
+      decl.validate = function(self, action, model, keys, attrs)
+        local r = generated[model.name]
+        if r and action ~= "delete" then
+          local f = {}
+          if action == "update" then
+            local ok, uid = pcall(function() return model(keys):get_unique_id() end)
+            local rec = ok and self:get_or_none(model.name, uid)
+            for k, v in pairs(rec and rec:get_attrs() or {}) do f[k] = v end
+          end
+          for k, v in pairs(keys) do f[k] = v end
+          for k, v in pairs(attrs) do f[k] = v end
+          local ok, err = pcall(r.to_api, f, self, { action = action, keys = keys, attrs = attrs })
+          if not ok then return false, tostring(err) end
+        end
+        if own then return own(self, action, model, keys, attrs) end
+        return true
+      end
       if version == nil and defaults.api_version and schema_models.version then
         version = schema_models.version:match("^(%d+%.%d+)")
       end

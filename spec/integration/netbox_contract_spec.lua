@@ -157,6 +157,13 @@ describe("NetBox contract #contract", function()
     out = step(job, env, source(changed, { { "10.0.0.0/24", "deprecated", "ams, old" }, PREFIXES[2] }),
                "update")
     assert.matches("0 created, 4 updated, 0 deleted", out)
+    -- a dry run reports a reference that resolves to nothing, before anything is sent
+    h.write(dir .. "/source.json", source({ changed[1], { name = "BER", status = "planned",
+      devices = { { "ber-sw1", "nope", "sw-24", "staged", "B1" } } }, SITES[3] }, PREFIXES))
+    local dry = h.run_env(env, "sync", job, "--dry-run", "--no-progress")
+    assert.equals(1, dry.code, dry.stdout .. dry.stderr)
+    assert.matches("update device BER__ber%-sw1: .-no dcim.device%-roles with slug nope",
+                   dry.stdout .. dry.stderr)
     -- delete a site that still has devices: its devices go first
     out = step(job, env, source({ changed[1], SITES[2] }, { PREFIXES[2] }), "delete")
     assert.matches("0 created, 0 updated, 4 deleted", out)
