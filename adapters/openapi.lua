@@ -862,8 +862,16 @@ function M.prefetch(adapter, preset)
     end
     out[name] = { list = {}, count = math.tointeger(tonumber(body.count)) }
     for _, rec in ipairs(body.results) do out[name].list[#out[name].list + 1] = rec end
-    for off = #body.results, out[name].count - 1, size do
-      rest[#rest + 1] = { path = firsts[i].path, query = query(off) }
+    -- a server that caps the page size (Nautobot's MAX_PAGE_SIZE) answers
+    -- fewer: the rest are asked for in pages of what it gave
+    local step = #body.results
+    if step == 0 and out[name].count > 0 then
+      error(ms.error("HTTPError", fmt("GET %s: an empty first page of %d records", r.url, out[name].count)), 0)
+    end
+    for off = step, out[name].count - 1, math.max(step, 1) do
+      local q = query(off)
+      q.limit = tostring(step)
+      rest[#rest + 1] = { path = firsts[i].path, query = q }
       owners[#rest] = name
     end
   end

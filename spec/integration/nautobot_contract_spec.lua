@@ -226,6 +226,20 @@ describe("Nautobot contract #contract", function()
     scenario(true)
   end)
 
+  it("reads every record from a server that caps the page size", function()
+    local srv = h.server("nautobot_standin", "--token", TOKEN, "--seed", EXAMPLE .. "/remote.json",
+                         "--max-page-size", "2")
+    finally(srv.stop)
+    local r = h.run_env({ NB = srv.url, TOK = TOKEN }, "run", h.write(dir .. "/capped.lua", ([[
+      package.path = %q .. "/?.lua;" .. package.path
+      local models = require "models"
+      local nb = models.adapter("capped"):new { url = os.getenv("NB"), token = os.getenv("TOK") }:load()
+      print(#nb:get_all("location"), #nb:get_all("device"), #nb:get_all("interface"), #nb:get_all("prefix"))
+    ]]):format(EXAMPLE)))
+    assert.equals(0, r.code, r.stderr)
+    assert.equals("6\t4\t5\t5\n", r.stdout)
+  end)
+
   it("moonsync schema prints models that sync devices as they are", function()
     local gen = h.run("schema", "nautobot", "dcim.devices")
     assert.equals(0, gen.code, gen.stderr)

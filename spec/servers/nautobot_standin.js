@@ -6,6 +6,7 @@
 // "listening PORT PID" when ready.
 //
 //   node nautobot_standin.js [--token T] [--latency MS] [--seed FILE.json]
+//                            [--max-page-size N]
 //
 // The seed is {"dcim/locations": [body, ...], ...}: bodies as a POST takes
 // them, written in the file's order through the same rules. Like a new
@@ -46,6 +47,8 @@ const { opt, serve } = require('./standin');
 const token = opt('--token', null);
 const latency = Number(opt('--latency', '0'));
 const seed = opt('--seed', null);
+// the most records a page holds, whatever the limit asked (Nautobot's MAX_PAGE_SIZE)
+const maxPage = Number(opt('--max-page-size', '1000'));
 
 // Choices and their labels, from Nautobot's schema (the subset bundled
 // with the Nautobot adapter): a choice field reads as {value, label}.
@@ -522,7 +525,7 @@ function list(req, res, kind, u) {
     if (QUERY.has(k)) continue;
     items = items.filter((o) => String(o[k]) === val);
   }
-  const limit = Math.min(Number(u.searchParams.get('limit') || 50), 1000);
+  const limit = Math.min(Number(u.searchParams.get('limit') || 50), maxPage);
   const offset = Number(u.searchParams.get('offset') || 0);
   const depth = Number(u.searchParams.get('depth') || 0);
   const m2m = u.searchParams.get('exclude_m2m') === 'false';
