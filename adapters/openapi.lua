@@ -802,15 +802,24 @@ end
 -- The resources a model's lookups read, each with the fields read of it
 -- (resource -> {field = true}): its own and every one a lookup or a
 -- many-to-many key crosses into.
+local REF = { id = true }   -- a reference followed in memory: its id is all that is read
+
 local function needed(model, into)
-  local function field(res, name)
+  local function field(res, name, shape)
     into[res] = into[res] or { id = true }
-    into[res][name] = true
+    local t = into[res]
+    if t[name] ~= true then t[name] = shape end
   end
   into[model.api.resource] = into[model.api.resource] or { id = true }
   local function walk(l)
-    for _, st in ipairs(l.steps) do
-      if st.resource then field(st.resource.name, st.name) end
+    local n = #l.steps
+    for i, st in ipairs(l.steps) do
+      if st.resource then
+        local f = st.field
+        -- a reference followed further, or a list of them: ids only
+        local through = f and ((f.kind == "ref" and i < n) or (f.kind == "m2m" and l.keys))
+        field(st.resource.name, st.name, through and REF or true)
+      end
     end
   end
   for _, f in ipairs(model.api.fields) do

@@ -163,45 +163,6 @@ void ms_l_push(lua_State *L, const ms_value *v, int inner) {
   }
 }
 
-/* ms_l_push through a shape: the table at absolute index `shape` names
-   the members of a map to keep (true: the whole value; a table: its own
-   shape); a list takes its items through the shape it has. */
-void ms_l_push_shaped(lua_State *L, const ms_value *v, int shape, int inner) {
-  uint32_t i;
-  if (v->type == MS_LIST) {
-    luaL_checkstack(L, 4, "value nested too deeply");
-    lua_createtable(L, (int)v->len, 0);
-    for (i = 0; i < v->len; i++) {
-      ms_l_push_shaped(L, &v->u.items[i], shape, 1);
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    return;
-  }
-  if (v->type != MS_MAP) {
-    ms_l_push(L, v, inner);
-    return;
-  }
-  luaL_checkstack(L, 6, "value nested too deeply");
-  lua_createtable(L, 0, 0);
-  if (v->len == 0) luaL_setmetatable(L, MS_MAPMARK_MT);  /* not a list */
-  for (i = 0; i < v->len; i++) {
-    const ms_value *k = &v->u.items[2 * i];
-    int t;
-    if (k->type != MS_STR) continue;
-    lua_pushlstring(L, k->u.s, k->len);
-    t = lua_rawget(L, shape);
-    if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
-      lua_pop(L, 1);
-      continue;
-    }
-    lua_pushlstring(L, k->u.s, k->len);
-    if (t == LUA_TTABLE) ms_l_push_shaped(L, &v->u.items[2 * i + 1], lua_gettop(L) - 1, 1);
-    else ms_l_push(L, &v->u.items[2 * i + 1], 1);
-    lua_rawset(L, -4);
-    lua_pop(L, 1);
-  }
-}
-
 /* Is the table at idx marked as a map or list by core.map()/core.list()?
    Returns 'm', 'l' or 0. */
 static int marker(lua_State *L, int idx) {

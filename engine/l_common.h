@@ -70,9 +70,6 @@ int ms_l_traceback(lua_State *L);
 /* Pushes a value; null is nil at the top (inner = 0) and core.null inside
    a container (inner = 1). */
 void ms_l_push(lua_State *L, const ms_value *v, int inner);
-/* ms_l_push keeping only what the shape table at absolute index `shape`
-   names (see l_common.c). */
-void ms_l_push_shaped(lua_State *L, const ms_value *v, int shape, int inner);
 /* Converts the Lua value at idx into the store's arena; `what` names it
    in errors. May raise. */
 void ms_l_tovalue_raw(lua_State *L, int idx, ms_store *st, ms_value *out,

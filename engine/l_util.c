@@ -18,6 +18,7 @@
 
 #include "fixture.h"
 #include "json.h"
+#include "jsonp.h"
 #include "l_common.h"
 #include "perm.h"
 #include "sha256.h"
@@ -110,11 +111,156 @@ static int l_core_schema(lua_State *L) {
   return 1;
 }
 
+/* {====== decoding through a shape ======} */
+
+/* Steps over a string, ps->p just past its opening quote: its escapes and
+   control characters are checked, its bytes not decoded. */
+static int skip_string(parser *ps) {
+  const char *p = ps->p;
+  for (;;) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '"') { ps->p = p + 1; return MS_OK; }
+    if (p >= ps->end) return ms_jp_fail(ps, p, "unterminated string");
+    if (c < 0x20) return ms_jp_fail(ps, p, "control character in string");
+    if (c == '\\') {
+      p++;
+      if (*p == 'u') {
+        int i;
+        for (i = 1; i <= 4; i++)
+          if (!((p[i] >= '0' && p[i] <= '9') || ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f')))
+            return ms_jp_fail(ps, p, "invalid \\u escape");
+        p += 4;
+      } else if (!strchr("\"\\/bfnrt", *p) || *p == '\0') {
+        return ms_jp_fail(ps, p, "invalid escape");
+      }
+    }
+    p++;
+  }
+}
+
+/* Steps over one value, checking its syntax, building nothing. */
+static int skip_value(parser *ps, int depth) {
+  ms_value v;
+  int rc, close;
+  if (depth > MS_JSON_MAX_DEPTH)
+    return ms_jp_fail(ps, ps->p, "nesting deeper than 16384 levels");
+  ms_jp_skipws(ps);
+  if (ps->p >= ps->end) return ms_jp_fail(ps, ps->p, "unexpected end of input");
+  switch (*ps->p) {
+    case '"': ps->p++; return skip_string(ps);
+    case 't': return ms_jp_literal(ps, "true", 4);
+    case 'f': return ms_jp_literal(ps, "false", 5);
+    case 'n': return ms_jp_literal(ps, "null", 4);
+    case '{': case '[':
+      close = *ps->p == '{' ? '}' : ']';
+      ps->p++;
+      ms_jp_skipws(ps);
+      if (*ps->p == close) { ps->p++; return MS_OK; }
+      for (;;) {
+        if (close == '}') {
+          ms_jp_skipws(ps);
+          if (*ps->p != '"') return ms_jp_fail(ps, ps->p, "expected a string key");
+          ps->p++;
+          if ((rc = skip_string(ps)) != MS_OK) return rc;
+          ms_jp_skipws(ps);
+          if (*ps->p != ':') return ms_jp_fail(ps, ps->p, "expected ':' after key");
+          ps->p++;
+        }
+        if ((rc = skip_value(ps, depth + 1)) != MS_OK) return rc;
+        ms_jp_skipws(ps);
+        if (*ps->p == ',') { ps->p++; continue; }
+        if (*ps->p == close) { ps->p++; return MS_OK; }
+        return ms_jp_fail(ps, ps->p, close == '}' ? "expected ',' or '}' in object"
+                                                  : "expected ',' or ']' in array");
+      }
+    default:
+      if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9')) return ms_jp_number(ps, &v);
+      return ms_jp_fail(ps, ps->p, "unexpected character");
+  }
+}
+
+/* Decodes the value at ps->p onto the Lua stack through the shape at
+   absolute index `shape`: of a map, only the members it names (true: the
+   whole value; a table: that member's own shape); a list's items each
+   through the same shape. What is left out is stepped over, its syntax
+   checked; a member kept twice is an error, as in the whole decoder. */
+static int shaped_value(lua_State *L, parser *ps, int shape, int depth, int inner) {
+  ms_value v;
+  int rc;
+  if (depth > MS_JSON_MAX_DEPTH)
+    return ms_jp_fail(ps, ps->p, "nesting deeper than 16384 levels");
+  ms_jp_skipws(ps);
+  luaL_checkstack(L, 6, "value nested too deeply");
+  if (*ps->p == '[') {
+    lua_Integer i = 0;
+    ps->p++;
+    lua_createtable(L, 0, 0);
+    ms_jp_skipws(ps);
+    if (*ps->p == ']') { ps->p++; return MS_OK; }
+    for (;;) {
+      if ((rc = shaped_value(L, ps, shape, depth + 1, 1)) != MS_OK) return rc;
+      lua_rawseti(L, -2, ++i);
+      ms_jp_skipws(ps);
+      if (*ps->p == ',') { ps->p++; continue; }
+      if (*ps->p == ']') { ps->p++; return MS_OK; }
+      return ms_jp_fail(ps, ps->p, "expected ',' or ']' in array");
+    }
+  }
+  if (*ps->p == '{') {
+    const char *start = ps->p;
+    int kept = 0;
+    ps->p++;
+    lua_createtable(L, 0, 0);
+    ms_jp_skipws(ps);
+    if (*ps->p != '}') {
+      for (;;) {
+        ms_value k;
+        int t;
+        ms_jp_skipws(ps);
+        if ((rc = ms_jp_key(ps, &k)) != MS_OK) return rc;
+        lua_pushlstring(L, k.u.s, k.len);
+        t = lua_rawget(L, shape);
+        if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+          lua_pop(L, 1);
+          if ((rc = skip_value(ps, depth + 1)) != MS_OK) return rc;
+        } else {
+          lua_pushlstring(L, k.u.s, k.len);
+          if (lua_rawget(L, -3) != LUA_TNIL)
+            return ms_jp_fail(ps, start, "the object that starts here has a key twice");
+          lua_pop(L, 1);
+          lua_pushlstring(L, k.u.s, k.len);
+          if (t == LUA_TTABLE) {
+            rc = shaped_value(L, ps, lua_gettop(L) - 1, depth + 1, 1);
+          } else {
+            rc = ms_jp_value(ps, &v, depth + 1);
+            if (rc == MS_OK) ms_l_push(L, &v, 1);
+          }
+          if (rc != MS_OK) return rc;
+          lua_rawset(L, -4);
+          lua_pop(L, 1);
+          kept++;
+        }
+        ms_jp_skipws(ps);
+        if (*ps->p == ',') { ps->p++; continue; }
+        if (*ps->p == '}') break;
+        return ms_jp_fail(ps, ps->p, "expected ',' or '}' in object");
+      }
+    }
+    ps->p++;
+    if (kept == 0) luaL_setmetatable(L, MS_MAPMARK_MT);  /* not a list */
+    return MS_OK;
+  }
+  if ((rc = ms_jp_value(ps, &v, depth)) != MS_OK) return rc;
+  ms_l_push(L, &v, inner);
+  return MS_OK;
+}
+
 /* core.json_decode(text[, name[, shape]]) -> Lua value. Integers stay
    integers, floats floats, null inside containers is core.null and empty
    objects keep the map mark. With a shape (a table: {key = true | shape},
-   applied to each item of a list), only the members it names are made.
-   Raises ParseError with line and column. */
+   applied to each item of a list), only the members it names are made:
+   the rest is stepped over, its syntax checked. Raises ParseError with
+   line and column. */
 static int l_core_json_decode(lua_State *L) {
   size_t n;
   const char *text = luaL_checklstring(L, 1, &n);
@@ -130,10 +276,20 @@ static int l_core_json_decode(lua_State *L) {
   ms_arena_init(a);
   luaL_setmetatable(L, MS_ARENA_MT);
   /* the Lua string is NUL-terminated and stays on the stack meanwhile */
+  if (shaped) {
+    parser ps;
+    int rc;
+    ms_jp_init(&ps, text, n, name, a, &err);
+    rc = shaped_value(L, &ps, 3, 0, 0);
+    if (rc == MS_OK) rc = ms_jp_end(&ps);
+    free(ps.stack);
+    if (rc != MS_OK) return ms_l_raise(L, &err);
+    ms_arena_free(a);
+    return 1;
+  }
   if (ms_json_parse(a, text, n, name, &v, &err) != MS_OK)
     return ms_l_raise(L, &err);
-  if (shaped) ms_l_push_shaped(L, &v, 3, 0);
-  else ms_l_push(L, &v, 0);
+  ms_l_push(L, &v, 0);
   ms_arena_free(a);
   return 1;
 }
