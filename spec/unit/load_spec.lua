@@ -181,5 +181,16 @@ describe("core.json_decode with a shape", function()
     local ok, err = pcall(core.json_decode, '{"a": [1,', "page", { a = true })
     assert.is_false(ok)
     assert.matches("page", tostring(err.message or err))
+    -- what the shape leaves out is stepped over, its syntax still checked
+    for text, why in pairs {
+      ['{"a": 1, "b": "bad\\q"}'] = "page:1:20: invalid escape",
+      ['{"a": 1, "b": [1, 2}'] = "page:1:20: expected ',' or ']' in array",
+      ['{"a": 1, "b": "open'] = "page:1:20: unterminated string",
+      ['{"a": 1, "a": 2}'] = "page:1:1: the object that starts here has a key twice",
+    } do
+      ok, err = pcall(core.json_decode, text, "page", { a = true })
+      assert.is_false(ok, text)
+      assert.equals(why, err.message, text)
+    end
   end)
 end)
