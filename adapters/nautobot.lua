@@ -88,15 +88,11 @@ function M.adapter(name, defaults)
       decl.validate = function(self, action, model, keys, attrs)
         local r = generated[model.name]
         if r and action ~= "delete" then
-          local f = {}
-          if action == "update" then
-            local ok, uid = pcall(function() return model(keys):get_unique_id() end)
-            local rec = ok and self:get_or_none(model.name, uid)
-            for k, v in pairs(rec and rec:get_attrs() or {}) do f[k] = v end
-          end
-          for k, v in pairs(keys) do f[k] = v end
-          for k, v in pairs(attrs) do f[k] = v end
-          local ok, err = pcall(r.to_api, f, self, { action = action, keys = keys, attrs = attrs })
+          local ok, uid = pcall(function() return model(keys):get_unique_id() end)
+          local f = rest.values_after(self, model.name, action == "update" and ok and uid or nil,
+                                      keys, attrs)
+          local err
+          ok, err = pcall(r.to_api, f, self, { action = action, keys = keys, attrs = attrs })
           if not ok then return false, tostring(err) end
         end
         if own then return own(self, action, model, keys, attrs) end
@@ -117,11 +113,9 @@ function M.adapter(name, defaults)
     function cls.object_url(self, model, uid)
       local res = self.rest.resources[model]
       local sid = res and self._sid[model] and self._sid[model][uid]
-      if sid == nil or not res.detail and not res.path then return nil end
-      local path = res.detail and res.detail:gsub("{id}", tostring(sid))
-                   or (res.path:gsub("/?$", "/") .. tostring(sid) .. "/")
+      if sid == nil then return nil end
       local base = self.client.base_url:gsub("/+$", "")
-      return base .. (path:gsub("^/api/", "/"))
+      return base .. (rest.detail(res, sid):gsub("^/api/", "/"))
     end
     local rest_new = cls.new
     function cls.new(c, opts)

@@ -375,19 +375,39 @@ local function deref(tables, target, v)
             tostring(target), tostring(id)), 0)
 end
 
+-- A lookup's reader, function(api_record, tables) -> value (nil for
+-- null): each step's record, followed from the tables when they hold it.
+-- Made once per lookup.
+local function compile(l)
+  local n = #l.steps
+  local names, targets = {}, {}
+  for i, st in ipairs(l.steps) do
+    names[i] = st.name
+    targets[i] = i < n and st.field and st.field.kind == "ref" and st.field.target or false
+  end
+  local choice = l.field.choice_value
+  l.get = function(api, tables)
+    local v = api
+    for i = 1, n do
+      if type(v) ~= "table" then return nil end
+      v = v[names[i]]
+      if v == nil or v == null then return nil end
+      local t = tables and targets[i] and tables[targets[i]]
+      if t then
+        local r = t[v.id]
+        if r == nil then v = deref(tables, targets[i], v) else v = r end
+      end
+    end
+    if choice and type(v) == "table" then v = v.value end
+    if v == null then return nil end
+    return v
+  end
+  return l.get
+end
+
 -- The value of a lookup in one API record.
 local function read_lookup(l, api, tables)
-  local v = api
-  local steps = l.steps
-  local n = #steps
-  for i = 1, n do
-    local st = steps[i]
-    v = get(v, st.name)
-    if v == nil then return nil end
-    if i < n and tables and st.field and st.field.kind == "ref" then v = deref(tables, st.field.target, v) end
-  end
-  if l.field.choice_value and type(v) == "table" then v = get(v, "value") end
-  return v
+  return (l.get or compile(l))(api, tables)
 end
 
 local function item_key(keys, item, tables)
@@ -432,34 +452,10 @@ end
 -- A field's reader, function(api_record, tables) -> value: plain fields
 -- read straight, the rest through read_field.
 local function reader(l)
-  if l.keys or l.sorted or l.field.custom then
+  if l.keys or l.sorted then
     return function(api, tables) return read_field(l, api, tables) end
   end
-  local n = #l.steps
-  if n > 1 then
-    -- through references: each step's record, from the tables when read
-    local names, targets = {}, {}
-    for i, st in ipairs(l.steps) do
-      names[i] = st.name
-      targets[i] = i < n and st.field and st.field.kind == "ref" and st.field.target or false
-    end
-    local choice = l.field.choice_value
-    return function(api, tables)
-      local v = api
-      for i = 1, n do
-        v = v[names[i]]
-        if v == nil or v == null then return nil end
-        local t = tables and targets[i] and tables[targets[i]]
-        if t then
-          local r = t[v.id]
-          if r == nil then v = deref(tables, targets[i], v) else v = r end
-        end
-        if i < n and type(v) ~= "table" then return nil end
-      end
-      if choice and type(v) == "table" then v = v.value end
-      return v
-    end
-  end
+  if #l.steps > 1 then return l.get or compile(l) end
   local name = l.steps[1].name
   if l.field.choice_value then
     return function(api)
@@ -730,7 +726,11 @@ function M.resources(adapter_name, models, preset)
               for _, k in ipairs(l.keys) do if k.name == id then found = true end end
               ok = ok and found
             end
-            if ok then m2m_refs[#m2m_refs + 1] = { field = field, model = tm.name } end
+            if ok then
+              local ids = {}
+              for _, id in ipairs(tm.identifiers) do ids[id] = id end
+              m2m_refs[#m2m_refs + 1] = { field = field, model = tm.name, ids = ids }
+            end
           end
         end
       end
@@ -884,13 +884,14 @@ function M.prefetch(adapter, preset)
       owners[#rest] = name
     end
   end
+  local function index(name, t)
+    local ids = {}
+    for _, rec in ipairs(t.list) do if rec.id ~= nil then ids[rec.id] = rec end end
+    byid[name] = ids
+  end
   -- what the first pages completed is indexed now
   for name, t in pairs(out) do
-    if #t.list >= t.count then
-      local ids = {}
-      for _, rec in ipairs(t.list) do if rec.id ~= nil then ids[rec.id] = rec end end
-      byid[name] = ids
-    end
+    if #t.list >= t.count then index(name, t) end
   end
   -- the models whose references all lead to complete resources are read
   -- page by page, as the pages arrive
@@ -947,9 +948,7 @@ function M.prefetch(adapter, preset)
       error(ms.error("HTTPError", fmt("GET %s: expected %d records, got %d (the data changed while paging?)",
         schema:resource(name).path, t.count, #t.list)), 0)
     end
-    local ids = {}
-    for _, rec in ipairs(t.list) do if rec.id ~= nil then ids[rec.id] = rec end end
-    byid[name] = ids
+    if not byid[name] then index(name, t) end
   end
   local data = setmetatable({ byid = byid, computed = computed }, { __index = out })
   adapter._prefetch = { gen = gen, data = data }

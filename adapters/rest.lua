@@ -315,16 +315,24 @@ local function refs_of(self, model, fields)
   for _, mr in ipairs(res.m2m_refs or {}) do
     local items = fields[mr.field]
     if type(items) == "table" then
-      local m = self.model[mr.model]
       for _, it in ipairs(items) do
-        local ids = {}
-        for _, id in ipairs(m.identifiers) do ids[id] = it[id] end
-        local ok, uid = pcall(function() return m(ids):get_unique_id() end)
-        if ok then out[#out + 1] = { model = mr.model, uid = uid } end
+        local uid = ref_uid(self, mr, it)
+        if uid then out[#out + 1] = { model = mr.model, uid = uid } end
       end
     end
   end
   return out
+end
+
+-- A record's values once `attrs` are applied to it: its stored ones (if
+-- uid names one), its keys, the new attributes.
+local function values_after(self, model, uid, keys, attrs)
+  local rec = uid and self:get_or_none(model, uid)
+  local f = {}
+  for k, v in pairs(rec and rec:get_attrs() or {}) do f[k] = v end
+  for k, v in pairs(keys) do f[k] = v end
+  for k, v in pairs(attrs) do f[k] = v end
+  return f
 end
 
 -- A request for one operation, or nil and why it cannot be made.
@@ -342,15 +350,8 @@ local function single(self, op)
   local sid = self._sid[op.model][op.uid]
   if sid == nil then return nil, fmt("no server id for %s %s", op.model, op.uid) end
   if op.action == "update" then
-    local f = op.attrs
-    if res.to_api then
-      -- to_api sees the record's values after the update, and the op
-      local rec = self:get_or_none(op.model, op.uid)
-      f = {}
-      for k, v in pairs(rec and rec:get_attrs() or {}) do f[k] = v end
-      for k, v in pairs(op.keys) do f[k] = v end
-      for k, v in pairs(op.attrs) do f[k] = v end
-    end
+    -- to_api sees the record's values after the update, and the op
+    local f = res.to_api and values_after(self, op.model, op.uid, op.keys, op.attrs) or op.attrs
     local ok, body = pcall(payload, self, op.model, res, f, false, op)
     if not ok then return nil, body end
     return { method = "PATCH", path = detail(res, sid), json = body }
@@ -517,8 +518,8 @@ end
 -- ("id"), `pagination`, `page_size`, `query`, `detail` ("{path}{id}/"-style
 -- template), `bulk`, `results_key`, `to_api(fields, adapter, op)` (an
 -- update's fields are the record's values after it; op.attrs says which
--- changed), `m2m_refs` ({{field =, model =}}: a list field whose items
--- are records of that model, by its identifiers), `after_write(adapter,
+-- changed), `m2m_refs` ({{field =, model =, ids = {id = id, ...}}}: a
+-- list field whose items are records of that model, by its identifiers), `after_write(adapter,
 -- done)` (called with the {op =, sid =} a wave wrote; returns {[k] =
 -- message} for those whose extra writes failed),
 -- `from_api(api_record, adapter)`, `fetch(adapter)` (the records, when
@@ -614,5 +615,7 @@ function M.adapter(name, preset)
 end
 
 M.getpath = getpath
+M.detail = detail
+M.values_after = values_after
 M.writer = writer
 return M
