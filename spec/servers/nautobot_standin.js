@@ -42,7 +42,7 @@
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
-const { opt, serve } = require('./standin');
+const { opt, serve, dispatch } = require('./standin');
 
 const token = opt('--token', null);
 const latency = Number(opt('--latency', '0'));
@@ -651,25 +651,15 @@ async function handle(req, res, body) {
   if (body) {
     try { data = JSON.parse(body); } catch (e) { return send(res, 400, { detail: 'JSON parse error' }); }
   }
-  if (id !== undefined) {
-    const obj = db[kind].get(id);
-    if (!obj) return send(res, 404, { detail: 'Not found.' });
-    if (req.method === 'GET') {
-      return send(res, 200, render(req, kind, obj, Number(u.searchParams.get('depth') || 0),
-                                   u.searchParams.get('exclude_m2m') === 'false'));
-    }
-    if (req.method === 'PATCH' || req.method === 'PUT') return write(req, res, kind, data, req.method, id);
-    if (req.method === 'DELETE') return destroy(req, res, kind, [id]);
-    return send(res, 405, { detail: 'Method not allowed.' });
-  }
-  if (req.method === 'GET') return list(req, res, kind, u);
-  if (req.method === 'POST') return write(req, res, kind, data, 'POST', Array.isArray(data) ? undefined : true);
-  if (req.method === 'PATCH' || req.method === 'PUT') return write(req, res, kind, data, req.method);
-  if (req.method === 'DELETE') {
-    if (!Array.isArray(data)) return send(res, 400, { detail: 'Expected a list of items.' });
-    return destroy(req, res, kind, data.map((x) => x && x.id));
-  }
-  return send(res, 405, { detail: 'Method not allowed.' });
+  const obj = id !== undefined ? db[kind].get(id) : undefined;
+  return dispatch(req, res, data, {
+    id, obj, send,
+    get: () => send(res, 200, render(req, kind, obj, Number(u.searchParams.get('depth') || 0),
+                                     u.searchParams.get('exclude_m2m') === 'false')),
+    list: () => list(req, res, kind, u),
+    write: (d, method, one) => write(req, res, kind, d, method, one),
+    destroy: (ids) => destroy(req, res, kind, ids),
+  });
 }
 
 // {====== start ======}

@@ -21,7 +21,7 @@
 // /__stats gives the requests received by method and the largest number of
 // requests that were in progress at once.
 'use strict';
-const { opt, serve } = require('./standin');
+const { opt, serve, dispatch } = require('./standin');
 
 const token = opt('--token', null);
 const latency = Number(opt('--latency', '0'));
@@ -284,22 +284,14 @@ async function handle(req, res, body) {
   if (body) {
     try { data = JSON.parse(body); } catch (e) { return send(res, 400, { detail: 'JSON parse error' }); }
   }
-  if (id !== undefined) {
-    const obj = db[kind].get(id);
-    if (!obj) return send(res, 404, { detail: 'Not found.' });
-    if (req.method === 'GET') return send(res, 200, render(req, kind, obj));
-    if (req.method === 'PATCH' || req.method === 'PUT') return write(req, res, kind, data, req.method, id);
-    if (req.method === 'DELETE') return destroy(req, res, kind, [id]);
-    return send(res, 405, { detail: 'Method not allowed.' });
-  }
-  if (req.method === 'GET') return list(req, res, kind, url);
-  if (req.method === 'POST') return write(req, res, kind, data, 'POST', Array.isArray(data) ? undefined : true);
-  if (req.method === 'PATCH' || req.method === 'PUT') return write(req, res, kind, data, req.method);
-  if (req.method === 'DELETE') {
-    if (!Array.isArray(data)) return send(res, 400, { detail: 'Expected a list of items.' });
-    return destroy(req, res, kind, data.map((x) => x && x.id));
-  }
-  return send(res, 405, { detail: 'Method not allowed.' });
+  const obj = id !== undefined ? db[kind].get(id) : undefined;
+  return dispatch(req, res, data, {
+    id, obj, send,
+    get: () => send(res, 200, render(req, kind, obj)),
+    list: () => list(req, res, kind, url),
+    write: (d, method, one) => write(req, res, kind, d, method, one),
+    destroy: (ids) => destroy(req, res, kind, ids),
+  });
 }
 
 serve(handle, send, stats, latency);

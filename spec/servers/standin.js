@@ -41,4 +41,26 @@ function serve(handle, send, stats, latency) {
   return server;
 }
 
-module.exports = { opt, serve };
+// The REST verbs on a collection and its members, as NetBox and Nautobot
+// answer them: h = {id, obj (the member id names), get(), list(),
+// write(data, method, one), destroy(ids), send}.
+function dispatch(req, res, data, h) {
+  const { id, send } = h;
+  if (id !== undefined) {
+    if (!h.obj) return send(res, 404, { detail: 'Not found.' });
+    if (req.method === 'GET') return h.get();
+    if (req.method === 'PATCH' || req.method === 'PUT') return h.write(data, req.method, id);
+    if (req.method === 'DELETE') return h.destroy([id]);
+    return send(res, 405, { detail: 'Method not allowed.' });
+  }
+  if (req.method === 'GET') return h.list();
+  if (req.method === 'POST') return h.write(data, 'POST', Array.isArray(data) ? undefined : true);
+  if (req.method === 'PATCH' || req.method === 'PUT') return h.write(data, req.method);
+  if (req.method === 'DELETE') {
+    if (!Array.isArray(data)) return send(res, 400, { detail: 'Expected a list of items.' });
+    return h.destroy(data.map((x) => x && x.id));
+  }
+  return send(res, 405, { detail: 'Method not allowed.' });
+}
+
+module.exports = { opt, serve, dispatch };
