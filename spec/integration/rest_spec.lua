@@ -66,6 +66,29 @@ describe("rest adapter #integration", function()
       assert.same({ "ams__sw1" }, t:get("site", "ams").devices)
     end)
 
+    it_node("loads a child model declared before its parent, and refuses an orphan it would lose", function()
+      local byname = {}
+      for _, m in ipairs(schema.models) do byname[m.name] = m end
+      local function declare(extra)
+        return rest.adapter "jsonserver" {
+          models = { byname.device, byname.site }, top_level = { "site" },
+          pagination = "page", page_size = 50,
+          resources = {
+            site = { path = "/sites", fields = { name = "name", status = "status" },
+                     query = extra and { name = "ams" } or nil },
+            device = { path = "/devices", fields = { site_name = "site_name", name = "name", role = "role" },
+                       parent = { model = "site", ids = { name = "site_name" } } },
+          },
+        }
+      end
+      local t = declare(false):new { client = { base_url = srv.url } }:load()
+      assert.same({ "ams__sw1" }, t:get("site", "ams").devices)
+      -- without the site "old", its device has no parent to be diffed under
+      local ok, err = pcall(function() return declare(true):new { client = { base_url = srv.url } }:load() end)
+      assert.is_false(ok)
+      assert.matches("device /devices: record 2 %(old__x1%): its parent site old is not in the data", err.message)
+    end)
+
     it_node("syncs, then a second sync finds nothing to do", function()
       local t = Rest:new { client = { base_url = srv.url, concurrency = 4 } }:load()
       local src = source()
