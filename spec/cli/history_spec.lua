@@ -213,14 +213,16 @@ describe("run history #history", function()
     assert.is_nil(io.open(db))
   end)
 
-  it("never stores a secret: messages, errors and the command line are redacted", function()
+  it("never stores a secret: messages, errors, links and the command line are redacted", function()
     local secret = "tok-9f8e7d6c5b4a39281706"
     local dir = h.sync_dir(h.read(DEMO .. "/schema.json"), h.read(DEMO .. "/inventory.json"),
                            h.read(DEMO .. "/nautobot.json"))
     local job = h.json_job(dir, {
       prelude = ([[require("moonsync.http").client { base_url = "http://127.0.0.1:9", token = %q }]])
         :format(secret),
-      target = ([[t.spec.create = function() error("server said: bad token %s") end]]):format(secret),
+      target = ([[t.spec.create = function() error("server said: bad token %s") end
+        t.object_url = function(_, _, uid) return "http://127.0.0.1:9/o/" .. uid .. "/?key=%s" end]])
+        :format(secret, secret),
       flags = '{ "CONTINUE_ON_FAILURE" }',
     })
     local db = dir .. "/h.sqlite"
@@ -229,6 +231,8 @@ describe("run history #history", function()
     assert.is_nil(r.stderr:find(secret, 1, true))
     local show = h.run("history", "show", "1", "--history", db, "--format", "json")
     assert.matches("bad token ***", show.stdout, 1, true)
+    -- the links to the objects written are recorded, redacted too
+    assert.matches([["url":"http:\/\/127.0.0.1:9\/o\/ams01-sw1__port1\/?key=***"]], show.stdout, 1, true)
     assert.is_nil(show.stdout:find(secret, 1, true))
     for _, f in ipairs { db, db .. "-wal", dir .. "/r.html" } do
       local bytes = h.read(f)
