@@ -6250,6 +6250,1254 @@ return [==[
      }
     }
    }
+  },
+  "/api/dcim/software-versions/": {
+   "x-nautobot-resource": "dcim.software-versions",
+   "x-nautobot-content-type": "dcim.softwareversion",
+   "get": {
+    "operationId": "dcim_software_versions_list",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "a page",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/PaginatedSoftwareVersionList"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "operationId": "dcim_software_versions_create",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/SoftwareVersionRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/SoftwareVersionRequest"
+          }
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/SoftwareVersion"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/SoftwareVersion"
+           }
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "dcim_software_versions_bulk_partial_update",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/PatchedBulkWritableSoftwareVersionRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/SoftwareVersion"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "dcim_software_versions_bulk_destroy",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/BulkOperationRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/dcim/software-versions/{id}/": {
+   "get": {
+    "operationId": "dcim_software_versions_retrieve",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "the object",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/SoftwareVersion"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "dcim_software_versions_partial_update",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/PatchedSoftwareVersionRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/SoftwareVersion"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "dcim_software_versions_destroy",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/dcim/controller-managed-device-groups/": {
+   "x-nautobot-resource": "dcim.controller-managed-device-groups",
+   "x-nautobot-content-type": "dcim.controllermanageddevicegroup",
+   "get": {
+    "operationId": "dcim_controller_managed_device_groups_list",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "a page",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/PaginatedControllerManagedDeviceGroupList"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "operationId": "dcim_controller_managed_device_groups_create",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/ControllerManagedDeviceGroupRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/ControllerManagedDeviceGroupRequest"
+          }
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/ControllerManagedDeviceGroup"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/ControllerManagedDeviceGroup"
+           }
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "dcim_controller_managed_device_groups_bulk_partial_update",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/PatchedBulkWritableControllerManagedDeviceGroupRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/ControllerManagedDeviceGroup"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "dcim_controller_managed_device_groups_bulk_destroy",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/BulkOperationRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/dcim/controller-managed-device-groups/{id}/": {
+   "get": {
+    "operationId": "dcim_controller_managed_device_groups_retrieve",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "the object",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ControllerManagedDeviceGroup"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "dcim_controller_managed_device_groups_partial_update",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/PatchedControllerManagedDeviceGroupRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ControllerManagedDeviceGroup"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "dcim_controller_managed_device_groups_destroy",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/ipam/ip-address-to-interface/": {
+   "x-nautobot-resource": "ipam.ip-address-to-interface",
+   "x-nautobot-content-type": "ipam.ipaddresstointerface",
+   "get": {
+    "operationId": "ipam_ip_address_to_interface_list",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "a page",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/PaginatedIPAddressToInterfaceList"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "operationId": "ipam_ip_address_to_interface_create",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/IPAddressToInterfaceRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/IPAddressToInterfaceRequest"
+          }
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/IPAddressToInterface"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/IPAddressToInterface"
+           }
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "ipam_ip_address_to_interface_bulk_partial_update",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/PatchedBulkWritableIPAddressToInterfaceRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/IPAddressToInterface"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "ipam_ip_address_to_interface_bulk_destroy",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/BulkOperationRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/ipam/ip-address-to-interface/{id}/": {
+   "get": {
+    "operationId": "ipam_ip_address_to_interface_retrieve",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "the object",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/IPAddressToInterface"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "ipam_ip_address_to_interface_partial_update",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/PatchedIPAddressToInterfaceRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/IPAddressToInterface"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "ipam_ip_address_to_interface_destroy",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
   }
  },
  "components": {
@@ -6381,6 +7629,20 @@ return [==[
     }
    },
    "BulkWritableConfigContextRequestConfigContextSchema": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "$ref": "#/components/schemas/ApprovalWorkflowApprovalWorkflowDefinitionId"
+     },
+     "object_type": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string"
+     }
+    }
+   },
+   "BulkWritableControllerManagedDeviceGroupRequestController": {
     "type": "object",
     "properties": {
      "id": {
@@ -6546,6 +7808,12 @@ return [==[
      }
     ]
    },
+   "CapabilitiesEnum": {
+    "type": "string",
+    "enum": [
+     "wireless"
+    ]
+   },
    "CircuitCircuitTerminationA": {
     "type": "object",
     "properties": {
@@ -6559,6 +7827,205 @@ return [==[
       "type": "string"
      }
     }
+   },
+   "ControllerCapabilitiesInner": {
+    "type": "object",
+    "properties": {
+     "value": {
+      "$ref": "#/components/schemas/ControllerCapabilitiesInnerValue"
+     },
+     "label": {
+      "$ref": "#/components/schemas/ControllerCapabilitiesInnerLabel"
+     }
+    }
+   },
+   "ControllerCapabilitiesInnerLabel": {
+    "type": "string",
+    "enum": [
+     "Wireless"
+    ]
+   },
+   "ControllerCapabilitiesInnerValue": {
+    "type": "string",
+    "enum": [
+     "wireless"
+    ]
+   },
+   "ControllerManagedDeviceGroup": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object_type": {
+      "type": "string"
+     },
+     "display": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string"
+     },
+     "natural_slug": {
+      "type": "string"
+     },
+     "capabilities": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ControllerCapabilitiesInner"
+      }
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "weight": {
+      "type": "integer"
+     },
+     "parent": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.controller-managed-device-groups"
+     },
+     "controller": {
+      "$ref": "#/components/schemas/BulkWritableControllerManagedDeviceGroupRequestController",
+      "x-nautobot-resource": "dcim.controllers"
+     },
+     "tenant": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "tenancy.tenants"
+     },
+     "created": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "last_updated": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "notes_url": {
+      "type": "string"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    },
+    "required": [
+     "object_type",
+     "display",
+     "url",
+     "natural_slug",
+     "name",
+     "controller",
+     "created",
+     "last_updated",
+     "notes_url"
+    ]
+   },
+   "ControllerManagedDeviceGroupRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "capabilities": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/CapabilitiesEnum"
+      }
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "weight": {
+      "type": "integer"
+     },
+     "parent": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.controller-managed-device-groups"
+     },
+     "controller": {
+      "$ref": "#/components/schemas/BulkWritableControllerManagedDeviceGroupRequestController",
+      "x-nautobot-resource": "dcim.controllers"
+     },
+     "tenant": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "tenancy.tenants"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    },
+    "required": [
+     "name",
+     "controller"
+    ]
    },
    "DcimInterfacesListModeParameterInner": {
     "type": "string",
@@ -7408,6 +8875,138 @@ return [==[
     "required": [
      "address",
      "status"
+    ]
+   },
+   "IPAddressToInterface": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object_type": {
+      "type": "string"
+     },
+     "display": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string"
+     },
+     "natural_slug": {
+      "type": "string"
+     },
+     "is_source": {
+      "type": "boolean"
+     },
+     "is_destination": {
+      "type": "boolean"
+     },
+     "is_default": {
+      "type": "boolean"
+     },
+     "is_preferred": {
+      "type": "boolean"
+     },
+     "is_primary": {
+      "type": "boolean"
+     },
+     "is_secondary": {
+      "type": "boolean"
+     },
+     "is_standby": {
+      "type": "boolean"
+     },
+     "ip_address": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "ipam.ip-addresses"
+     },
+     "interface": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.interfaces"
+     },
+     "vm_interface": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "virtualization.interfaces"
+     }
+    },
+    "required": [
+     "object_type",
+     "display",
+     "url",
+     "natural_slug",
+     "ip_address"
+    ]
+   },
+   "IPAddressToInterfaceRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "is_source": {
+      "type": "boolean"
+     },
+     "is_destination": {
+      "type": "boolean"
+     },
+     "is_default": {
+      "type": "boolean"
+     },
+     "is_preferred": {
+      "type": "boolean"
+     },
+     "is_primary": {
+      "type": "boolean"
+     },
+     "is_secondary": {
+      "type": "boolean"
+     },
+     "is_standby": {
+      "type": "boolean"
+     },
+     "ip_address": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "ipam.ip-addresses"
+     },
+     "interface": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.interfaces"
+     },
+     "vm_interface": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "virtualization.interfaces"
+     }
+    },
+    "required": [
+     "ip_address"
     ]
    },
    "IPAddressTypeChoices": {
@@ -9083,6 +10682,44 @@ return [==[
      "url"
     ]
    },
+   "PaginatedControllerManagedDeviceGroupList": {
+    "type": "object",
+    "properties": {
+     "count": {
+      "type": "integer"
+     },
+     "next": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "previous": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "results": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ControllerManagedDeviceGroup"
+      }
+     }
+    },
+    "required": [
+     "count",
+     "results"
+    ]
+   },
    "PaginatedDeviceList": {
     "type": "object",
     "properties": {
@@ -9189,6 +10826,44 @@ return [==[
       "type": "array",
       "items": {
        "$ref": "#/components/schemas/IPAddress"
+      }
+     }
+    },
+    "required": [
+     "count",
+     "results"
+    ]
+   },
+   "PaginatedIPAddressToInterfaceList": {
+    "type": "object",
+    "properties": {
+     "count": {
+      "type": "integer"
+     },
+     "next": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "previous": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "results": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/IPAddressToInterface"
       }
      }
     },
@@ -9539,6 +11214,44 @@ return [==[
      "results"
     ]
    },
+   "PaginatedSoftwareVersionList": {
+    "type": "object",
+    "properties": {
+     "count": {
+      "type": "integer"
+     },
+     "next": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "previous": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "results": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/SoftwareVersion"
+      }
+     }
+    },
+    "required": [
+     "count",
+     "results"
+    ]
+   },
    "PaginatedStatusList": {
     "type": "object",
     "properties": {
@@ -9675,6 +11388,74 @@ return [==[
       "type": "string"
      }
     }
+   },
+   "PatchedBulkWritableControllerManagedDeviceGroupRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "capabilities": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/CapabilitiesEnum"
+      }
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "weight": {
+      "type": "integer"
+     },
+     "parent": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.controller-managed-device-groups"
+     },
+     "controller": {
+      "$ref": "#/components/schemas/BulkWritableControllerManagedDeviceGroupRequestController",
+      "x-nautobot-resource": "dcim.controllers"
+     },
+     "tenant": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "tenancy.tenants"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    },
+    "required": [
+     "id"
+    ]
    },
    "PatchedBulkWritableDeviceRequest": {
     "type": "object",
@@ -10097,6 +11878,64 @@ return [==[
       "additionalProperties": {
        "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
       }
+     }
+    },
+    "required": [
+     "id"
+    ]
+   },
+   "PatchedBulkWritableIPAddressToInterfaceRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "is_source": {
+      "type": "boolean"
+     },
+     "is_destination": {
+      "type": "boolean"
+     },
+     "is_default": {
+      "type": "boolean"
+     },
+     "is_preferred": {
+      "type": "boolean"
+     },
+     "is_primary": {
+      "type": "boolean"
+     },
+     "is_secondary": {
+      "type": "boolean"
+     },
+     "is_standby": {
+      "type": "boolean"
+     },
+     "ip_address": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "ipam.ip-addresses"
+     },
+     "interface": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.interfaces"
+     },
+     "vm_interface": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "virtualization.interfaces"
      }
     },
     "required": [
@@ -10766,6 +12605,76 @@ return [==[
      "id"
     ]
    },
+   "PatchedBulkWritableSoftwareVersionRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "version": {
+      "type": "string"
+     },
+     "alias": {
+      "type": "string"
+     },
+     "release_date": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "end_of_support_date": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "documentation_url": {
+      "type": "string"
+     },
+     "long_term_support": {
+      "type": "boolean"
+     },
+     "pre_release": {
+      "type": "boolean"
+     },
+     "platform": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "dcim.platforms"
+     },
+     "status": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "extras.statuses"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    },
+    "required": [
+     "id"
+    ]
+   },
    "PatchedBulkWritableStatusRequest": {
     "type": "object",
     "properties": {
@@ -10883,6 +12792,71 @@ return [==[
      "id"
     ]
    },
+   "PatchedControllerManagedDeviceGroupRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "capabilities": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/CapabilitiesEnum"
+      }
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "weight": {
+      "type": "integer"
+     },
+     "parent": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.controller-managed-device-groups"
+     },
+     "controller": {
+      "$ref": "#/components/schemas/BulkWritableControllerManagedDeviceGroupRequestController",
+      "x-nautobot-resource": "dcim.controllers"
+     },
+     "tenant": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "tenancy.tenants"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    }
+   },
    "PatchedIPAddressRequest": {
     "type": "object",
     "properties": {
@@ -10967,6 +12941,61 @@ return [==[
       "additionalProperties": {
        "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
       }
+     }
+    }
+   },
+   "PatchedIPAddressToInterfaceRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "is_source": {
+      "type": "boolean"
+     },
+     "is_destination": {
+      "type": "boolean"
+     },
+     "is_default": {
+      "type": "boolean"
+     },
+     "is_preferred": {
+      "type": "boolean"
+     },
+     "is_primary": {
+      "type": "boolean"
+     },
+     "is_secondary": {
+      "type": "boolean"
+     },
+     "is_standby": {
+      "type": "boolean"
+     },
+     "ip_address": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "ipam.ip-addresses"
+     },
+     "interface": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.interfaces"
+     },
+     "vm_interface": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "virtualization.interfaces"
      }
     }
    },
@@ -11305,6 +13334,73 @@ return [==[
       "additionalProperties": {
        "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
       }
+     }
+    }
+   },
+   "PatchedSoftwareVersionRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "version": {
+      "type": "string"
+     },
+     "alias": {
+      "type": "string"
+     },
+     "release_date": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "end_of_support_date": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "documentation_url": {
+      "type": "string"
+     },
+     "long_term_support": {
+      "type": "boolean"
+     },
+     "pre_release": {
+      "type": "boolean"
+     },
+     "platform": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "dcim.platforms"
+     },
+     "status": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "extras.statuses"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
      }
     }
    },
@@ -12772,6 +14868,188 @@ return [==[
       "type": "string"
      }
     }
+   },
+   "SoftwareVersion": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object_type": {
+      "type": "string"
+     },
+     "display": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string"
+     },
+     "natural_slug": {
+      "type": "string"
+     },
+     "version": {
+      "type": "string"
+     },
+     "alias": {
+      "type": "string"
+     },
+     "release_date": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "end_of_support_date": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "documentation_url": {
+      "type": "string"
+     },
+     "long_term_support": {
+      "type": "boolean"
+     },
+     "pre_release": {
+      "type": "boolean"
+     },
+     "platform": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "dcim.platforms"
+     },
+     "status": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "extras.statuses"
+     },
+     "created": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "last_updated": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "notes_url": {
+      "type": "string"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    },
+    "required": [
+     "object_type",
+     "display",
+     "url",
+     "natural_slug",
+     "version",
+     "platform",
+     "status",
+     "created",
+     "last_updated",
+     "notes_url"
+    ]
+   },
+   "SoftwareVersionRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "version": {
+      "type": "string"
+     },
+     "alias": {
+      "type": "string"
+     },
+     "release_date": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "end_of_support_date": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "documentation_url": {
+      "type": "string"
+     },
+     "long_term_support": {
+      "type": "boolean"
+     },
+     "pre_release": {
+      "type": "boolean"
+     },
+     "platform": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "dcim.platforms"
+     },
+     "status": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "extras.statuses"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    },
+    "required": [
+     "version",
+     "platform",
+     "status"
+    ]
    },
    "Status": {
     "type": "object",

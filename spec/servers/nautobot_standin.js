@@ -2,7 +2,9 @@
 // write rules for the resources of the SSoT example job (location types,
 // locations, statuses, roles, tags, tenants, namespaces, prefixes, prefix
 // location assignments, IP addresses, manufacturers, device types,
-// platforms, devices, interfaces). On 127.0.0.1 with a free port; prints
+// platforms, devices, interfaces) and of the Meraki job (software
+// versions, controller managed device groups, IP address to interface
+// assignments, a device's primary IPs). On 127.0.0.1 with a free port; prints
 // "listening PORT PID" when ready.
 //
 //   node nautobot_standin.js [--token T] [--latency MS] [--seed FILE.json]
@@ -30,11 +32,16 @@
 // - a prefix is written as "network/length" in its namespace (default
 //   Global); an IP address as "host/length", with a parent prefix in its
 //   namespace that contains it (the closest, unless `parent` is given)
-// - PROTECT on delete (409), but interfaces go with their device and
-//   prefix location assignments with their prefix or location
+// - a device's primary_ip4 (primary_ip6) is an IPv4 (IPv6) address
+//   assigned to one of its interfaces
+// - PROTECT on delete (409), but interfaces go with their device, IP
+//   address assignments with their address or interface, prefix location
+//   assignments with their prefix or location, and a device's primary IP
+//   is set to null when the address goes
 // - ?depth=N nests referenced objects N levels deep; many-to-many fields
 //   (tags, content_types, a prefix's locations) only with exclude_m2m=false;
-//   an unknown query parameter is a 400
+//   filters on fields (a reference by id or by name), on custom fields
+//   (cf_NAME); an unknown query parameter is a 400
 // - bulk POST, PATCH and DELETE on list endpoints, atomic, with per-item
 //   errors aligned with the request ({} for the good items)
 // /__stats gives the requests by method, the error responses, and the
@@ -127,6 +134,10 @@ const RES = {
     fields: { name: v(null), device_type: ref('dcim/device-types'), role: ref('extras/roles'),
               status: ref('extras/statuses'), location: ref('dcim/locations'), platform: ref('dcim/platforms'),
               tenant: ref('tenancy/tenants'), serial: v(''), asset_tag: v(null), comments: v(''),
+              software_version: ref('dcim/software-versions'),
+              controller_managed_device_group: ref('dcim/controller-managed-device-groups'),
+              primary_ip4: ref('ipam/ip-addresses', { setNull: true }),
+              primary_ip6: ref('ipam/ip-addresses', { setNull: true }),
               tags: { k: 'm2m', to: 'extras/tags' } } },
   'dcim/interfaces': { ct: 'dcim.interface', required: ['name', 'type', 'status', 'device'],
     extra: { cable: null, cable_peer: null, cable_peer_type: null, connected_endpoint: null,
@@ -136,6 +147,22 @@ const RES = {
               role: ref('extras/roles'), type: { k: 'choice', ...INTERFACE_TYPE },
               description: v(''), label: v(''), enabled: v(true), mac_address: v(null), mgmt_only: v(false),
               mtu: v(null), tags: { k: 'm2m', to: 'extras/tags' } } },
+  'dcim/software-versions': { ct: 'dcim.softwareversion', required: ['version', 'platform', 'status'],
+    unique: [['platform', 'version']],
+    fields: { version: v(), platform: ref('dcim/platforms'), status: ref('extras/statuses'), alias: v(''),
+              tags: { k: 'm2m', to: 'extras/tags' } } },
+  // the controller is kept as given: the stand-in has no controllers
+  'dcim/controller-managed-device-groups': { ct: 'dcim.controllermanageddevicegroup',
+    required: ['name', 'controller'], unique: [['name']], tree: true,
+    fields: { name: v(), controller: v(), parent: ref('dcim/controller-managed-device-groups'),
+              tenant: ref('tenancy/tenants'), weight: v(1000), description: v(''),
+              tags: { k: 'm2m', to: 'extras/tags' } } },
+  'ipam/ip-address-to-interface': { ct: 'ipam.ipaddresstointerface', required: ['ip_address', 'interface'],
+    unique: [['ip_address', 'interface']],
+    fields: { ip_address: ref('ipam/ip-addresses', { cascade: true }),
+              interface: ref('dcim/interfaces', { cascade: true }), vm_interface: v(null),
+              is_source: v(false), is_destination: v(false), is_default: v(false), is_preferred: v(false),
+              is_primary: v(false), is_secondary: v(false), is_standby: v(false) } },
 };
 // A plain field that reads as {value, label} is a choice, blank ("") when not set.
 function itemProps(kind) {
@@ -225,6 +252,9 @@ function matches(kind, o, a) {
       if (!t || typeof want !== 'object' || !matches(f.to, t, want.id !== undefined ? { id: want.id } : want)) return false;
     } else if (k === 'id') {
       if (o.id !== want) return false;
+    } else if (f && f.k === 'w') {
+      if (o.host === undefined && o.network === undefined) return false;
+      if (`${o.network || o.host}/${o.prefix_length || o.mask_length}` !== want) return false;
     } else if (o[k] !== want) {
       return false;
     }
@@ -418,6 +448,16 @@ function validate(kind, item, existing, partial) {
   if (kind === 'dcim/devices' && rec.location && !allows(rec.location, 'dcim.device')) {
     errs.location = ['Devices may not associate to locations of this type.'];
   }
+  if (kind === 'dcim/devices') {
+    for (const [f, version] of [['primary_ip4', 4], ['primary_ip6', 6]]) {
+      if (!rec[f] || (existing && existing[f] === rec[f])) continue;
+      const ip = db['ipam/ip-addresses'].get(rec[f]);
+      if (ip.ip_version !== version) { errs[f] = [`${ip.host} is not an IPv${version} address.`]; continue; }
+      const mine = [...db['ipam/ip-address-to-interface'].values()].some((a) => a.ip_address === ip.id &&
+        a.interface && db['dcim/interfaces'].get(a.interface).device === rec.id);
+      if (!mine) errs[f] = [`The specified IP address (${ip.host}/${ip.mask_length}) is not assigned to this device.`];
+    }
+  }
   if (kind === 'ipam/prefix-location-assignments' && rec.location && !allows(rec.location, 'ipam.prefix')) {
     errs.location = ['Prefixes may not associate to locations of this type.'];
   }
@@ -515,7 +555,7 @@ function list(req, res, kind, u) {
   }
   const spec = RES[kind];
   for (const k of u.searchParams.keys()) {
-    if (!QUERY.has(k) && !spec.fields[k] && k !== 'id') {
+    if (!QUERY.has(k) && !spec.fields[k] && k !== 'id' && !/^cf_\w+$/.test(k)) {
       return send(res, 400, { [k]: [`Unknown filter field`] });
     }
   }
@@ -523,7 +563,18 @@ function list(req, res, kind, u) {
   if (!items) { items = [...db[kind].values()]; listed.set(kind, items); }
   for (const [k, val] of u.searchParams) {
     if (QUERY.has(k)) continue;
-    items = items.filter((o) => String(o[k]) === val);
+    const f = spec.fields[k];
+    if (k.startsWith('cf_')) {
+      items = items.filter((o) => String((o.custom_fields || {})[k.slice(3)]) === val);
+    } else if (f && f.k === 'ref') {
+      // a reference filters by id or by the name (model, version) of what it refers to
+      items = items.filter((o) => {
+        const t = o[k] && db[f.to].get(o[k]);
+        return o[k] === val || (t && [t.name, t.model, t.version].includes(val));
+      });
+    } else {
+      items = items.filter((o) => String(o[k]) === val);
+    }
   }
   const limit = Math.min(Number(u.searchParams.get('limit') || 50), maxPage);
   const offset = Number(u.searchParams.get('offset') || 0);
@@ -592,7 +643,7 @@ function referrers(kind, id) {
     for (const [f, d] of Object.entries(spec.fields)) {
       if (d.to !== kind) continue;
       for (const o of db[k].values()) {
-        if (d.k === 'ref' && o[f] === id) out.push([k, o, !!d.cascade]);
+        if (d.k === 'ref' && o[f] === id) out.push([k, o, d.cascade ? 'cascade' : d.setNull ? f : false]);
       }
     }
   }
@@ -605,9 +656,11 @@ function destroy(req, res, kind, ids) {
   }
   const doomed = new Set(ids.map((id) => `${kind}:${id}`));
   const cascade = [];
+  const nulled = [];
   const visit = (k, id) => {
     for (const [rk, o, c] of referrers(k, id)) {
       if (doomed.has(`${rk}:${o.id}`)) continue;
+      if (c && c !== 'cascade') { nulled.push([o, c]); continue; }
       if (!c) return `${RES[rk].ct} ${o.name || o.model || o.network || o.host || o.id}`;
       doomed.add(`${rk}:${o.id}`);
       cascade.push([rk, o.id]);
@@ -627,6 +680,8 @@ function destroy(req, res, kind, ids) {
   pages.clear();
   for (const [k, id] of cascade) drop(k, id);
   for (const id of ids) drop(kind, id);
+  // what points at them with on_delete=SET_NULL (a device's primary IPs)
+  for (const [o, f] of nulled) o[f] = null;
   // many-to-many links to the deleted records go with them
   for (const [k, spec] of Object.entries(RES)) {
     for (const [f, d] of Object.entries(spec.fields)) {

@@ -38,7 +38,7 @@ describe("schema-aware models #unit", function()
                    declare { "serial__name" })
     assert.matches("field 'location__parent__nme': dcim.locations has no field 'nme'",
                    declare { "location__parent__nme" })
-    assert.matches("the schema has no resource 'dcim.device' %(did you mean dcim.device%-types, dcim.devices%?%)",
+    assert.matches("the schema has no resource 'dcim.device' %(did you mean dcim.controller%-managed%-device%-groups, dcim.device%-types, dcim.devices%?%)",
                    declare({}, "dcim.device"))
     assert.matches("'tags' of dcim.devices is a many%-to%-many list", declare { "tags__name" })
   end)
