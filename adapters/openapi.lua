@@ -289,6 +289,9 @@ end
 
 -- {====== models ======}
 
+-- What a schema model declares beyond ms.model's keys.
+local SCHEMA_KEYS = { "resource", "m2m", "fields", "query", "where", "write", "after_write" }
+
 -- The natural key of a resource's records in m2m lists: its name, when it
 -- has one.
 local function default_key(self, target)
@@ -305,6 +308,17 @@ end
 -- reference, is an error naming the model and field. A many-to-many
 -- field (`tags`, `content_types`) is a list, compared sorted; its items
 -- are the referenced records' keys (`m2m`, default { "name" }).
+-- Beyond those, a model may say:
+-- - `fields = { model_field = "lookup" }`: the field reads another
+--   lookup (`parent = "parent__name"`), or `{ "lookup", read =
+--   function(v, record, at) ..., write = function(v, fields) ..., also =
+--   { "lookup", ... }, send = false }`: its value made from the lookup's
+--   (`at(lookup)` reads one of `also`), and back; `send = false` never
+--   writes it;
+-- - `query = { filter = "value" }`: sent with every read of the resource;
+-- - `where = { lookup = value or function(v) -> bool }`: the records kept;
+-- - `write = function(body, fields, op)`: adjusts each write's body;
+-- - `after_write(adapter, done)`: as a REST resource's.
 function Schema:model(name)
   return function(spec)
     if type(spec) ~= "table" then error(fmt("model '%s': expected a declaration table", name), 2) end
@@ -315,13 +329,46 @@ function Schema:model(name)
     local who = fmt("model '%s' (%s)", name, resource)
     local decl = {}
     for k, v in pairs(spec) do decl[k] = v end
-    decl.resource, decl.m2m = nil, nil
+    for _, k in ipairs(SCHEMA_KEYS) do decl[k] = nil end
     local ok, cls = pcall(ms.model(name), decl)
     if not ok then error(cls, 2) end
+    local aliases = spec.fields or {}
+    for k in pairs(aliases) do
+      local known = false
+      for _, f in ipairs(cls.identifiers) do known = known or f == k end
+      for _, f in ipairs(cls.attributes) do known = known or f == k end
+      if not known then
+        error(fmt("%s: fields.%s: not an identifier or attribute of the model", who, tostring(k)), 2)
+      end
+    end
+    local function resolve_lookup(lookup, what)
+      local ok2, l = pcall(self.lookup, self, resource, lookup, who)
+      if not ok2 then error(what and fmt("%s (%s)", l, what) or l, 4) end
+      return l
+    end
     local fields = {}
     local function add(field)
-      local ok2, l = pcall(self.lookup, self, resource, field, who)
-      if not ok2 then error(l, 3) end
+      local a = aliases[field]
+      local lookup, codec = field, nil
+      if type(a) == "string" then
+        lookup = a
+      elseif type(a) == "table" then
+        lookup, codec = a[1], a
+        if type(lookup) ~= "string" then
+          error(fmt("%s: fields.%s: expected { \"lookup\", read =, write = }", who, field), 3)
+        end
+      elseif a ~= nil then
+        error(fmt("%s: fields.%s: expected a lookup string or a table", who, field), 3)
+      end
+      local l = resolve_lookup(lookup)
+      l.name = field
+      if codec then
+        l.codec = codec
+        l.also = {}
+        for _, extra in ipairs(codec.also or {}) do
+          l.also[extra] = resolve_lookup(extra, "fields." .. field .. ".also")
+        end
+      end
       local f = l.field
       if f.kind == "m2m" then
         local keys = (spec.m2m or {})[field] or default_key(self, f.target)
@@ -345,7 +392,15 @@ function Schema:model(name)
     end
     for _, f in ipairs(cls.identifiers) do add(f) end
     for _, f in ipairs(cls.attributes) do add(f) end
-    cls.api = { schema = self, resource = resource, fields = fields, who = who }
+    local by_lookup = {}
+    for _, f in ipairs(fields) do by_lookup[fields[f].lookup] = f end
+    local where = {}
+    for lookup, want in pairs(spec.where or {}) do
+      where[#where + 1] = { lookup = resolve_lookup(lookup, "where"), want = want }
+    end
+    cls.api = { schema = self, resource = resource, fields = fields, who = who, query = spec.query,
+                by_lookup = by_lookup,
+                where = where, write = spec.write, after_write = spec.after_write }
     return cls
   end
 end
@@ -364,6 +419,7 @@ end
 -- A referenced record: the stub the API answered ({id, object_type,
 -- url}), replaced by the record itself when its resource was read
 -- (`tables`: resource -> id -> record).
+local PARTIAL = "\0partial"
 local function deref(tables, target, v)
   if not tables or type(v) ~= "table" then return v end
   local t = tables[target]
@@ -371,6 +427,8 @@ local function deref(tables, target, v)
   local id = v.id
   local r = id ~= nil and t[id]
   if r then return r end
+  -- a resource read through a filter holds only some records
+  if tables[PARTIAL] and tables[PARTIAL][target] then return v end
   error(fmt("%s %s is referenced but was not among the records read (did it change while loading?)",
             tostring(target), tostring(id)), 0)
 end
@@ -450,8 +508,26 @@ local function read_field(l, api, tables)
 end
 
 -- A field's reader, function(api_record, tables) -> value: plain fields
--- read straight, the rest through read_field.
+-- read straight, the rest through read_field; a codec's read on top.
+local plain_reader
 local function reader(l)
+  local base = plain_reader(l)
+  local codec = l.codec
+  if not (codec and codec.read) then return base end
+  local read = codec.read
+  return function(api, tables)
+    local v = base(api, tables)
+    local r = read(v, api, function(lookup)
+      local al = l.also[lookup]
+      if not al then error(fmt("fields.%s: %s is not among its `also` lookups", l.name, tostring(lookup)), 0) end
+      return read_lookup(al, api, tables)
+    end)
+    if r == null then return nil end
+    return r
+  end
+end
+
+function plain_reader(l)
   if l.keys or l.sorted then
     return function(api, tables) return read_field(l, api, tables) end
   end
@@ -525,7 +601,11 @@ function M.body(model, f, send, composites, write_ref)
     local first = l.steps[1]
     local top = first.name
     local v = f[field]
-    if l.field.readonly and not first.field.writeonly and #l.steps == 1 then
+    local codec = l.codec
+    if codec and codec.write and v ~= nil then v = codec.write(v, f) end
+    if codec and codec.send == false then
+      -- written by the model's own hooks, if at all
+    elseif l.field.readonly and not first.field.writeonly and #l.steps == 1 then
       -- computed by the server (or composed, below)
     elseif l.steps[1].field.readonly and l.steps[1].field.through then
       -- written through its own resource
@@ -560,7 +640,8 @@ function M.body(model, f, send, composites, write_ref)
   end
   for target, parts in pairs(composites or {}) do
     local vals, complete, touched = {}, true, false
-    for i, p in ipairs(parts.fields) do
+    for i, lookup in ipairs(parts.fields) do
+      local p = api.by_lookup[lookup] or lookup
       vals[i] = f[p]
       if vals[i] == nil or vals[i] == null then complete = false end
       for _, s in ipairs(send) do if s == p then touched = true end end
@@ -651,7 +732,8 @@ end
 local function ids_through(group, target_model, partial)
   local ids, all, any = {}, true, false
   for _, id in ipairs(target_model.identifiers) do
-    local from = group.fields[id]
+    local tl = target_model.api and target_model.api.fields[id]
+    local from = group.fields[tl and tl.lookup or id]
     if from then ids[id], any = from, true else all = false end
   end
   if all then return ids, true end
@@ -721,14 +803,15 @@ function M.resources(adapter_name, models, preset)
         if l.keys then
           for _, tm in ipairs(by_resource[l.field.target] or {}) do
             local ok = true
+            local function key_of(id) return tm.api.fields[id].lookup end
             for _, id in ipairs(tm.identifiers) do
               local found = false
-              for _, k in ipairs(l.keys) do if k.name == id then found = true end end
+              for _, k in ipairs(l.keys) do if k.name == key_of(id) then found = true end end
               ok = ok and found
             end
             if ok then
               local ids = {}
-              for _, id in ipairs(tm.identifiers) do ids[id] = id end
+              for _, id in ipairs(tm.identifiers) do ids[id] = key_of(id) end
               m2m_refs[#m2m_refs + 1] = { field = field, model = tm.name, ids = ids }
             end
           end
@@ -754,11 +837,49 @@ function M.resources(adapter_name, models, preset)
         return out
       end
       reader_of[m] = read
+      local query = preset.query and preset.query(preset.join and 0 or depth, res) or nil
+      for k, v in pairs(api.query or {}) do
+        query = query or {}
+        query[k] = v
+      end
+      local keep = #api.where > 0 and function(apirec, tables)
+        for _, w in ipairs(api.where) do
+          local v = read_lookup(w.lookup, apirec, tables)
+          local want = w.want
+          if type(want) == "function" then
+            if not want(v) then return false end
+          elseif v ~= want then
+            return false
+          end
+        end
+        return true
+      end
+      local fetch
+      if preset.join then
+        fetch = function(adapter)
+          local pf = M.prefetch(adapter, preset)
+          local list = pf[api.resource].list
+          if not keep then return list end
+          local out = {}
+          for _, rec in ipairs(list) do if keep(rec, pf.byid) then out[#out + 1] = rec end end
+          return out
+        end
+      end
+      local through_write = #through > 0 and M.through_writer(m, through) or nil
+      local own_after = api.after_write
+      local after_write = through_write
+      if own_after then
+        after_write = function(adapter, done)
+          local failed = through_write and through_write(adapter, done) or {}
+          for k, msg in pairs(own_after(adapter, done) or {}) do failed[k] = failed[k] or msg end
+          return failed
+        end
+      end
       resources[m.name] = {
         path = res.path, detail = res.detail,
-        query = preset.query and preset.query(preset.join and 0 or depth, res) or nil,
+        query = query,
         parent = parent, refs = refs, fields = nil,
-        fetch = preset.join and function(adapter) return M.prefetch(adapter, preset)[api.resource].list end,
+        fetch = fetch,
         from_api = function(apirec, adapter)
           if not (preset.join and adapter) then return read(apirec) end
           local pf = M.prefetch(adapter, preset)
@@ -786,13 +907,15 @@ function M.resources(adapter_name, models, preset)
           else
             for _, field in ipairs(api.fields) do send[#send + 1] = field end
           end
-          return M.body(m, f, send, composites,
+          local body = M.body(m, f, send, composites,
                         preset.refs == "id" and adapter and function(top, pl)
                           return M.ref_id(adapter, m, refs[top], groups[top].target, pl, f)
                         end or nil)
+          if api.write then api.write(body, f, op or { action = "create" }) end
+          return body
         end,
         m2m_refs = m2m_refs,
-        after_write = #through > 0 and M.through_writer(m, through) or nil,
+        after_write = after_write,
       }
     end
   end
@@ -828,7 +951,9 @@ local function needed(model, into)
     if l.keys then
       for _, k in ipairs(l.keys) do walk(k.lookup) end
     end
+    for _, al in pairs(l.also or {}) do walk(al) end
   end
+  for _, w in ipairs(model.api.where) do walk(w.lookup) end
 end
 
 --- Reads, once per load of `adapter`, every resource its schema models
@@ -851,18 +976,34 @@ function M.prefetch(adapter, preset)
     shapes[name] = { count = true, results = fields }
   end
   sort(names)
+  -- what a model's `query` narrows its resource to (for every model reading it)
+  local narrow, by = {}, {}
+  for _, m in ipairs(adapter.models) do
+    if m.api and m.api.query then
+      local res = m.api.resource
+      if narrow[res] then
+        for k, v in pairs(m.api.query) do
+          if narrow[res][k] ~= v then
+            error(fmt("models '%s' and '%s' read %s with different queries (%s)", by[res], m.name, res, k), 0)
+          end
+        end
+      end
+      narrow[res], by[res] = m.api.query, m.name
+    end
+  end
   local size = adapter.rest.page_size or 100
-  local function query(offset)
+  local function query(name, offset)
     local q = preset.query and preset.query(0) or {}
+    for k, v in pairs(narrow[name] or {}) do q[k] = v end
     q.limit, q.offset = tostring(size), tostring(offset)
     return q
   end
   local client = adapter.client
   local firsts = {}
   for i, name in ipairs(names) do
-    firsts[i] = { path = schema:resource(name).path, query = query(0) }
+    firsts[i] = { path = schema:resource(name).path, query = query(name, 0) }
   end
-  local out, byid, rest, owners = {}, {}, {}, {}
+  local out, byid, rest, owners = {}, { [PARTIAL] = narrow }, {}, {}
   for i, r in ipairs(client:get_many(firsts)) do
     local name = names[i]
     local body = r:json(shapes[name])
@@ -878,7 +1019,7 @@ function M.prefetch(adapter, preset)
       error(ms.error("HTTPError", fmt("GET %s: an empty first page of %d records", r.url, out[name].count)), 0)
     end
     for off = step, out[name].count - 1, math.max(step, 1) do
-      local q = query(off)
+      local q = query(name, off)
       q.limit = tostring(step)
       rest[#rest + 1] = { path = firsts[i].path, query = q }
       owners[#rest] = name
