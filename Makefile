@@ -15,7 +15,7 @@ BUSTED ?= /usr/bin/busted
 CFLAGS ?= -O2 -g
 BUILD ?= build
 
-PKGS = $(LUA_PC) libcurl libxxhash sqlite3
+PKGS = $(LUA_PC) libcurl libxxhash sqlite3 libpcre2-8
 WARN = -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings \
        -Wmissing-prototypes -Wstrict-prototypes -Wold-style-definition \
        -Wno-unused-parameter
@@ -24,7 +24,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -DMS_LUADIR='"$(LUA_LMOD)"' \
 LIBS = $$($(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
 CORE = arena buf err sha256 value json load csv store diff sync fixture http mapping perm fsafe proc progress \
-       l_common l_model l_record l_store l_diff l_util l_sync l_mapping l_http l_perm l_sqlite l_init
+       l_common l_model l_record l_store l_diff l_util l_sync l_mapping l_http l_perm l_sqlite l_regex l_init
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 BIN_OBJ = $(BUILD)/main.o
 HDR = $(wildcard engine/*.h)

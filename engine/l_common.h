@@ -145,6 +145,7 @@ void ms_l_mapping_register(lua_State *L);
 void ms_l_http_register(lua_State *L);
 void ms_l_perm_register(lua_State *L);
 void ms_l_sqlite_register(lua_State *L);
+void ms_l_regex_register(lua_State *L);
 /* store:map(mapping, source) and store:map_csv(mappings, source, opts):
    the mapping binding's store methods. */
 int ms_l_store_map(lua_State *L);

@@ -21,6 +21,7 @@ int luaopen_moonsync_core(lua_State *L) {
   ms_l_http_register(L);
   ms_l_perm_register(L);
   ms_l_sqlite_register(L);
+  ms_l_regex_register(L);
   /* store:map and map_csv are the mapping binding's, on the store's methods */
   luaL_getmetatable(L, MS_STORE_MT);
   lua_getfield(L, -1, "__index");

@@ -291,6 +291,28 @@ function Adapter:get_all(model)
   return self._store:get_all(modelname(model, "get_all"))
 end
 
+--- Notes something about the data being loaded that a user should know
+-- (a record left out, a duplicate, an answer the API refused): the run
+-- prints it, and the summary, the report and the history count it.
+-- `opts.skipped` says a source record was left out because of it.
+function Adapter:warn(message, opts)
+  local w = rawget(self, "_notes") or {}
+  self._notes = w
+  w[#w + 1] = { level = "warning", message = tostring(message), skipped = opts and opts.skipped and true or false }
+end
+
+--- Notes a debug message (shown with --verbose; kept with the warnings).
+function Adapter:log(message)
+  local w = rawget(self, "_notes") or {}
+  self._notes = w
+  w[#w + 1] = { level = "debug", message = tostring(message), skipped = false }
+end
+
+--- What warn and log noted, in order: {level =, message =, skipped =}.
+function Adapter:notes()
+  return rawget(self, "_notes") or {}
+end
+
 --- Records by uid, in the order given; raises ObjectNotFound for the first missing.
 function Adapter:get_by_uids(uids, model)
   return self._store:get_by_uids(uids, modelname(model, "get_by_uids"))
@@ -597,6 +619,11 @@ M.pformat = core.pformat
 -- `{'name': 'x', 'count': 3}`; `keys` (say `Model.attributes`) orders
 -- a map's keys, which are sorted otherwise.
 M.pyrepr = core.pyrepr
+
+--- A compiled Perl-compatible regular expression (as Python's re reads
+-- patterns): `ms.regex(".*switch.*"):search(s)` gives the start and end
+-- of the first match, or nil. A bad pattern raises an error naming it.
+M.regex = core.regex
 
 --- Declares a job (see moonsync.job): `return ms.job { source = ..., target = ... }`.
 function M.job(spec)

@@ -57,7 +57,7 @@ end
 --- Modules a job may require besides moonsync.* (short adapter names are
 -- the bundled adapters).
 M.MODULES = { moonsync = "moonsync", cjson = "cjson", ["cjson.safe"] = "cjson.safe" }
-local BUNDLED = { "csv_file", "json_file", "nautobot", "netbox", "openapi", "rest" }
+local BUNDLED = { "csv_file", "json_file", "meraki", "nautobot", "netbox", "openapi", "rest" }
 for _, a in ipairs(BUNDLED) do
   M.MODULES[a] = "moonsync.adapters." .. a   -- short names stay as aliases
 end
