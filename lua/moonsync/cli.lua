@@ -347,6 +347,15 @@ local function job_diff(r, o)
     stderr:write(fmt("\rload  %d + %d records in %.2f s        \n", source:count(), target:count(),
                      core.now() - t0))
   end
+  local skipped = 0
+  for _, w in ipairs(r.warnings or {}) do
+    stderr:write(fmt("moonsync: warning: %s: %s\n", w.adapter, redact.text(w.message)))
+    if w.skipped then skipped = skipped + 1 end
+  end
+  if skipped > 0 then
+    stderr:write(fmt("moonsync: %d source record%s skipped (see the warnings above)\n", skipped,
+                     skipped == 1 and "" or "s"))
+  end
   return source, target, diff
 end
 
@@ -791,6 +800,12 @@ local function show_run(r)
   if r.result then
     add("result: %d created, %d updated, %d deleted, %d failed", r.result.created,
         r.result.updated, r.result.deleted, r.result.failed)
+  end
+  if r.warnings and #r.warnings > 0 then
+    local skipped = 0
+    for _, w in ipairs(r.warnings) do if w.skipped then skipped = skipped + 1 end end
+    add("warnings: %d%s", #r.warnings, skipped > 0 and fmt(" (%d source records skipped)", skipped) or "")
+    for _, w in ipairs(r.warnings) do add("  %s: %s", w.adapter, w.message) end
   end
   local t = {}
   for _, k in ipairs { "load", "diff", "sync", "write" } do

@@ -95,6 +95,11 @@ MIGRATIONS[3] = function(db)
   ]]
 end
 
+-- What the adapters noted while loading (records they left out, and why).
+MIGRATIONS[4] = function(db)
+  db:exec [[ ALTER TABLE runs ADD COLUMN warnings TEXT; ]]
+end
+
 M.VERSION = #MIGRATIONS
 
 -- Runs fn() in one write transaction: committed when it returns, rolled
@@ -272,7 +277,7 @@ function M:finish(id, r, keep)
         n_create = ?10, n_update = ?11, n_delete = ?12, n_unchanged = ?13, n_skip = ?14,
         created = ?15, updated = ?16, deleted = ?17, failed = ?18,
         load_s = ?19, diff_s = ?20, sync_s = ?21, write_s = ?22, peak_rss = ?23, diff = ?24,
-        data_mappings = ?25
+        data_mappings = ?25, warnings = ?26
         WHERE id = ?1]])
       :run(id, now_iso(), r.duration, r.exit_status,
            red(r.error), r.job, r.job_path, red(r.source), red(r.target),
@@ -280,7 +285,8 @@ function M:finish(id, r, keep)
            res.created, res.updated, res.deleted,
            res.created and (res.failed or 0) + (res.errors or 0) or nil,
            t.load, t.diff, t.sync, t.write, r.peak_rss, diff,
-           r.data_mappings and #r.data_mappings > 0 and red(cjson.encode(r.data_mappings)) or nil)
+           r.data_mappings and #r.data_mappings > 0 and red(cjson.encode(r.data_mappings)) or nil,
+           r.warnings and #r.warnings > 0 and red(cjson.encode(r.warnings)) or nil)
     local st = db:prepare("INSERT INTO operations (run_id, seq, op, model, uid, status, result, "
                           .. "message, duration, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
     for i, op in ipairs(r.ops or {}) do
@@ -314,6 +320,7 @@ local function run_table(row)
     timings = { load = row.load_s, diff = row.diff_s, sync = row.sync_s, write = row.write_s },
     peak_rss = row.peak_rss,
     data_mappings = row.data_mappings and cjson.decode(row.data_mappings) or nil,
+    warnings = row.warnings and cjson.decode(row.warnings) or nil,
   }
 end
 

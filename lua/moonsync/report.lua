@@ -105,6 +105,12 @@ local function meta(run)
   t.dry_run = run.dry_run and true or false
   t.summary, t.result, t.timings, t.counts = run.summary, run.result, run.timings, run.counts
   t.data_mappings = run.data_mappings
+  if run.warnings then
+    t.warnings = {}
+    for i, w in ipairs(run.warnings) do
+      t.warnings[i] = { adapter = w.adapter, message = redact.text(w.message), skipped = w.skipped }
+    end
+  end
   return t
 end
 
@@ -213,6 +219,18 @@ local SCRIPT = [==[
       });
       mt.appendChild(tr);
     });
+  }
+  var W = R.warnings || [];
+  if (W.length) {
+    $("warnings").hidden = false;
+    var skipped = W.filter(function (w) { return w.skipped; }).length;
+    $("warnings-head").textContent = "Warnings (" + W.length + (skipped ? ", " + skipped +
+      " source records skipped" : "") + ")";
+    W.slice(0, 1000).forEach(function (w) {
+      $("warning-list").appendChild(el("li", w.skipped ? "warning skipped" : "warning",
+        w.adapter + ": " + w.message));
+    });
+    if (W.length > 1000) $("warning-list").appendChild(el("li", null, "and " + (W.length - 1000) + " more"));
   }
   if (D.failures.length) {
     $("failures").hidden = false;
@@ -386,6 +404,7 @@ function M.html(run)
     '<section id="summary"><h2>Summary</h2><div id="totals"></div><div id="result"></div>',
     '<table id="summary-table"></table><p id="timings"></p></section>\n',
     '<section id="mappings" hidden><h2>Data mappings</h2><table id="mapping-table"></table></section>\n',
+    '<section id="warnings" hidden><h2 id="warnings-head">Warnings</h2><ul id="warning-list"></ul></section>\n',
     '<section id="failures" hidden><h2>Failures</h2><ul id="failure-list"></ul></section>\n',
     '<section id="changes"><h2>Changes</h2><div id="controls">',
     '<label><input type="checkbox" name="action" value="create" checked> create</label>',

@@ -161,6 +161,15 @@ function Run:diff()
   end)
   core.load_progress(false)
   if not ok then error(err, 0) end
+  -- what the adapters noted while loading
+  self.warnings = {}
+  for _, a in ipairs { self.source, self.target } do
+    for _, n in ipairs(a.notes and a:notes() or {}) do
+      if n.level == "warning" then
+        self.warnings[#self.warnings + 1] = { adapter = a.name, message = n.message, skipped = n.skipped }
+      end
+    end
+  end
   self.gate:prepare(self.target)
   self.timings.load = core.now() - t0
   t0 = core.now()
@@ -363,6 +372,7 @@ function Run:record(info)
               job = self.job_name, job_path = self.job_path, dry_run = info.dry_run or false,
               timings = self.timings, peak_rss = core.peak_rss(), ops = self.ops,
               data_mappings = self.job and self.job.data_mappings or nil,
+              warnings = self.warnings,
               started = wall_iso(self.wall0), ended = wall_iso(core.wall_time()),
               duration = core.now() - self.t0 }
   local labels = info.labels or self.labels or {}
