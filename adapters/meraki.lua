@@ -76,9 +76,8 @@ Client.__index = Client
 
 --- A Meraki Dashboard client for one organization: `url` (M.BASE_URL),
 -- `key` or `key_env` (MERAKI_API_KEY), `org`, `rate` (10 requests a second,
--- Meraki's per-organization limit), `concurrency` (4), `retries` (a 429
--- is waited out as its Retry-After says, up to 20 times), `page_size`
--- (1000).
+-- Meraki's per-organization limit), `concurrency` (4), `retries` (6: a
+-- 429 is waited out as its Retry-After says), `page_size` (1000).
 function M.client(o)
   o = o or {}
   if type(o.org) ~= "string" or o.org == "" then
@@ -88,7 +87,7 @@ function M.client(o)
     base_url = (o.url or M.BASE_URL):gsub("/+$", ""),
     token = o.key, token_env = not o.key and (o.key_env or "MERAKI_API_KEY") or nil,
     token_prefix = "Bearer ",
-    concurrency = o.concurrency or 4, rate = o.rate or 10, retries = o.retries or 20,
+    concurrency = o.concurrency or 4, rate = o.rate or 10, retries = o.retries or 6,
     backoff = o.backoff or 1, timeout = o.timeout,
   }
   return setmetatable({ http = c, org = o.org, page_size = o.page_size or 1000 }, Client)

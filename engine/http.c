@@ -23,6 +23,8 @@ struct ms_http_client {
   CURL **pool;
   int npool;
   double last_start;
+  /* a 429 holds back every request of the client until then */
+  double hold_until;
   unsigned rng;
 };
 
@@ -316,6 +318,9 @@ static int finish(ms_http_client *c, ms_http_req *r, CURLcode rc) {
     if (ra >= 0) wait = ra > MS_HTTP_MAX_RETRY_AFTER ? MS_HTTP_MAX_RETRY_AFTER : ra;
   }
   r->ready_at = now() + wait;
+  /* the server is over its limit for everything this client sends, not
+     just this request: nothing starts before the retry may */
+  if (r->status == 429 && r->ready_at > c->hold_until) c->hold_until = r->ready_at;
   return 1;
 }
 
@@ -361,6 +366,7 @@ int ms_http_run_each(ms_http_client *c, ms_http_req *reqs, size_t n,
       ms_http_req *r = &reqs[queue[qhead]];
       double rate_at = c->cfg.rate > 0 ? c->last_start + 1.0 / c->cfg.rate : 0;
       double at = r->ready_at > rate_at ? r->ready_at : rate_at;
+      if (c->hold_until > at) at = c->hold_until;
       if (at > t) {
         if (next < 0 || at < next) next = at;
         /* rotate: a waiting retry must not block fresh requests */
@@ -418,6 +424,7 @@ int ms_http_run_each(ms_http_client *c, ms_http_req *reqs, size_t n,
             double at = reqs[queue[(qhead + k) % n]].ready_at;
             if (c->cfg.rate > 0 && c->last_start + 1.0 / c->cfg.rate > at)
               at = c->last_start + 1.0 / c->cfg.rate;
+            if (c->hold_until > at) at = c->hold_until;
             if (next < 0 || at < next) next = at;
           }
         }

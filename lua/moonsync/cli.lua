@@ -347,6 +347,9 @@ local function job_diff(r, o)
     stderr:write(fmt("\rload  %d + %d records in %.2f s        \n", source:count(), target:count(),
                      core.now() - t0))
   end
+  for _, d in ipairs(r.debug or {}) do
+    stderr:write(fmt("moonsync: debug: %s: %s\n", d.adapter, redact.text(d.message)))
+  end
   local skipped = 0
   for _, w in ipairs(r.warnings or {}) do
     stderr:write(fmt("moonsync: warning: %s: %s\n", w.adapter, redact.text(w.message)))

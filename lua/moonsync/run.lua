@@ -162,12 +162,11 @@ function Run:diff()
   core.load_progress(false)
   if not ok then error(err, 0) end
   -- what the adapters noted while loading
-  self.warnings = {}
+  self.warnings, self.debug = {}, {}
   for _, a in ipairs { self.source, self.target } do
     for _, n in ipairs(a.notes and a:notes() or {}) do
-      if n.level == "warning" then
-        self.warnings[#self.warnings + 1] = { adapter = a.name, message = n.message, skipped = n.skipped }
-      end
+      local into = n.level == "warning" and self.warnings or self.debug
+      into[#into + 1] = { adapter = a.name, message = n.message, skipped = n.skipped }
     end
   end
   self.gate:prepare(self.target)

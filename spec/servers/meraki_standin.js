@@ -3,7 +3,7 @@
 // On 127.0.0.1 with a free port; prints "listening PORT PID" when ready.
 //
 //   node meraki_standin.js --data ORG.json [--key KEY] [--rate N] [--burst N]
-//                          [--latency MS]
+//                          [--latency MS] [--fail PATH]
 //
 // The data file holds what the API answers:
 //   { "organization": {"id", "name"}, "networks": [...], "devices": [...],
@@ -27,7 +27,8 @@
 //   10 more) answers 429 with Retry-After (whole seconds) and
 //   {"errors": ["Too many requests"]}
 // - appliance VLAN calls on a network whose VLANs are disabled answer 400
-// /__stats gives the requests by method, the 429s, and the most in flight.
+// --fail PATH answers 501 to that path (a server error clients do not retry).
+// /__stats gives the requests by method and route, the 429s, and the most in flight.
 'use strict';
 const fs = require('fs');
 const { opt, serve } = require('./standin');
@@ -38,8 +39,15 @@ const key = opt('--key', null);
 const rate = Number(opt('--rate', '10'));
 const burst = Number(opt('--burst', '10'));
 const latency = Number(opt('--latency', '0'));
+const failing = opt('--fail', null);
 const data = JSON.parse(fs.readFileSync(dataFile, 'utf8'));
 const org = data.organization;
+// the lists are lists (an empty one may come as {} from a Lua table)
+for (const k of ['networks', 'devices', 'deviceStatuses', 'uplinkStatuses', 'uplinkAddresses', 'switchPortsBySwitch']) {
+  const v = data[k];
+  if (v === undefined || (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) data[k] = [];
+  else if (!Array.isArray(v)) { console.error(`--data: ${k} must be a list`); process.exit(2); }
+}
 
 const stats = { GET: 0, throttled: 0, errors: 0, inflight: 0, maxInflight: 0, paths: {} };
 
@@ -96,7 +104,7 @@ function page(req, res, u, items, itemKey, max, def) {
     end = per;
   }
   const slice = items.slice(start, end);
-  const base = `http://${req.headers.host}/api/v1${u.pathname}`;
+  const base = `http://${req.headers.host}${u.pathname}`;
   const link = (rel, mod) => {
     const p = new URLSearchParams(q);
     p.delete('startingAfter'); p.delete('endingBefore');
@@ -138,6 +146,7 @@ async function handle(req, res) {
   }
   if (req.method !== 'GET') return send(res, 405, { errors: ['The stand-in answers GET only'] });
   const p = u.pathname.replace(/^\/api\/v1/, '');
+  if (failing && p === failing) return send(res, 501, { errors: ['Not implemented (--fail)'] });
   const route = p.replace(/\/(?:[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}|[A-Z]_\d+|\d+)(?=\/|$)/g, '/{id}');
   stats.paths[route] = (stats.paths[route] || 0) + 1;
   if (p === '/organizations') return send(res, 200, [org]);
