@@ -424,7 +424,7 @@ function M.set_primary(adapter, done)
       else
         local field = address:find(":", 1, true) and "primary_ip6" or "primary_ip4"
         local body = { id = dev }
-        if primary == true then body[field] = ip
+        if primary == true then body[field] = { id = ip }
         else body[field] = null end
         if primary == true or op.action == "update" then
           owners[#owners + 1] = k
@@ -741,7 +741,9 @@ function M.load_ipaddress(L, host, length, prefix)
 end
 
 -- Of two addresses of one family a device calls primary, Nautobot keeps
--- one: the first stays primary, the later is loaded as not primary.
+-- one: the first stays primary, the later is loaded as not primary (the
+-- primary IP is the device's, so the same address on another port is
+-- primary there too).
 function M.load_ipassignment(L, D, host, portname, primary)
   local ns = L.s.tenant or "Global"
   local ids = { address = host, device = D.name, namespace = ns, port = portname }
@@ -749,11 +751,12 @@ function M.load_ipassignment(L, D, host, portname, primary)
   if primary then
     local fam = is_v6(host) and 6 or 4
     local first = D.primary[fam]
-    if first then
+    -- (the same address on two ports is the same primary address)
+    if first and first.host ~= host then
       L.warn(fmt("Device %s: %s on %s and %s on %s are both primary IPv%d addresses: %s stays primary.",
                  D.name, first.host, first.port, host, portname, fam, first.host))
       primary = false
-    else
+    elseif not first then
       D.primary[fam] = { host = host, port = portname }
     end
   end

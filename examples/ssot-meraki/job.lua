@@ -36,25 +36,30 @@ local function configure()
   end
 end
 
+-- the models, made once for source and target (apply loads only the target)
 local models
+local function build()
+  if models then return models end
+  configure()
+  -- the network location type as Nautobot has it: with a parent type,
+  -- networks need a parent (SSoT's validate_settings)
+  local lt = meraki.location_type(os.getenv("NAUTOBOT_URL"), "NAUTOBOT_TOKEN", settings.network_loctype)
+  settings.network_loctype_parent = lt.parent
+  meraki.validate_settings(settings, lt.parent)
+  models = meraki.models(settings)
+  return models
+end
 
 return ms.job {
   name = "Meraki => Nautobot",
   description = "Sync information from Meraki to Nautobot",
   source = function()
-    configure()
-    -- the network location type as Nautobot has it: with a parent type,
-    -- networks need a parent (SSoT's validate_settings)
-    local lt = meraki.location_type(os.getenv("NAUTOBOT_URL"), "NAUTOBOT_TOKEN", settings.network_loctype)
-    settings.network_loctype_parent = lt.parent
-    meraki.validate_settings(settings, lt.parent)
-    models = meraki.models(settings)
-    return models.Meraki:new { url = os.getenv("MERAKI_URL"), key_env = "MERAKI_API_KEY",
-                               org = os.getenv("MERAKI_ORG_ID"), name = "meraki" }:load()
+    return build().Meraki:new { url = os.getenv("MERAKI_URL"), key_env = "MERAKI_API_KEY",
+                                org = os.getenv("MERAKI_ORG_ID"), name = "meraki" }:load()
   end,
   target = function()
-    return models.Nautobot:new { url = os.getenv("NAUTOBOT_URL"), token_env = "NAUTOBOT_TOKEN",
-                                 name = "nautobot" }:load()
+    return build().Nautobot:new { url = os.getenv("NAUTOBOT_URL"), token_env = "NAUTOBOT_TOKEN",
+                                  name = "nautobot" }:load()
   end,
   data_mappings = meraki.data_mappings,
   permissions = {

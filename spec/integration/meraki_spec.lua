@@ -23,6 +23,20 @@ end
 
 local function fixture(name) return fx.fixture(name) end
 
+-- busted keeps one finally per test: what a test starts is stopped through this
+local cleanups
+local function later(fn)
+  if not cleanups then
+    cleanups = {}
+    finally(function()
+      local c = cleanups
+      cleanups = nil
+      for i = #c, 1, -1 do pcall(c[i]) end
+    end)
+  end
+  cleanups[#cleanups + 1] = fn
+end
+
 describe("Meraki integration #meraki", function()
   local have = h.have_node()
   local dir, nb, nb_parent
@@ -72,7 +86,7 @@ describe("Meraki integration #meraki", function()
   -- empty Nautobot, {model = {uid = attrs}}, with the run and the stand-in.
   local function load(data, over, nautobot, ...)
     local m = fx.serve(dir, data, ...)
-    finally(m.stop)
+    later(m.stop)
     local r = h.run_env(env(m, settings(over), nautobot), "diff", JOB, "--format", "json")
     assert.is_true(r.code == 0 or r.code == 2, r.stderr)
     local out = setmetatable({}, { __index = function(t, k) local v = {}; rawset(t, k, v); return v end })
@@ -154,7 +168,7 @@ describe("Meraki integration #meraki", function()
 
   it("validate_settings: a network type with a parent needs a parent location", function()
     local m = fx.serve(dir, fx.data())
-    finally(m.stop)
+    later(m.stop)
     local r = h.run_env(env(m, settings(), nb_parent), "diff", JOB)
     assert.equals(1, r.code)
     assert.matches("Site requires a parent Location be provided when creating Site Locations", r.stderr, 1, true)
@@ -394,7 +408,7 @@ describe("Meraki integration #meraki", function()
 
     it("refuses a wrong API key, and an organization the key does not reach", function()
       local m = fx.serve(dir, fx.data())
-      finally(m.stop)
+      later(m.stop)
       local e = env(m, settings())
       e.MERAKI_API_KEY = "wrong"
       local r = h.run_env(e, "diff", JOB)
@@ -409,11 +423,200 @@ describe("Meraki integration #meraki", function()
     it("fails the load, writing nothing, when a device's answer is a server error", function()
       -- (501: a server error the client does not retry)
       local m = fx.serve(dir, fx.data(), "--fail", "/devices/D7JB-OH13-QFAG/managementInterface")
-      finally(m.stop)
+      later(m.stop)
       local r = h.run_env(env(m, settings()), "sync", JOB, "--no-progress")
       assert.equals(1, r.code)
       assert.matches("HTTP 501", r.stderr, 1, true)
       assert.same(0, cjson.decode(h.fetch(nb.url .. "/__stats")).POST or 0)
+    end)
+  end)
+
+  -- {====== the Nautobot side (test_adapters_nautobot.py) ======}
+
+  it("test_adapters_nautobot test_data_loading: what the Nautobot side reads of SSoT's records", function()
+    local seed = {
+      { "extras/statuses", cjson.decode(h.read(SEED))["extras/statuses"] },
+      { "extras/tags", { { name = "Test", content_types = { "dcim.location" } } } },
+      { "dcim/location-types", { { name = "Region", nestable = true },
+                                 { name = "Site", content_types = { "dcim.device", "ipam.prefix" } } } },
+      { "dcim/locations", {
+        { name = "Global Region", location_type = { name = "Region" }, status = { name = "Active" } },
+        { name = "Lab", location_type = { name = "Site" }, status = { name = "Active" },
+          time_zone = "America/Chicago", tags = { { name = "Test" } } } } },
+      { "dcim/manufacturers", { { name = "Cisco Meraki" } } },
+      { "dcim/platforms", { { name = "Cisco Meraki", manufacturer = { name = "Cisco Meraki" } } } },
+      { "dcim/device-types", { { model = "MX84", manufacturer = { name = "Cisco Meraki" } } } },
+      { "extras/roles", { { name = "CORE", content_types = { "dcim.device" } } } },
+      { "dcim/devices", { { name = "Lab01", serial = "ABC-123-456", status = { name = "Active" },
+        role = { name = "CORE" }, device_type = { model = "MX84" }, platform = { name = "Cisco Meraki" },
+        location = { name = "Lab" }, custom_fields = { system_of_record = "Meraki SSoT", os_version = "10.1.1" } } } },
+      { "dcim/interfaces", { { name = "wan1", device = { name = "Lab01" }, enabled = true, mode = "access",
+        mgmt_only = true, type = "1000base-t", status = { name = "Active" },
+        custom_fields = { system_of_record = "Meraki SSoT" } } } },
+      { "ipam/namespaces", { { name = "Test" } } },
+      { "ipam/prefixes", { { prefix = "10.0.0.0/24", namespace = { name = "Test" }, status = { name = "Active" },
+        custom_fields = { system_of_record = "Meraki SSoT" } } } },
+      { "ipam/prefix-location-assignments", { { prefix = { prefix = "10.0.0.0/24" }, location = { name = "Lab" } } } },
+      { "ipam/ip-addresses", { { address = "10.0.0.1/24", namespace = { name = "Test" }, status = { name = "Active" },
+        custom_fields = { system_of_record = "Meraki SSoT" } } } },
+      { "ipam/ip-address-to-interface", { { ip_address = { host = "10.0.0.1" },
+        interface = { name = "wan1", device = { name = "Lab01" } } } } },
+    }
+    local parts = {}
+    for _, kv in ipairs(seed) do parts[#parts + 1] = fmt("%q: %s", kv[1], cjson.encode(kv[2])) end
+    h.write(dir .. "/nautobot-test.json", "{" .. table.concat(parts, ", ") .. "}")
+    local n = h.server("nautobot_standin", "--token", TOKEN, "--seed", dir .. "/nautobot-test.json")
+    later(n.stop)
+    h.write(dir .. "/read.lua", fmt([[
+      local meraki = require "moonsync.adapters.meraki"
+      local cjson = require "cjson"
+      local m = meraki.models { network_loctype = "Site", devicetype_mapping = { { "MS", "Switch" }, { "MX", "Firewall" } } }
+      local nb = m.Nautobot:new { url = %q, token = %q }:load()
+      local out = {}
+      for _, model in ipairs { "network", "device", "port", "prefix", "ipaddress", "ipassignment" } do
+        out[model] = {}
+        for _, r in ipairs(nb:get_all(model)) do out[model][r:get_unique_id()] = r:get_attrs() end
+      end
+      print(cjson.encode(out))
+    ]], n.url, TOKEN))
+    local r = h.run("run", dir .. "/read.lua")
+    assert.equals(0, r.code, r.stderr)
+    local got = cjson.decode(r.stdout)
+    assert.same(set { "Lab__None" }, uids(got.network))
+    assert.same(set { "Lab01" }, uids(got.device))
+    assert.same(set { "wan1__Lab01" }, uids(got.port))
+    assert.same(set { "10.0.0.0/24__Test" }, uids(got.prefix))
+    assert.same(set { "10.0.0.1__None" }, uids(got.ipaddress))
+    assert.same(set { "10.0.0.1__Lab01__Test__wan1" }, uids(got.ipassignment))
+    assert.same({ "Test" }, got.network["Lab__None"].tags)
+    assert.equals("America/Chicago", got.network["Lab__None"].timezone)
+    assert.is_false(got.port["wan1__Lab01"].tagging)
+    assert.is_false(got.ipassignment["10.0.0.1__Lab01__Test__wan1"].primary)
+  end)
+
+  -- {====== organizations the fixtures do not hold ======}
+
+  for _, case in ipairs { { 7, 1 }, { 23, 2 }, { 101, 3 } } do
+    it(fmt("loads what SSoT's adapter would of generated organization %d", case[1]), function()
+      local data, want, skipped = fx.generate(case[1], case[2])
+      local got = load(data, { devicetype_mapping = {} })
+      for _, model in ipairs { "network", "device", "port", "prefix", "ipaddress" } do
+        assert.same(want[model], uids(got[model]), model)
+      end
+      assert.matches(skipped .. " source records skipped", got._run.stderr, 1, true)
+    end)
+  end
+
+  -- {====== end to end, under Nautobot's contract ======}
+
+  describe("syncs into Nautobot #contract", function()
+    local schema_file
+    setup(function()
+      if not have then return end
+      schema_file = h.write(dir .. "/nautobot-openapi.json",
+                            assert(loadfile(h.root .. "/adapters/nautobot_openapi.lua"))())
+    end)
+
+    local function probe() return "-H " .. h.quote("Authorization: Token " .. TOKEN) .. " "
+                                  .. h.quote("{url}/api/extras/statuses/?limit=1") end
+
+    -- one request to the Nautobot stand-in, as a person would make it
+    local function api(url, method, path, body)
+      local p = io.popen(("env -u LD_PRELOAD curl -s -X %s -H %s -H 'Content-Type: application/json' %s %s")
+        :format(method, h.quote("Authorization: Token " .. TOKEN),
+                body and ("-d " .. h.quote(cjson.encode(body))) or "", h.quote(url .. path)))
+      local text = p:read("a")
+      p:close()
+      return text ~= "" and cjson.decode(text) or nil
+    end
+    local function one(url, kind, query)
+      local r = api(url, "GET", "/api/" .. kind .. "/?" .. query)
+      assert(r and r.count == 1, kind .. "?" .. query .. ": " .. cjson.encode(r))
+      return r.results[1]
+    end
+
+    local function converge(e, n, prism, what)
+      local before = cjson.decode(h.fetch(n.url .. "/__stats")).errors
+      local r = h.run_env(e, "sync", JOB, "--no-progress")
+      assert.equals(0, r.code, what .. ": " .. r.stdout .. r.stderr)
+      assert.matches("verify: the target, read again, matches the source", r.stdout, 1, true)
+      assert.same({}, prism.violations(true), what)
+      local st = cjson.decode(h.fetch(n.url .. "/__stats"))
+      assert.equals(before, st.errors, what .. ": " .. cjson.encode(st.lastErrors))
+      local d = h.run_env(e, "diff", JOB)
+      assert.equals(0, d.code, what .. ": " .. d.stdout .. d.stderr)
+      assert.equals("(no diffs)\n", d.stdout, what)
+      return r
+    end
+
+    it("the fixtures' organization, into an empty Nautobot and again with drift", function()
+      local n = h.server("nautobot_standin", "--token", TOKEN, "--seed", SEED)
+      later(n.stop)
+      local prism = h.prism(schema_file, n.url, dir .. "/prism-meraki.log", probe())
+      later(prism.stop)
+      local data = fx.data()
+      local m = fx.serve(dir, data)
+      later(m.stop)
+      local e = env(m, settings { sync_firewall_lan_ips = true }, prism)
+      local r = converge(e, n, prism, "into an empty Nautobot")
+      assert.matches("sync complete: %d+ created, 0 updated, 0 deleted, 0 failed", r.stdout)
+      -- what SSoT writes: its marks, the primary addresses, the tags
+      local lab01 = one(n.url, "dcim/devices", "name=Lab01&depth=1")
+      assert.equals("Meraki SSoT", lab01.custom_fields.system_of_record)
+      assert.equals("10.1.15.34", lab01.primary_ip4 and lab01.primary_ip4.host)
+      assert.equals("Firewall", lab01.role.name)
+      assert.equals("US/Eastern", one(n.url, "dcim/locations", "name=Lab").time_zone)
+      m.stop()
+
+      -- drift in Nautobot, changes in Meraki
+      local wan2 = one(n.url, "dcim/interfaces", "name=wan2&device=" .. lab01.id)
+      api(n.url, "PATCH", "/api/dcim/interfaces/" .. wan2.id .. "/", { enabled = false, mode = "tagged" })
+      api(n.url, "PATCH", "/api/dcim/devices/" .. lab01.id .. "/", { serial = "CHANGED" })
+      local port3 = one(n.url, "dcim/interfaces", "name=3&device=" .. lab01.id)
+      api(n.url, "DELETE", "/api/dcim/interfaces/" .. port3.id .. "/")
+      local lab = one(n.url, "dcim/locations", "name=Lab")
+      api(n.url, "PATCH", "/api/dcim/locations/" .. lab.id .. "/", { time_zone = "UTC", tags = {} })
+      data.devices[1].firmware = "wired-18-1-1"
+      table.remove(data.devices, 3)        -- the switch is gone from Meraki
+      data.networks[1].notes = "Lab, moved"
+      m = fx.serve(dir, data)
+      later(m.stop)
+      e.MERAKI_URL = m.url .. "/api/v1"
+      r = converge(e, n, prism, "with drift")
+      assert.matches("sync complete: %d+ created, %d+ updated, %d+ deleted, 0 failed", r.stdout)
+      assert.equals("Lab, moved", one(n.url, "dcim/locations", "name=Lab").comments)
+      local none = api(n.url, "GET", "/api/dcim/devices/?name=Lab%20Switch")
+      assert.equals(0, none.count)
+    end)
+
+    it("a generated organization, into an empty Nautobot and again once it changed", function()
+      local n = h.server("nautobot_standin", "--token", TOKEN, "--seed", SEED)
+      later(n.stop)
+      local prism = h.prism(schema_file, n.url, dir .. "/prism-generated.log", probe())
+      later(prism.stop)
+      local gen = fx.generate(5, 2)
+      local g = fx.serve(dir, gen)
+      later(g.stop)
+      local e = env(g, settings { devicetype_mapping = {} }, prism)
+      converge(e, n, prism, "a generated organization")
+      g.stop()
+      -- a switch leaves, a firewall gets a LAN port, an AP goes offline
+      for i, d in ipairs(gen.devices) do
+        if d.model == "MS120-8" then table.remove(gen.devices, i) break end
+      end
+      for _, ports in pairs(gen.appliancePorts) do
+        ports[#ports + 1] = { number = 20, enabled = false, type = "trunk" }
+        break
+      end
+      for _, st in ipairs(gen.deviceStatuses) do
+        if st.name and st.name:match("^ap%-") then st.status = "offline" break end
+      end
+      local g2 = fx.serve(dir, gen)
+      later(g2.stop)
+      e.MERAKI_URL = g2.url .. "/api/v1"
+      local r = converge(e, n, prism, "the generated organization, changed")
+      assert.matches("sync complete: %d+ created, %d+ updated, %d+ deleted, 0 failed", r.stdout)
+      assert.not_matches("sync complete: 0 created", r.stdout)
     end)
   end)
 end)
