@@ -129,6 +129,17 @@ describe("examples #examples", function()
     assert.matches("== moonsync diff job.lua\n%(no diffs%)", r.stdout)
   end)
 
+  it_node("Nautobot SSoT's Meraki job: plan, apply, a firmware upgrade, nothing left", function()
+    local r = h.run("run", h.root .. "/examples/ssot-meraki/run.lua")
+    assert.equals(0, r.code, r.stderr)
+    assert.matches("Networks +%-> Locations /dcim/locations/", r.stdout)
+    assert.matches("plan: 93 to create, 0 to update, 0 to delete", r.stdout)
+    assert.matches("the plan applied: [^\n]*\nsync complete: 93 created, 0 updated, 0 deleted, 0 failed", r.stdout)
+    assert.matches("after a firmware upgrade: [^\n]*\nsync complete: 1 created, 2 updated, 1 deleted, 0 failed",
+                   r.stdout)
+    assert.matches("nothing left to do: [^\n]*\n%(no diffs%)", r.stdout)
+  end)
+
   it_node("Nautobot SSoT: data source and data target jobs, thirteen models", function()
     local r = h.run("run", h.root .. "/examples/nautobot-ssot/run.lua")
     assert.equals(0, r.code, r.stderr)
