@@ -56,7 +56,7 @@ bin/moonsync: $(CORE_OBJ) $(BIN_OBJ)
 lib/moonsync/core.so: $(CORE_OBJ)
 	@mkdir -p lib/moonsync
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $(CORE_OBJ) $(LDFLAGS) \
-	  $$($(PKG_CONFIG) --libs libcurl libxxhash sqlite3) -lpthread -lm
+	  $$($(PKG_CONFIG) --libs libcurl libxxhash sqlite3 libpcre2-8) -lpthread -lm
 
 $(BUILD)/ctest/%: spec/c/%.c $(CORE_OBJ) $(HDR)
 	@mkdir -p $(BUILD)/ctest

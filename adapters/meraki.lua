@@ -803,6 +803,36 @@ local function dhcp_mgmt(L, D)
   return true
 end
 
+-- A device's management interface names, in name order.
+local function mgmt_names(mgmt)
+  local names = {}
+  for k in pairs(type(mgmt) == "table" and mgmt or {}) do if k ~= "ddnsHostnames" then names[#names + 1] = k end end
+  table.sort(names)
+  return names
+end
+
+-- A switch's or AP's management ports, and their static addresses:
+-- returns the prefix of the last one, or nil.
+local function management(L, D)
+  local mgmt = L.get("mgmt " .. D.serial) or {}
+  local prefix
+  for _, p in ipairs(mgmt_names(mgmt)) do
+    local _, created = port(L, D, p, mgmt_attrs())
+    local mp = mgmt[p]
+    if created and type(mp) == "table" and mp.usingStaticIp == true then
+      local ok, length = pcall(mask_length, mp.staticSubnetMask)
+      if not ok or not str(mp.staticIp) then
+        L.warn(fmt("Device %s (serial %s) port %s: a static address without a valid netmask (%s), so it is skipped.",
+                   D.name, D.serial, p, tostring(str(mp.staticSubnetMask))), true)
+      else
+        prefix = network_of(mp.staticIp .. "/" .. length)
+        address(L, D, mp.staticIp, length, prefix, p, true)
+      end
+    end
+  end
+  return prefix
+end
+
 function M.load_firewall_ports(L, D)
   local s = L.s
   local mgmt = L.get("mgmt " .. D.serial) or {}
@@ -810,10 +840,7 @@ function M.load_firewall_ports(L, D)
   settings = type(settings.interfaces) == "table" and settings.interfaces or {}
   local lan_ports = L.get("ports " .. D.network) or {}
   local primary_found, mgmt_ip = false, nil
-  local names = {}
-  for k in pairs(type(mgmt) == "table" and mgmt or {}) do if k ~= "ddnsHostnames" then names[#names + 1] = k end end
-  table.sort(names)
-  for _, p in ipairs(names) do
+  for _, p in ipairs(mgmt_names(mgmt)) do
     local status = "Planned"
     local us = L.uplink_statuses[D.serial]
     for _, link in ipairs(us and type(us.uplinks) == "table" and us.uplinks or {}) do
@@ -854,26 +881,7 @@ function M.load_firewall_ports(L, D)
 end
 
 function M.load_switch_ports(L, D, switchports)
-  local mgmt = L.get("mgmt " .. D.serial) or {}
-  local found = false
-  local names = {}
-  for k in pairs(type(mgmt) == "table" and mgmt or {}) do if k ~= "ddnsHostnames" then names[#names + 1] = k end end
-  table.sort(names)
-  for _, p in ipairs(names) do
-    local _, created = port(L, D, p, mgmt_attrs())
-    local mp = mgmt[p]
-    if created and type(mp) == "table" and mp.usingStaticIp == true then
-      local ok, length = pcall(mask_length, mp.staticSubnetMask)
-      if not ok or not str(mp.staticIp) then
-        L.warn(fmt("Device %s (serial %s) port %s: a static address without a valid netmask (%s), so it is skipped.",
-                   D.name, D.serial, p, tostring(str(mp.staticSubnetMask))), true)
-      else
-        address(L, D, mp.staticIp, length, network_of(mp.staticIp .. "/" .. length), p, true)
-        found = true
-      end
-    end
-  end
-  if not found and L.s.allow_dhcp_mgmt_ips then dhcp_mgmt(L, D) end
+  if not management(L, D) and L.s.allow_dhcp_mgmt_ips then dhcp_mgmt(L, D) end
   local sw = switchports[D.serial]
   for _, sp in ipairs(sw and type(sw.ports) == "table" and sw.ports or {}) do
     local _, created = port(L, D, tostring(sp.portId), {
@@ -886,25 +894,7 @@ function M.load_switch_ports(L, D, switchports)
 end
 
 function M.load_ap_ports(L, D)
-  local mgmt = L.get("mgmt " .. D.serial) or {}
-  local prefix
-  local names = {}
-  for k in pairs(type(mgmt) == "table" and mgmt or {}) do if k ~= "ddnsHostnames" then names[#names + 1] = k end end
-  table.sort(names)
-  for _, p in ipairs(names) do
-    local _, created = port(L, D, p, mgmt_attrs())
-    local mp = mgmt[p]
-    if created and type(mp) == "table" and mp.usingStaticIp == true then
-      local ok, length = pcall(mask_length, mp.staticSubnetMask)
-      if not ok or not str(mp.staticIp) then
-        L.warn(fmt("Device %s (serial %s) port %s: a static address without a valid netmask (%s), so it is skipped.",
-                   D.name, D.serial, p, tostring(str(mp.staticSubnetMask))), true)
-      else
-        prefix = network_of(mp.staticIp .. "/" .. length)
-        address(L, D, mp.staticIp, length, prefix, p, true)
-      end
-    end
-  end
+  local prefix = management(L, D)
   local uplinks = L.uplinks_of(D.serial)
   if #uplinks > 0 then
     for _, up in ipairs(type(uplinks[1].uplinks) == "table" and uplinks[1].uplinks or {}) do

@@ -58,8 +58,11 @@ end
 -- the bundled adapters).
 M.MODULES = { moonsync = "moonsync", cjson = "cjson", ["cjson.safe"] = "cjson.safe" }
 local BUNDLED = { "csv_file", "json_file", "meraki", "nautobot", "netbox", "openapi", "rest" }
+-- the first adapters' short names stay as aliases; later ones have only
+-- their full name, so a job's own module of that name is still its own
+local ALIASED = { csv_file = true, json_file = true, nautobot = true, netbox = true, openapi = true, rest = true }
 for _, a in ipairs(BUNDLED) do
-  M.MODULES[a] = "moonsync.adapters." .. a   -- short names stay as aliases
+  if ALIASED[a] then M.MODULES[a] = "moonsync.adapters." .. a end
 end
 M.ADAPTERS = table.concat(BUNDLED, ", ")
 

@@ -192,6 +192,21 @@ describe("Meraki integration #meraki", function()
     assert.matches("1 source record skipped", got._run.stderr, 1, true)
   end)
 
+  it("keeps the warnings and the skipped count in the history and the report", function()
+    local m = fx.serve(dir, fx.data { devices = { { name = "", serial = "ABCD-EF12-3456" } } })
+    later(m.stop)
+    local e = env(m, settings())
+    e.MOONSYNC_HISTORY = dir .. "/history.sqlite"
+    local r = h.run_env(e, "diff", JOB, "--report", dir .. "/warned.html")
+    assert.equals(2, r.code, r.stderr)   -- (its networks are to create)
+    local show = h.run_env(e, "history", "show", "1")
+    assert.matches("warnings: 1 (1 source records skipped)", show.stdout, 1, true)
+    assert.matches("meraki: Device serial ABCD-EF12-3456 is missing hostname so will be skipped.", show.stdout, 1, true)
+    local html = h.read(dir .. "/warned.html")
+    assert.matches('"skipped":true', html, 1, true)
+    assert.matches("Device serial ABCD-EF12-3456 is missing hostname", html, 1, true)
+  end)
+
   it("test_duplicate_device_loading_error: each device listed twice is loaded once, with a warning", function()
     local devices = fixture "get_org_devices"
     local twice = {}
