@@ -84,7 +84,7 @@ function M.client(o)
     error("meraki client: no organization given (org = the Meraki organization id)", 2)
   end
   local c = http.client {
-    base_url = (o.url or M.BASE_URL):gsub("/+$", ""),
+    base_url = ((o.url ~= nil and o.url ~= "") and o.url or M.BASE_URL):gsub("/+$", ""),
     token = o.key, token_env = not o.key and (o.key_env or "MERAKI_API_KEY") or nil,
     token_prefix = "Bearer ",
     concurrency = o.concurrency or 4, rate = o.rate or 10, retries = o.retries or 6,
