@@ -7498,6 +7498,1254 @@ return [==[
      }
     }
    }
+  },
+  "/api/ipam/vlans/": {
+   "x-nautobot-resource": "ipam.vlans",
+   "x-nautobot-content-type": "ipam.vlan",
+   "get": {
+    "operationId": "ipam_vlans_list",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "a page",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/PaginatedVLANList"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "operationId": "ipam_vlans_create",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/VLANRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/VLANRequest"
+          }
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/VLAN"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/VLAN"
+           }
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "ipam_vlans_bulk_partial_update",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/PatchedBulkWritableVLANRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/VLAN"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "ipam_vlans_bulk_destroy",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/BulkOperationRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/ipam/vlans/{id}/": {
+   "get": {
+    "operationId": "ipam_vlans_retrieve",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "the object",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/VLAN"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "ipam_vlans_partial_update",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/PatchedVLANRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/VLAN"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "ipam_vlans_destroy",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/ipam/vlan-location-assignments/": {
+   "x-nautobot-resource": "ipam.vlan-location-assignments",
+   "x-nautobot-content-type": "ipam.vlanlocationassignment",
+   "get": {
+    "operationId": "ipam_vlan_location_assignments_list",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "a page",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/PaginatedVLANLocationAssignmentList"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "operationId": "ipam_vlan_location_assignments_create",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/VLANLocationAssignmentRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/VLANLocationAssignmentRequest"
+          }
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/VLANLocationAssignment"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/VLANLocationAssignment"
+           }
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "ipam_vlan_location_assignments_bulk_partial_update",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/PatchedBulkWritableVLANLocationAssignmentRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/VLANLocationAssignment"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "ipam_vlan_location_assignments_bulk_destroy",
+    "tags": [
+     "ipam"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/BulkOperationRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/ipam/vlan-location-assignments/{id}/": {
+   "get": {
+    "operationId": "ipam_vlan_location_assignments_retrieve",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "the object",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/VLANLocationAssignment"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "ipam_vlan_location_assignments_partial_update",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/PatchedVLANLocationAssignmentRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/VLANLocationAssignment"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "ipam_vlan_location_assignments_destroy",
+    "tags": [
+     "ipam"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/dcim/virtual-chassis/": {
+   "x-nautobot-resource": "dcim.virtual-chassis",
+   "x-nautobot-content-type": "dcim.virtualchassis",
+   "get": {
+    "operationId": "dcim_virtual_chassis_list",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "offset",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "a page",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/PaginatedVirtualChassisList"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "operationId": "dcim_virtual_chassis_create",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/VirtualChassisRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/VirtualChassisRequest"
+          }
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/VirtualChassis"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/VirtualChassis"
+           }
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "dcim_virtual_chassis_bulk_partial_update",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/PatchedBulkWritableVirtualChassisRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/VirtualChassis"
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "dcim_virtual_chassis_bulk_destroy",
+    "tags": [
+     "dcim"
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/BulkOperationRequest"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/dcim/virtual-chassis/{id}/": {
+   "get": {
+    "operationId": "dcim_virtual_chassis_retrieve",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     },
+     {
+      "name": "depth",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 10
+      }
+     },
+     {
+      "name": "exclude_m2m",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "the object",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/VirtualChassis"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "patch": {
+    "operationId": "dcim_virtual_chassis_partial_update",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/PatchedVirtualChassisRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/VirtualChassis"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   },
+   "delete": {
+    "operationId": "dcim_virtual_chassis_destroy",
+    "tags": [
+     "dcim"
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "uuid"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "404": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "error",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
   }
  },
  "components": {
@@ -11366,6 +12614,120 @@ return [==[
      "results"
     ]
    },
+   "PaginatedVLANList": {
+    "type": "object",
+    "properties": {
+     "count": {
+      "type": "integer"
+     },
+     "next": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "previous": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "results": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/VLAN"
+      }
+     }
+    },
+    "required": [
+     "count",
+     "results"
+    ]
+   },
+   "PaginatedVLANLocationAssignmentList": {
+    "type": "object",
+    "properties": {
+     "count": {
+      "type": "integer"
+     },
+     "next": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "previous": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "results": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/VLANLocationAssignment"
+      }
+     }
+    },
+    "required": [
+     "count",
+     "results"
+    ]
+   },
+   "PaginatedVirtualChassisList": {
+    "type": "object",
+    "properties": {
+     "count": {
+      "type": "integer"
+     },
+     "next": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "previous": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "results": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/VirtualChassis"
+      }
+     }
+    },
+    "required": [
+     "count",
+     "results"
+    ]
+   },
    "ParentChildStatus1": {
     "type": "string",
     "enum": [
@@ -12792,6 +14154,153 @@ return [==[
      "id"
     ]
    },
+   "PatchedBulkWritableVLANLocationAssignmentRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "vlan": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "ipam.vlans"
+     },
+     "location": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "dcim.locations"
+     }
+    },
+    "required": [
+     "id"
+    ]
+   },
+   "PatchedBulkWritableVLANRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "location": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/BulkWritablePrefixRequestLocation"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.locations"
+     },
+     "vid": {
+      "type": "integer"
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "vlan_group": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "ipam.vlan-groups"
+     },
+     "status": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "extras.statuses"
+     },
+     "role": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "extras.roles"
+     },
+     "tenant": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "tenancy.tenants"
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     }
+    },
+    "required": [
+     "id"
+    ]
+   },
+   "PatchedBulkWritableVirtualChassisRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "name": {
+      "type": "string"
+     },
+     "domain": {
+      "type": "string"
+     },
+     "master": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.devices"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    },
+    "required": [
+     "id"
+    ]
+   },
    "PatchedControllerManagedDeviceGroupRequest": {
     "type": "object",
     "properties": {
@@ -13509,6 +15018,144 @@ return [==[
       "additionalProperties": {
        "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
       }
+     }
+    }
+   },
+   "PatchedVLANLocationAssignmentRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "vlan": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "ipam.vlans"
+     },
+     "location": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "dcim.locations"
+     }
+    }
+   },
+   "PatchedVLANRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "location": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/BulkWritablePrefixRequestLocation"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.locations"
+     },
+     "vid": {
+      "type": "integer"
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "vlan_group": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "ipam.vlan-groups"
+     },
+     "status": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "extras.statuses"
+     },
+     "role": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "extras.roles"
+     },
+     "tenant": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "tenancy.tenants"
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     }
+    }
+   },
+   "PatchedVirtualChassisRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "name": {
+      "type": "string"
+     },
+     "domain": {
+      "type": "string"
+     },
+     "master": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.devices"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
      }
     }
    },
@@ -15453,6 +17100,415 @@ return [==[
       "additionalProperties": {
        "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
       }
+     }
+    },
+    "required": [
+     "name"
+    ]
+   },
+   "VLAN": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object_type": {
+      "type": "string"
+     },
+     "display": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string"
+     },
+     "natural_slug": {
+      "type": "string"
+     },
+     "prefix_count": {
+      "type": "integer"
+     },
+     "vid": {
+      "type": "integer"
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "vlan_group": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "ipam.vlan-groups"
+     },
+     "status": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "extras.statuses"
+     },
+     "role": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "extras.roles"
+     },
+     "tenant": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "tenancy.tenants"
+     },
+     "created": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "last_updated": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     },
+     "notes_url": {
+      "type": "string"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "computed_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "locations": {
+      "type": "array",
+      "readOnly": true,
+      "items": {
+       "$ref": "#/components/schemas/ApprovalWorkflowUser"
+      },
+      "x-nautobot-resource": "dcim.locations",
+      "x-nautobot-through": {
+       "resource": "ipam.vlan-location-assignments",
+       "self": "vlan",
+       "other": "location"
+      }
+     }
+    },
+    "required": [
+     "object_type",
+     "display",
+     "url",
+     "natural_slug",
+     "vid",
+     "name",
+     "status",
+     "created",
+     "last_updated",
+     "notes_url"
+    ]
+   },
+   "VLANLocationAssignment": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object_type": {
+      "type": "string"
+     },
+     "display": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string"
+     },
+     "natural_slug": {
+      "type": "string"
+     },
+     "vlan": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "ipam.vlans"
+     },
+     "location": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "dcim.locations"
+     }
+    },
+    "required": [
+     "object_type",
+     "display",
+     "url",
+     "natural_slug",
+     "vlan",
+     "location"
+    ]
+   },
+   "VLANLocationAssignmentRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "vlan": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "ipam.vlans"
+     },
+     "location": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "dcim.locations"
+     }
+    },
+    "required": [
+     "vlan",
+     "location"
+    ]
+   },
+   "VLANRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "location": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/BulkWritablePrefixRequestLocation"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.locations"
+     },
+     "vid": {
+      "type": "integer"
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "vlan_group": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "ipam.vlan-groups"
+     },
+     "status": {
+      "$ref": "#/components/schemas/BulkWritableCableRequestStatus",
+      "x-nautobot-resource": "extras.statuses"
+     },
+     "role": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "extras.roles"
+     },
+     "tenant": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "tenancy.tenants"
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     }
+    },
+    "required": [
+     "vid",
+     "name",
+     "status"
+    ]
+   },
+   "VirtualChassis": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object_type": {
+      "type": "string"
+     },
+     "display": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string"
+     },
+     "natural_slug": {
+      "type": "string"
+     },
+     "member_count": {
+      "type": "integer"
+     },
+     "name": {
+      "type": "string"
+     },
+     "domain": {
+      "type": "string"
+     },
+     "master": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.devices"
+     },
+     "created": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "last_updated": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "notes_url": {
+      "type": "string"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
+     }
+    },
+    "required": [
+     "object_type",
+     "display",
+     "url",
+     "natural_slug",
+     "name",
+     "created",
+     "last_updated",
+     "notes_url"
+    ]
+   },
+   "VirtualChassisRequest": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "name": {
+      "type": "string"
+     },
+     "domain": {
+      "type": "string"
+     },
+     "master": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ApprovalWorkflowUser"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "x-nautobot-resource": "dcim.devices"
+     },
+     "custom_fields": {
+      "type": "object"
+     },
+     "relationships": {
+      "type": "object",
+      "additionalProperties": {
+       "$ref": "#/components/schemas/ApprovalWorkflowDefinitionRequestRelationshipsValue"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/BulkWritableCableRequestStatus"
+      },
+      "x-nautobot-resource": "extras.tags"
      }
     },
     "required": [

@@ -4,7 +4,8 @@
 // location assignments, IP addresses, manufacturers, device types,
 // platforms, devices, interfaces) and of the Meraki job (software
 // versions, controller managed device groups, IP address to interface
-// assignments, a device's primary IPs). On 127.0.0.1 with a free port; prints
+// assignments, a device's primary IPs) and IP Fabric's (VLANs and their
+// locations, virtual chassis). On 127.0.0.1 with a free port; prints
 // "listening PORT PID" when ready.
 //
 //   node nautobot_standin.js [--token T] [--latency MS] [--seed FILE.json]
@@ -33,7 +34,11 @@
 //   Global); an IP address as "host/length", with a parent prefix in its
 //   namespace that contains it (the closest, unless `parent` is given)
 // - a device's primary_ip4 (primary_ip6) is an IPv4 (IPv6) address
-//   assigned to one of its interfaces
+//   assigned to one of its interfaces; a device in a virtual chassis has a
+//   position, and a chassis' master is one of its members
+// - a VLAN's vid is 1-4094, unique with its name within its group; its
+//   locations are written through ipam/vlan-location-assignments, only
+//   where the location type allows VLANs
 // - PROTECT on delete (409), but interfaces go with their device, IP
 //   address assignments with their address or interface, prefix location
 //   assignments with their prefix or location, and a device's primary IP
@@ -108,7 +113,8 @@ const RES = {
     fields: { prefix: { k: 'w' }, network: { k: 'ro' }, prefix_length: { k: 'ro' }, ip_version: { k: 'ro' },
               namespace: ref('ipam/namespaces'), status: ref('extras/statuses'), tenant: ref('tenancy/tenants'),
               description: v(''), type: { k: 'choice', ...PREFIX_TYPE, def: 'network' },
-              tags: { k: 'm2m', to: 'extras/tags' }, locations: { k: 'through' } } },
+              tags: { k: 'm2m', to: 'extras/tags' },
+              locations: { k: 'through', via: 'ipam/prefix-location-assignments', self: 'prefix' } } },
   'ipam/prefix-location-assignments': { ct: 'ipam.prefixlocationassignment', required: ['prefix', 'location'],
     unique: [['prefix', 'location']],
     fields: { prefix: ref('ipam/prefixes', { cascade: true }), location: ref('dcim/locations', { cascade: true }) } },
@@ -135,6 +141,8 @@ const RES = {
               status: ref('extras/statuses'), location: ref('dcim/locations'), platform: ref('dcim/platforms'),
               tenant: ref('tenancy/tenants'), serial: v(''), asset_tag: v(null), comments: v(''),
               software_version: ref('dcim/software-versions'),
+              virtual_chassis: ref('dcim/virtual-chassis', { setNull: true }), vc_position: v(null),
+              vc_priority: v(null),
               controller_managed_device_group: ref('dcim/controller-managed-device-groups'),
               primary_ip4: ref('ipam/ip-addresses', { setNull: true }),
               primary_ip6: ref('ipam/ip-addresses', { setNull: true }),
@@ -156,6 +164,18 @@ const RES = {
     required: ['name', 'controller'], unique: [['name']], tree: true,
     fields: { name: v(), controller: v(), parent: ref('dcim/controller-managed-device-groups'),
               tenant: ref('tenancy/tenants'), weight: v(1000), description: v(''),
+              tags: { k: 'm2m', to: 'extras/tags' } } },
+  'ipam/vlans': { ct: 'ipam.vlan', required: ['vid', 'name', 'status'],
+    unique: [['vlan_group', 'vid'], ['vlan_group', 'name']],
+    fields: { vid: v(), name: v(), description: v(''), status: ref('extras/statuses'), role: ref('extras/roles'),
+              tenant: ref('tenancy/tenants'), vlan_group: v(null), tags: { k: 'm2m', to: 'extras/tags' },
+              locations: { k: 'through', via: 'ipam/vlan-location-assignments', self: 'vlan' } } },
+  'ipam/vlan-location-assignments': { ct: 'ipam.vlanlocationassignment', required: ['vlan', 'location'],
+    unique: [['vlan', 'location']],
+    fields: { vlan: ref('ipam/vlans', { cascade: true }), location: ref('dcim/locations', { cascade: true }) } },
+  // a virtual chassis' master must be one of its members
+  'dcim/virtual-chassis': { ct: 'dcim.virtualchassis', required: ['name'], unique: [['name']],
+    fields: { name: v(), domain: v(''), master: ref('dcim/devices', { setNull: true }),
               tags: { k: 'm2m', to: 'extras/tags' } } },
   'ipam/ip-address-to-interface': { ct: 'ipam.ipaddresstointerface', required: ['ip_address', 'interface'],
     unique: [['ip_address', 'interface']],
@@ -305,7 +325,7 @@ function render(req, kind, o, depth, m2m) {
     else if (f.k === 'ct') out[k] = [...(o[k] || [])].sort();
     else if (f.k === 'through') {
       if (m2m) {
-        out[k] = [...db['ipam/prefix-location-assignments'].values()].filter((a) => a.prefix === o.id)
+        out[k] = [...db[f.via].values()].filter((a) => a[f.self] === o.id)
           .map((a) => nested(req, 'dcim/locations', a.location, depth, m2m));
       }
     } else if (f.k === 'choice') {
@@ -458,6 +478,19 @@ function validate(kind, item, existing, partial) {
       if (!mine) errs[f] = [`The specified IP address (${ip.host}/${ip.mask_length}) is not assigned to this device.`];
     }
   }
+  if (kind === 'ipam/vlans' && !(Number.isInteger(rec.vid) && rec.vid >= 1 && rec.vid <= 4094)) {
+    errs.vid = ['Ensure this value is greater than or equal to 1 and less than or equal to 4094.'];
+  }
+  if (kind === 'ipam/vlan-location-assignments' && rec.location && !allows(rec.location, 'ipam.vlan')) {
+    errs.location = ['VLANs may not associate to locations of this type.'];
+  }
+  if (kind === 'dcim/virtual-chassis' && rec.master) {
+    const m = db['dcim/devices'].get(rec.master);
+    if (m.virtual_chassis !== rec.id) errs.master = [`The selected master (${m.name}) is not assigned to this virtual chassis.`];
+  }
+  if (kind === 'dcim/devices' && rec.virtual_chassis && rec.vc_position === null) {
+    errs.vc_position = ['A device assigned to a virtual chassis must have its position defined.'];
+  }
   if (kind === 'ipam/prefix-location-assignments' && rec.location && !allows(rec.location, 'ipam.prefix')) {
     errs.location = ['Prefixes may not associate to locations of this type.'];
   }
@@ -499,6 +532,8 @@ function ukey(u, rec) {
 // devices are not unique)
 function constrained(kind, u, rec) {
   if (u.length === 1 && (rec[u[0]] === null || rec[u[0]] === undefined || rec[u[0]] === '')) return false;
+  // (a VLAN outside any group is unique by nothing: SQL's NULLs differ)
+  if (kind === 'ipam/vlans' && (rec.vlan_group === null || rec.vlan_group === undefined)) return false;
   return !(kind === 'dcim/devices' && rec.name === null);
 }
 function uniqueErrors(kind, rec, others) {
