@@ -17,7 +17,7 @@ local ms = require "moonsync"
 local http = require "moonsync.http"
 local nautobot = require "moonsync.adapters.nautobot"
 
-local fmt, concat, null = string.format, table.concat, ms.null
+local fmt, null = string.format, ms.null
 
 local M = {}
 
@@ -229,6 +229,14 @@ function M.models(settings)
     body.custom_fields.last_synced_from_sor = today
   end
   local owned = tenant and { tenant = tenant } or { cf_system_of_record = M.SYSTEM_OF_RECORD }
+  -- with a tenant, SSoT never deletes what it reads (SKIP_UNMATCHED_DST)
+  local kept = tenant and { "SKIP_UNMATCHED_DST" } or nil
+  -- a record Nautobot needs before SSoT's: made for one content type
+  local function for_content_type(ct)
+    return function(body, _, op)
+      if op.action == "create" then body.content_types = { ct } end
+    end
+  end
   local names = {
     "tags",
     read = function(v)
@@ -262,7 +270,7 @@ function M.models(settings)
   m.hardware = api:model "hardware" {
     resource = "dcim.device-types", identifiers = { "model" },
     where = { manufacturer__name = M.VENDOR },
-    flags = tenant and { "SKIP_UNMATCHED_DST" } or nil,
+    flags = kept,
     write = function(body) body.manufacturer = { name = M.VENDOR } end,
   }
   m.osversion = api:model "osversion" {
@@ -285,7 +293,7 @@ function M.models(settings)
                network = "location__name", tenant = "tenant__name", version = "software_version__version" },
     children = { port = "ports" },
     query = owned,
-    flags = tenant and { "SKIP_UNMATCHED_DST" } or nil,
+    flags = kept,
     write = function(body, _, op)
       if op.action == "create" then body.platform = { name = M.VENDOR } end
       if type(body.device_type) == "table" and body.device_type ~= null then
@@ -308,7 +316,7 @@ function M.models(settings)
                   write = function(v) return v == true and "tagged" or "access" end },
     },
     query = { cf_system_of_record = M.SYSTEM_OF_RECORD },
-    flags = tenant and { "SKIP_UNMATCHED_DST" } or nil,
+    flags = kept,
     write = function(body) mark(body) end,
   }
   m.prefix = api:model "prefix" {
@@ -316,7 +324,7 @@ function M.models(settings)
     identifiers = { "prefix", "namespace" }, attributes = { "tenant" },
     fields = { namespace = "namespace__name", tenant = "tenant__name" },
     query = owned,
-    flags = tenant and { "SKIP_UNMATCHED_DST" } or nil,
+    flags = kept,
     write = function(body, _, op)
       if op.action == "create" then body.status = { name = "Active" } end
       mark(body)
@@ -328,7 +336,7 @@ function M.models(settings)
     fields = { prefix = "prefix__prefix", location = "location__name" },
     -- the assignments of the prefixes the job reads
     where = { prefix__prefix = function(v) return v ~= nil end },
-    flags = tenant and { "SKIP_UNMATCHED_DST" } or nil,
+    flags = kept,
     write = function(body)
       if type(body.prefix) == "table" then body.prefix.namespace = { name = namespace } end
     end,
@@ -338,7 +346,7 @@ function M.models(settings)
     identifiers = { "host", "tenant" }, attributes = { "mask_length", "prefix" },
     fields = { tenant = "tenant__name", prefix = "parent__prefix" },
     query = owned,
-    flags = tenant and { "SKIP_UNMATCHED_DST" } or nil,
+    flags = kept,
     write = function(body, f, op)
       if op.action == "create" then
         body.status = { name = "Active" }
@@ -369,22 +377,18 @@ function M.models(settings)
                   end },
     },
     where = { ip_address__host = function(v) return v ~= nil end },
-    flags = tenant and { "SKIP_UNMATCHED_DST" } or nil,
+    flags = kept,
     after_write = function(adapter, done) return M.set_primary(adapter, done) end,
   }
   -- what Nautobot's API needs to exist first, where SSoT's ORM calls
   -- create it on the way: network tags, device roles, the tenant's namespace
   m.tag = api:model "tag" {
     resource = "extras.tags", identifiers = { "name" }, flags = { "SKIP_UNMATCHED_DST" },
-    write = function(body, _, op)
-      if op.action == "create" then body.content_types = { "dcim.location" } end
-    end,
+    write = for_content_type "dcim.location",
   }
   m.role = api:model "role" {
     resource = "extras.roles", identifiers = { "name" }, flags = { "SKIP_UNMATCHED_DST" },
-    write = function(body, _, op)
-      if op.action == "create" then body.content_types = { "dcim.device" } end
-    end,
+    write = for_content_type "dcim.device",
   }
   m.namespace = api:model "namespace" {
     resource = "ipam.namespaces", identifiers = { "name" }, flags = { "SKIP_UNMATCHED_DST" },
@@ -454,26 +458,38 @@ end
 
 -- {====== the source: what SSoT's MerakiAdapter loads ======}
 
-local function role_of(s, name, model)
+-- SSoT's role rules, as a function(name, model) -> role, what it
+-- matches, and its debug line: the hostname mapping's regexes (compiled
+-- once) if any, else the device type mapping; the last match wins.
+local function role_rules(s)
+  local rules, against, says = {}, nil, nil
   if s.hostname_mapping and #s.hostname_mapping > 0 then
-    local role = "Unknown"
-    for _, e in ipairs(s.hostname_mapping) do
-      if ms.regex(e[1]):search(name) then role = e[2] end
+    for i, e in ipairs(s.hostname_mapping) do
+      local re = ms.regex(e[1])
+      rules[i] = { function(v) return re:search(v) ~= nil end, e[2] }
     end
-    return role
+    against, says = "name", "Parsing hostname for device %s to determine role."
   elseif s.devicetype_mapping and #s.devicetype_mapping > 0 then
-    local role = "Unknown"
-    for _, e in ipairs(s.devicetype_mapping) do
-      if (model or ""):find(e[1], 1, true) then role = e[2] end
+    for i, e in ipairs(s.devicetype_mapping) do
+      rules[i] = { function(v) return v:find(e[1], 1, true) ~= nil end, e[2] }
     end
-    return role
+    against, says = "model", "Parsing device model for device %s to determine role."
   end
-  return "Unknown"
+  return function(name, model)
+    local role = "Unknown"
+    local v = against == "name" and name or model or ""
+    for _, r in ipairs(rules) do if r[1](v) then role = r[2] end end
+    return role
+  end, says
 end
 
-local function starts(s, list)
-  for _, p in ipairs(list) do if s:sub(1, #p) == p then return true end end
-  return false
+-- The kind of a device model, as SSoT's adapter tells them apart.
+local KINDS = { { "firewall", { "MX", "MG", "Z" } }, { "ap", { "MR", "CW" } }, { "switch", { "MS", "C9300" } } }
+local function kind_of(model)
+  for _, k in ipairs(KINDS) do
+    for _, p in ipairs(k[2]) do if model:sub(1, #p) == p then return k[1] end end
+  end
+  return nil
 end
 
 local function str(v) if v == nil or v == null then return nil end return v end
@@ -498,14 +514,15 @@ end
 -- `key` or `key_env`, `org`, `rate`, `concurrency`, or a ready `client`.
 function M.source_adapter(m, s)
   local tenant = s.tenant
-  local namespace = tenant or "Global"
+  local role_of, says = role_rules(s)
   return ms.adapter "Meraki" {
     models = m.list, top_level = m.top_level,
     load = function(self)
       local o = self.options
       local c = o.client or M.client(o)
       self.meraki = c
-      local L = { self = self, c = c, s = s, warn = function(msg, skipped) self:warn(msg, { skipped = skipped }) end }
+      local L = { self = self, c = c, s = s, namespace = tenant or "Global", role_of = role_of, says = says,
+                  warn = function(msg, skipped) self:warn(msg, { skipped = skipped }) end }
       if not c:organization_exists() then
         error(ms.error("ValueError", fmt("Meraki organization %s not found among those the API key can reach "
           .. "(SSoT: Incorrect Organization ID specified.)", c.org)), 0)
@@ -566,7 +583,6 @@ function M.load_devices(L)
   L.uplink_statuses = {}
   for _, u in ipairs(c:uplink_statuses()) do L.uplink_statuses[u.serial] = u end
   L.switchports = {}
-  L.uplinks = nil
   -- SSoT keys devices by name: of two with one name the later is kept
   local by_name, order = {}, {}
   for _, dev in ipairs(devices) do
@@ -605,15 +621,14 @@ function M.load_devices(L)
       L.warn(fmt("Device %s (%s): %s, so it is skipped.", name, describe(dev), problem), true)
     else
       kept[#kept + 1] = dev
-      if starts(model, { "MX", "MG", "Z" }) then
-        want("mgmt " .. serial, fmt("/devices/%s/managementInterface", serial))
+      local kind = kind_of(model)
+      if kind then want("mgmt " .. serial, fmt("/devices/%s/managementInterface", serial)) end
+      if kind == "firewall" then
         want("uplink " .. serial, fmt("/devices/%s/appliance/uplinks/settings", serial))
         want("ports " .. dev.networkId, fmt("/networks/%s/appliance/ports", dev.networkId))
         if s.sync_firewall_lan_ips then
           want("vlans? " .. dev.networkId, fmt("/networks/%s/appliance/vlans/settings", dev.networkId))
         end
-      elseif starts(model, { "MR", "CW", "MS", "C9300" }) then
-        want("mgmt " .. serial, fmt("/devices/%s/managementInterface", serial))
       end
     end
   end
@@ -673,12 +688,8 @@ function M.load_devices(L)
     local name, model, serial = dev.name, dev.model, dev.serial
     local status = "Offline"
     if statuses[name] == "online" then status = s.device_status or "Active" end
-    if s.debug and s.hostname_mapping and #s.hostname_mapping > 0 then
-      L.self:log(fmt("Parsing hostname for device %s to determine role.", name))
-    elseif s.debug and s.devicetype_mapping and #s.devicetype_mapping > 0 then
-      L.self:log(fmt("Parsing device model for device %s to determine role.", name))
-    end
-    local role = role_of(s, name, model)
+    if s.debug and L.says then self:log(fmt(L.says, name)) end
+    local role = L.role_of(name, model)
     get_or_new(self, "hardware", { model = model })
     get_or_new(self, "osversion", { version = dev.firmware })
     get_or_new(self, "role", { name = role })
@@ -693,11 +704,12 @@ function M.load_devices(L)
     })
     local D = { rec = device, name = name, serial = serial, network = dev.networkId, lan_ip = str(dev.lanIp),
                 primary = {} }
-    if starts(model, { "MX", "MG", "Z" }) then
+    local kind = kind_of(model)
+    if kind == "firewall" then
       M.load_firewall_ports(L, D)
-    elseif starts(model, { "MR", "CW" }) then
+    elseif kind == "ap" then
       M.load_ap_ports(L, D)
-    elseif starts(model, { "MS", "C9300" }) then
+    elseif kind == "switch" then
       M.load_switch_ports(L, D, switchports())
     end
   end
@@ -716,7 +728,7 @@ local function mgmt_attrs()
 end
 
 function M.load_prefix(L, prefix)
-  get_or_new(L.self, "prefix", { prefix = prefix, namespace = L.s.tenant or "Global" },
+  get_or_new(L.self, "prefix", { prefix = prefix, namespace = L.namespace },
                             { tenant = L.s.tenant or null })
   if L.s.tenant then get_or_new(L.self, "namespace", { name = L.s.tenant }) end
 end
@@ -745,8 +757,7 @@ end
 -- primary IP is the device's, so the same address on another port is
 -- primary there too).
 function M.load_ipassignment(L, D, host, portname, primary)
-  local ns = L.s.tenant or "Global"
-  local ids = { address = host, device = D.name, namespace = ns, port = portname }
+  local ids = { address = host, device = D.name, namespace = L.namespace, port = portname }
   if find(L.self, "ipassignment", ids) then return end
   if primary then
     local fam = is_v6(host) and 6 or 4
@@ -778,18 +789,14 @@ local function dhcp_mgmt(L, D)
   local uplinks = L.uplinks_of(D.serial)
   if #uplinks == 0 then return end
   local ports = type(uplinks[1].uplinks) == "table" and uplinks[1].uplinks or {}
-  local ip, portname
-  if D.lan_ip then
-    ip = D.lan_ip
-    for _, up in ipairs(ports) do
-      for _, a in ipairs(type(up.addresses) == "table" and up.addresses or {}) do
-        if a.address == D.lan_ip and not portname then portname = str(up.interface) end
-      end
-    end
-  else
-    for _, up in ipairs(ports) do
-      for _, a in ipairs(type(up.addresses) == "table" and up.addresses or {}) do
-        if str(a.address) and not ip then ip, portname = a.address, str(up.interface) end
+  -- the uplink carrying the device's LAN address, or the first address of any
+  local ip, portname = D.lan_ip, nil
+  for _, up in ipairs(ports) do
+    for _, a in ipairs(type(up.addresses) == "table" and up.addresses or {}) do
+      if D.lan_ip then
+        if portname == nil and a.address == D.lan_ip then portname = str(up.interface) end
+      elseif ip == nil and str(a.address) then
+        ip, portname = a.address, str(up.interface)
       end
     end
   end
