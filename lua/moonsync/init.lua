@@ -295,17 +295,19 @@ end
 -- (a record left out, a duplicate, an answer the API refused): the run
 -- prints it, and the summary, the report and the history count it.
 -- `opts.skipped` says a source record was left out because of it.
-function Adapter:warn(message, opts)
+local function note(self, level, message, skipped)
   local w = rawget(self, "_notes") or {}
   self._notes = w
-  w[#w + 1] = { level = "warning", message = tostring(message), skipped = opts and opts.skipped and true or false }
+  w[#w + 1] = { level = level, message = tostring(message), skipped = skipped }
 end
 
---- Notes a debug message (shown with --verbose; kept with the warnings).
+function Adapter:warn(message, opts)
+  note(self, "warning", message, opts and opts.skipped and true or false)
+end
+
+--- Notes a debug message (a job run prints it).
 function Adapter:log(message)
-  local w = rawget(self, "_notes") or {}
-  self._notes = w
-  w[#w + 1] = { level = "debug", message = tostring(message), skipped = false }
+  note(self, "debug", message, false)
 end
 
 --- What warn and log noted, in order: {level =, message =, skipped =}.
