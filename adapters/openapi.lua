@@ -761,6 +761,24 @@ function M.resources(adapter_name, models, preset)
   end
   local mods = {}
   for _, m in ipairs(models) do mods[m.name] = m end
+  -- a resource is read once: the models on it must narrow it alike
+  local narrowed = {}
+  for _, m in ipairs(models) do
+    local q = m.api and m.api.query
+    if q then
+      local other = narrowed[m.api.resource]
+      local oq = other and other.api.query
+      for _, pair in ipairs(oq and { { oq, q }, { q, oq } } or {}) do
+        for k, v in pairs(pair[1]) do
+          if pair[2][k] ~= v then
+            error(fmt("adapter '%s': models '%s' and '%s' read %s with different queries (%s)", adapter_name,
+                      other.name, m.name, m.api.resource, k), 0)
+          end
+        end
+      end
+      narrowed[m.api.resource] = m
+    end
+  end
   for _, m in ipairs(models) do
     if m.api then
       local api = m.api
@@ -976,20 +994,11 @@ function M.prefetch(adapter, preset)
     shapes[name] = { count = true, results = fields }
   end
   sort(names)
-  -- what a model's `query` narrows its resource to (for every model reading it)
-  local narrow, by = {}, {}
+  -- what a model's `query` narrows its resource to (for every model
+  -- reading it; M.resources refused two that differ)
+  local narrow = {}
   for _, m in ipairs(adapter.models) do
-    if m.api and m.api.query then
-      local res = m.api.resource
-      if narrow[res] then
-        for k, v in pairs(m.api.query) do
-          if narrow[res][k] ~= v then
-            error(fmt("models '%s' and '%s' read %s with different queries (%s)", by[res], m.name, res, k), 0)
-          end
-        end
-      end
-      narrow[res], by[res] = m.api.query, m.name
-    end
+    if m.api and m.api.query then narrow[m.api.resource] = m.api.query end
   end
   local size = adapter.rest.page_size or 100
   local function query(name, offset)

@@ -43,6 +43,27 @@ describe("schema-aware models #unit", function()
     assert.matches("'tags' of dcim.devices is a many%-to%-many list", declare { "tags__name" })
   end)
 
+  it("names fields as the model does, checked at declaration, and refuses two queries on one resource", function()
+    local function declare(name, spec)
+      spec.resource = spec.resource or "dcim.locations"
+      spec.identifiers = spec.identifiers or { "name" }
+      return pcall(api.model(api, name), spec)
+    end
+    local ok, m = declare("site", { attributes = { "zone" }, fields = { zone = "time_zone" } })
+    assert.is_true(ok, m)
+    assert.equals("time_zone", m.api.fields.zone.lookup)
+    assert.matches("fields.colour: not an identifier or attribute of the model",
+                   select(2, declare("site", { fields = { colour = "time_zone" } })))
+    assert.matches("dcim.locations has no field 'zone'", select(2, declare("site", { attributes = { "zone" } })))
+    assert.matches("fields.zone: expected { \"lookup\", read =, write = }",
+                   select(2, declare("site", { attributes = { "zone" }, fields = { zone = { read = print } } })))
+    local _, a = declare("a", { query = { location_type = "Site" } })
+    local _, b = declare("b", { query = { location_type = "Region" } })
+    local ok2, err = pcall(nautobot.adapter "nb", { models = { a, b } })
+    assert.is_false(ok2)
+    assert.matches("models 'a' and 'b' read dcim.locations with different queries %(location_type%)", err)
+  end)
+
   local Device = api:model "device" {
     resource = "dcim.devices",
     identifiers = { "name", "location__name", "location__parent__name" },
