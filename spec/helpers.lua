@@ -234,6 +234,20 @@ function M.prism(spec_file, upstream, log, probe)
   error("prism did not start: " .. tostring(M.read(log)))
 end
 
+--- One request to a Nautobot stand-in (token sent as "Token T"), as a
+-- person changing it by hand would make it, with curl: the decoded
+-- answer, or nil for an empty one. `body` is a table or JSON text.
+function M.api(url, token, method, path, body)
+  local cjson = require "cjson"
+  local p = io.popen(("env -u LD_PRELOAD curl -s -X %s -H %s -H 'Content-Type: application/json' %s %s")
+    :format(method, quote("Authorization: Token " .. token),
+            body and ("-d " .. quote(type(body) == "string" and body or cjson.encode(body))) or "",
+            quote(url .. path)))
+  local text = p:read("a")
+  p:close()
+  return text ~= "" and cjson.decode(text) or nil
+end
+
 --- GETs url with curl (without the sanitizer preload of check-asan, under
 -- which curl deadlocks) and returns the body.
 function M.fetch(url)

@@ -477,6 +477,18 @@ describe("Meraki integration #meraki", function()
       { "ipam/ip-address-to-interface", { { ip_address = { host = "10.0.0.1" },
         interface = { name = "wan1", device = { name = "Lab01" } } } } },
     }
+    -- and what is not SSoT's, which the Nautobot side reads past: a prefix
+    -- with its location, an address on Lab01's port
+    local more = {
+      ["ipam/prefixes"] = { prefix = "192.0.2.0/24", status = { name = "Active" } },
+      ["ipam/prefix-location-assignments"] = { prefix = { prefix = "192.0.2.0/24" }, location = { name = "Lab" } },
+      ["ipam/ip-addresses"] = { address = "192.0.2.1/24", status = { name = "Active" } },
+      ["ipam/ip-address-to-interface"] = { ip_address = { host = "192.0.2.1" },
+                                           interface = { name = "wan1", device = { name = "Lab01" } } },
+    }
+    for _, kv in ipairs(seed) do
+      if more[kv[1]] then table.insert(kv[2], more[kv[1]]) end
+    end
     local parts = {}
     for _, kv in ipairs(seed) do parts[#parts + 1] = fmt("%q: %s", kv[1], cjson.encode(kv[2])) end
     h.write(dir .. "/nautobot-test.json", "{" .. table.concat(parts, ", ") .. "}")
@@ -536,14 +548,7 @@ describe("Meraki integration #meraki", function()
                                   .. h.quote("{url}/api/extras/statuses/?limit=1") end
 
     -- one request to the Nautobot stand-in, as a person would make it
-    local function api(url, method, path, body)
-      local p = io.popen(("env -u LD_PRELOAD curl -s -X %s -H %s -H 'Content-Type: application/json' %s %s")
-        :format(method, h.quote("Authorization: Token " .. TOKEN),
-                body and ("-d " .. h.quote(cjson.encode(body))) or "", h.quote(url .. path)))
-      local text = p:read("a")
-      p:close()
-      return text ~= "" and cjson.decode(text) or nil
-    end
+    local function api(url, method, path, body) return h.api(url, TOKEN, method, path, body) end
     local function one(url, kind, query)
       local r = api(url, "GET", "/api/" .. kind .. "/?" .. query)
       assert(r and r.count == 1, kind .. "?" .. query .. ": " .. cjson.encode(r))

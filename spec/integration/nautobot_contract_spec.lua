@@ -38,15 +38,7 @@ return ms.job {
 
 -- One request to a stand-in, around Prism: what a person changing the
 -- remote Nautobot by hand would send.
-local function api(url, method, path, body)
-  local p = io.popen(("env -u LD_PRELOAD curl -s -X %s -H %s -H 'Content-Type: application/json' %s %s")
-    :format(method, h.quote("Authorization: Token " .. TOKEN),
-            body and ("-d " .. h.quote(type(body) == "string" and body or cjson.encode(body))) or "",
-            h.quote(url .. path)))
-  local text = p:read("a")
-  p:close()
-  return text ~= "" and cjson.decode(text) or nil
-end
+local function api(url, method, path, body) return h.api(url, TOKEN, method, path, body) end
 
 local function id_of(url, kind, query)
   -- (the stand-in's own address: the same records as through Prism)

@@ -108,10 +108,7 @@ describe("Nautobot VLANs and virtual chassis #contract", function()
       device = { member("stack", 1) },
     }, "sync complete: 0 created, 0 updated, 4 deleted, 0 failed")
     -- the assignments went with their VLANs
-    local p = io.popen(("env -u LD_PRELOAD curl -s -H %s %s"):format(h.quote("Authorization: Token " .. TOKEN),
-                       h.quote(nb.url .. "/api/ipam/vlan-location-assignments/?limit=100")))
-    local left = cjson.decode(p:read("a"))
-    p:close()
+    local left = h.api(nb.url, TOKEN, "GET", "/api/ipam/vlan-location-assignments/?limit=100")
     assert.equals(1, left.count)
   end)
 end)
