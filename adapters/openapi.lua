@@ -290,7 +290,8 @@ end
 -- {====== models ======}
 
 -- What a schema model declares beyond ms.model's keys.
-local SCHEMA_KEYS = { "resource", "m2m", "fields", "query", "where", "write", "after_write" }
+local SCHEMA_KEYS = { "resource", "m2m", "fields", "query", "where", "write", "after_write", "keep", "flag",
+                      "retire", "parent" }
 
 -- The natural key of a resource's records in m2m lists: its name, when it
 -- has one.
@@ -317,8 +318,18 @@ end
 --   writes it;
 -- - `query = { filter = "value" }`: sent with every read of the resource;
 -- - `where = { lookup = value or function(v) -> bool }`: the records kept;
--- - `write = function(body, fields, op)`: adjusts each write's body;
--- - `after_write(adapter, done)`: as a REST resource's.
+-- - `write = function(body, fields, op, kept)`: adjusts each write's body;
+-- - `after_write(adapter, done)`: as a REST resource's (`done` holds the
+--   deletes made by `retire` too, with `retired = true`);
+-- - `keep = { "lookup", ... }`: read with each record and kept beside it,
+--   not compared: `kept[lookup]` (a many-to-many list as its items' names,
+--   `tags` -> {"a", "b"}) is given to `write`, `flag` and `retire`;
+-- - `flag = function(kept, fields) -> flags`: the record's own model flags
+--   (`{ "SKIP_UNMATCHED_DST" }`: never deleted), or nil;
+-- - `retire = function(fields, op, kept) -> body`: a delete is this PATCH
+--   of the record instead (a status, a tag), or nil for a DELETE;
+-- - `parent = { parent_identifier = "field" }`: which of its fields name
+--   its parent, where no reference does (a VLAN's first location).
 function Schema:model(name)
   return function(spec)
     if type(spec) ~= "table" then error(fmt("model '%s': expected a declaration table", name), 2) end
@@ -394,13 +405,29 @@ function Schema:model(name)
     for _, f in ipairs(cls.attributes) do add(f) end
     local by_lookup = {}
     for _, f in ipairs(fields) do by_lookup[fields[f].lookup] = f end
+    local keep = {}
+    for i, lookup in ipairs(spec.keep or {}) do
+      local l = resolve_lookup(lookup, "keep")
+      if l.field.kind == "m2m" then
+        local key = default_key(self, l.field.target)
+        if not key then error(fmt("%s: keep.%s: its items have no name to keep", who, lookup), 2) end
+        local kk = self:lookup(l.field.target, key[1], who)
+        l.keys = { { name = key[1], lookup = kk } }
+        l.depth = math.max(l.depth, kk.depth + 1)
+      end
+      keep[i] = l
+    end
+    for _, k in ipairs { "flag", "retire" } do
+      if spec[k] ~= nil and type(spec[k]) ~= "function" then error(fmt("%s: %s must be a function", who, k), 2) end
+    end
     local where = {}
     for lookup, want in pairs(spec.where or {}) do
       where[#where + 1] = { lookup = resolve_lookup(lookup, "where"), want = want }
     end
     cls.api = { schema = self, resource = resource, fields = fields, who = who, query = spec.query,
                 by_lookup = by_lookup,
-                where = where, write = spec.write, after_write = spec.after_write }
+                where = where, write = spec.write, after_write = spec.after_write,
+                keep = keep, flag = spec.flag, retire = spec.retire, parent = spec.parent }
     return cls
   end
 end
@@ -806,6 +833,7 @@ function M.resources(adapter_name, models, preset)
             if ids then parent = { model = pm.name, ids = ids } end
           end
         end
+        if not parent and api.parent then parent = { model = pm.name, ids = api.parent } end
         if not parent then
           local want = {}
           for _, id in ipairs(pm.identifiers) do want[#want + 1] = "<ref>__" .. id end
@@ -893,8 +921,32 @@ function M.resources(adapter_name, models, preset)
           return failed
         end
       end
+      -- what a record keeps beside its fields, and its own flags
+      local annotate
+      if #api.keep > 0 or api.flag then
+        annotate = function(apirec, adapter, f)
+          local tables = preset.join and adapter and M.prefetch(adapter, preset).byid or nil
+          local kept = {}
+          for _, l in ipairs(api.keep) do
+            local v = read_field(l, apirec, tables)
+            if l.keys and type(v) == "table" then
+              local names = {}
+              for i, it in ipairs(v) do names[i] = it[l.keys[1].name] end
+              v = names
+            end
+            kept[l.lookup] = v
+          end
+          return api.flag and api.flag(kept, f) or nil, kept
+        end
+      end
+      local function kept_of(adapter, op)
+        local k = adapter and adapter._kept and adapter._kept[m.name]
+        return k and op and op.uid and k[op.uid] or {}
+      end
       resources[m.name] = {
         path = res.path, detail = res.detail,
+        annotate = annotate,
+        retire = api.retire and function(f, adapter, op) return api.retire(f, op, kept_of(adapter, op)) end,
         query = query,
         parent = parent, refs = refs, fields = nil,
         fetch = fetch,
@@ -929,7 +981,7 @@ function M.resources(adapter_name, models, preset)
                         preset.refs == "id" and adapter and function(top, pl)
                           return M.ref_id(adapter, m, refs[top], groups[top].target, pl, f)
                         end or nil)
-          if api.write then api.write(body, f, op or { action = "create" }) end
+          if api.write then api.write(body, f, op or { action = "create" }, kept_of(adapter, op)) end
           return body
         end,
         m2m_refs = m2m_refs,
@@ -972,6 +1024,10 @@ local function needed(model, into)
     for _, al in pairs(l.also or {}) do walk(al) end
   end
   for _, w in ipairs(model.api.where) do walk(w.lookup) end
+  for _, l in ipairs(model.api.keep) do
+    walk(l)
+    for _, k in ipairs(l.keys or {}) do walk(k.lookup) end
+  end
 end
 
 --- Reads, once per load of `adapter`, every resource its schema models
@@ -1122,7 +1178,10 @@ function M.through_writer(model, fields)
           local want = {}
           local rec = adapter:get_or_none(op.model, op.uid)
           local list = op.attrs[field]
-          if list == nil and rec then list = rec:get_attrs()[field] end
+          if list == nil then list = (op.keys or {})[field] end
+          if list == nil and rec then list = rec:get_attrs()[field] or rec:get_identifiers()[field] end
+          -- a field made from the list (a VLAN's first location) writes it back as one
+          if l.codec and l.codec.write and list ~= nil and list ~= null then list = l.codec.write(list, {}) end
           for _, it in ipairs(type(list) == "table" and list or {}) do
             local pl = {}
             for _, key in ipairs(l.keys) do pl[#pl + 1] = { lookup = key.lookup, v = it[key.name] } end

@@ -66,12 +66,13 @@ end
 local resource_keys = { path = true, fields = true, parent = true, refs = true,
                         id = true, pagination = true, page_size = true, query = true,
                         detail = true, bulk = true, results_key = true, to_api = true,
-                        from_api = true, m2m_refs = true, after_write = true, fetch = true }
+                        from_api = true, m2m_refs = true, after_write = true, fetch = true,
+                        annotate = true, retire = true }
 
 local adapter_keys = { models = true, top_level = true, resources = true,
                        pagination = true, page_size = true, bulk = true, type = true,
                        batch_size = true, client = true, validate = true,
-                       sync_complete = true, verify = true, lookups = true }
+                       sync_complete = true, verify = true, lookups = true, after_load = true }
 
 local field_keys = { path = true, write = true, lookup = true }
 local lookup_keys = { path = true, key = true, id = true, query = true }
@@ -171,6 +172,7 @@ end
 local function load(self)
   local opts = self.rest
   self._load_gen = (self._load_gen or 0) + 1
+  self._kept = {}
   local top = {}
   for _, name in ipairs(self.top_level or {}) do top[name] = true end
   for _, model in ipairs(load_order(self)) do
@@ -182,13 +184,19 @@ local function load(self)
       local sids = self._sid[model.name]
       for i, api in ipairs(records) do
         local f = fields_of(res, self._fields[model.name], api, self)
-        local ok, rec = pcall(self.new_record, self, model, f)
+        local flags, kept
+        if res.annotate then flags, kept = res.annotate(api, self, f) end
+        local ok, rec = pcall(self.new_record, self, model, f, flags)
         if not ok then
           error(ms.error(ms.is_error(rec) and rec.type or "InputError",
             fmt("%s %s: record %d: %s", model.name, res.path, i,
                 ms.is_error(rec) and rec.message or tostring(rec)), { adapter = self.name }), 0)
         end
         sids[rec:get_unique_id()] = api[res.id or "id"]
+        if kept then
+          self._kept[model.name] = self._kept[model.name] or {}
+          self._kept[model.name][rec:get_unique_id()] = kept
+        end
         if res.parent then
           local puid = ref_uid(self, res.parent, f)
           local parent = puid and self:get_or_none(res.parent.model, puid)
@@ -204,6 +212,8 @@ local function load(self)
       end
     end
   end
+  -- what the adapter reads beside its records, once they are all in
+  if opts.after_load then opts.after_load(self) end
 end
 
 -- {====== writing ======}
@@ -356,6 +366,13 @@ local function single(self, op)
     if not ok then return nil, body end
     return { method = "PATCH", path = detail(res, sid), json = body }
   end
+  -- a delete the resource carries out as a change of the record (a status, a tag)
+  if res.retire then
+    local f = values_after(self, op.model, op.uid, op.keys, {})
+    local ok, body = pcall(res.retire, f, self, op)
+    if not ok then return nil, body end
+    if body ~= nil then return { method = "PATCH", path = detail(res, sid), json = body, retire = true } end
+  end
   return { method = "DELETE", path = detail(res, sid), ok404 = true, id = id }
 end
 
@@ -364,7 +381,7 @@ local function item(self, op, req)
   local res = self.rest.resources[op.model]
   local id = res.id or "id"
   if op.action == "create" then return req.json end
-  local body = op.action == "update" and req.json or {}
+  local body = req.method == "PATCH" and req.json or {}
   body[id] = self._sid[op.model][op.uid]
   return body
 end
@@ -379,8 +396,6 @@ local function settle(self, op, created)
     self._sid[op.model][op.uid] = nil
   end
 end
-
-local METHOD = { create = "POST", update = "PATCH", delete = "DELETE" }
 
 -- Per-item errors of a refused bulk request, when the server gives them
 -- (NetBox: a list aligned with the batch, {} for the good items).
@@ -404,20 +419,22 @@ local function write(self, wave)
   local outcome = {}
   local pending = {}   -- requests of this round: {req =, ops =, batch = bool}
   local batches = {}
+  local retires = {}   -- i -> the server id of a delete carried out as a change
   for i, op in ipairs(wave) do
     local res = self.rest.resources[op.model]
     local req, why
     if res then req, why = single(self, op) end
+    if req and req.retire then retires[i] = self._sid[op.model][op.uid] end
     if not res then
       outcome[i] = { ok = false, message = fmt("adapter %s has no REST resource for model %s",
                                                self.name, op.model) }
     elseif not req then
       outcome[i] = { ok = false, message = tostring(why) }
     elseif bulk_for(self, res) then
-      local k = op.action .. "\0" .. op.model
+      local k = req.method .. "\0" .. op.model
       local b = batches[k]
       if not b then
-        b = { res = res, action = op.action, items = {} }
+        b = { res = res, method = req.method, items = {} }
         batches[k] = b
         batches[#batches + 1] = b
       end
@@ -430,7 +447,7 @@ local function write(self, wave)
   local function batch(b, items)
     local list = {}
     for j, it in ipairs(items) do list[j] = item(self, it.op, it.req) end
-    return { req = { method = METHOD[b.action], path = b.res.path, json = ms.list(list) },
+    return { req = { method = b.method, path = b.res.path, json = ms.list(list) },
              items = items, bulk = b }
   end
   for _, b in ipairs(batches) do
@@ -494,10 +511,11 @@ local function write(self, wave)
   local after = {}
   for i, op in ipairs(wave) do
     local res = self.rest.resources[op.model]
-    if res and res.after_write and outcome[i].ok and op.action ~= "delete" then
+    local retired = retires[i]
+    if res and res.after_write and outcome[i].ok and (op.action ~= "delete" or retired) then
       after[res] = after[res] or {}
       local list = after[res]
-      list[#list + 1] = { i = i, op = op, sid = self._sid[op.model][op.uid] }
+      list[#list + 1] = { i = i, op = op, sid = retired or self._sid[op.model][op.uid], retired = retired and true }
     end
   end
   for res, list in pairs(after) do
@@ -520,10 +538,16 @@ end
 -- update's fields are the record's values after it; op.attrs says which
 -- changed), `m2m_refs` ({{field =, model =, ids = {id = id, ...}}}: a
 -- list field whose items are records of that model, by its identifiers), `after_write(adapter,
--- done)` (called with the {op =, sid =} a wave wrote; returns {[k] =
+-- done)` (called with the {op =, sid =} a wave wrote, and the {op =, sid
+-- =, retired = true} of deletes `retire` made; returns {[k] =
 -- message} for those whose extra writes failed),
 -- `from_api(api_record, adapter)`, `fetch(adapter)` (the records, when
--- they do not come from one get_all of path)), `pagination`, `page_size`, `bulk`,
+-- they do not come from one get_all of path), `annotate(api_record,
+-- adapter, fields)` (-> the record's own flags, and a table kept beside
+-- it in `adapter._kept[model][uid]`), `retire(fields, adapter, op)` (-> the
+-- body of a PATCH that carries out a delete instead, or nil for a
+-- DELETE)), `after_load(adapter)` (called once the records are read),
+-- `pagination`, `page_size`, `bulk`,
 -- `batch_size` (100), `client` (default http.client options), `lookups`
 -- ({name = {path =, key =, id = "id"}}: tables of server records a field
 -- with `lookup = name` is written through, as the id of the record whose
@@ -607,6 +631,7 @@ function M.adapter(name, preset)
       self._fields = fieldsets
       self._lookup = {}
       self._sid = {}
+      self._kept = {}
       for _, m in ipairs(c.models) do self._sid[m.name] = {} end
       return self
     end
