@@ -59,6 +59,7 @@ build = {
     ["moonsync.run"] = "lua/moonsync/run.lua",
     ["moonsync.sandbox"] = "lua/moonsync/sandbox.lua",
     ["moonsync.util"] = "lua/moonsync/util.lua",
+    ["moonsync.netutils"] = "lua/moonsync/netutils.lua",
     ["moonsync.writer"] = "lua/moonsync/writer.lua",
     ["moonsync.adapters.json_file"] = "adapters/json_file.lua",
     ["moonsync.adapters.csv_file"] = "adapters/csv_file.lua",

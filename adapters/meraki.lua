@@ -16,6 +16,7 @@
 local ms = require "moonsync"
 local http = require "moonsync.http"
 local nautobot = require "moonsync.adapters.nautobot"
+local netutils = require "moonsync.netutils"
 
 local fmt, null = string.format, ms.null
 
@@ -28,46 +29,8 @@ M.SYSTEM_OF_RECORD = "Meraki SSoT"
 --- The manufacturer and platform SSoT's Meraki objects belong to.
 M.VENDOR = "Cisco Meraki"
 
--- {====== addresses (netutils' helpers, as SSoT calls them) ======}
-
-local function is_v6(ip) return ip:find(":", 1, true) ~= nil end
-
--- ipaddress_interface(ip, "network.with_prefixlen"): the network of an
--- address with or without a length ("10.1.15.34/24" -> "10.1.15.0/24",
--- "10.5.52.3" -> "10.5.52.3/32").
-local function network_of(ip)
-  if not ip:find("/", 1, true) then ip = ip .. (is_v6(ip) and "/128" or "/32") end
-  return ms.normalize("prefix", ip)
-end
-
--- netmask_to_cidr("255.255.255.0") -> 24
-local function mask_length(netmask)
-  local bits, seen_zero = 0, false
-  local n = 0
-  for octet in tostring(netmask):gmatch("[^.]+") do
-    local o = math.tointeger(tonumber(octet))
-    if not o or o < 0 or o > 255 then error(fmt("'%s' is not a netmask", tostring(netmask)), 0) end
-    n = n + 1
-    for b = 7, 0, -1 do
-      if o & (1 << b) ~= 0 then
-        if seen_zero then error(fmt("'%s' is not a netmask", tostring(netmask)), 0) end
-        bits = bits + 1
-      else
-        seen_zero = true
-      end
-    end
-  end
-  if n ~= 4 then error(fmt("'%s' is not a netmask", tostring(netmask)), 0) end
-  return bits
-end
-
--- is_ip_within(ip, prefix), false across address families (where
--- netutils raises a TypeError)
-local function within(ip, prefix)
-  local len = prefix:match("/(%d+)$")
-  if not len or is_v6(ip) ~= is_v6(prefix) then return false end
-  return ms.normalize("prefix", ip .. "/" .. len) == prefix
-end
+local is_v6, network_of, mask_length, within = netutils.is_v6, netutils.network_of, netutils.mask_length,
+                                              netutils.within
 
 -- {====== the Dashboard API client ======}
 
@@ -183,20 +146,10 @@ function M.validate_settings(s, parent_type)
   end
 end
 
---- The location type `name` as the Nautobot at `url` has it (token in
--- env var `token_env`): {name =, parent = its parent type's name or nil}.
--- An unknown type is an error naming it.
+--- The location type `name` as the Nautobot at `url` has it (see
+-- nautobot.location_type), with the error naming the setting.
 function M.location_type(url, token_env, name)
-  if type(url) ~= "string" or url == "" then error("meraki: no Nautobot URL given (NAUTOBOT_URL)", 2) end
-  local c = http.client { base_url = url, token_env = token_env, token_prefix = "Token ",
-                          headers = { Accept = "application/json; version=2.0" } }
-  local page = c:get("/api/dcim/location-types/", { query = { name = name, depth = "1" } }):json()
-  local lt = type(page) == "table" and type(page.results) == "table" and page.results[1]
-  if not lt then
-    error(ms.error("ValueError", fmt("Nautobot at %s has no location type '%s' (network_loctype)", url, name)), 0)
-  end
-  local parent = lt.parent ~= null and type(lt.parent) == "table" and lt.parent.name or nil
-  return { name = lt.name, parent = parent }
+  return nautobot.location_type(url, token_env, name, "network_loctype")
 end
 
 --- SSoT's data mappings: what each Meraki object becomes in Nautobot.
@@ -975,5 +928,4 @@ function M.load_lan_svis(L, D)
   end
 end
 
-M.network_of, M.mask_length, M.within = network_of, mask_length, within
 return M

@@ -15,6 +15,8 @@
 --   local Nb = nautobot.adapter "nautobot" { models = { Location } }
 --   local nb = Nb:new { url = os.getenv "NAUTOBOT_URL", token_env = "NAUTOBOT_TOKEN" }
 -- @module nautobot
+local ms = require "moonsync"
+local http = require "moonsync.http"
 local rest = require "moonsync.adapters.rest"
 local openapi = require "moonsync.adapters.openapi"
 
@@ -146,6 +148,26 @@ function M.adapter(name, defaults)
     end
     return cls
   end
+end
+
+--- The location type `name` as the Nautobot at `url` has it (token in
+-- env var `token_env`): {name =, parent = its parent type's name or nil,
+-- content_types = {"dcim.device", ...}}. An unknown type is an error
+-- naming it (and `setting`, the job setting that names it).
+function M.location_type(url, token_env, name, setting)
+  if type(url) ~= "string" or url == "" then error("nautobot: no Nautobot URL given (NAUTOBOT_URL)", 2) end
+  local c = http.client { base_url = url, token_env = token_env, token_prefix = "Token ",
+                          headers = { Accept = "application/json; version=" .. M.api_version } }
+  local page = c:get("/api/dcim/location-types/", { query = { name = name, depth = "1" } }):json()
+  local lt = type(page) == "table" and type(page.results) == "table" and page.results[1]
+  if not lt then
+    error(ms.error("ValueError", fmt("Nautobot at %s has no location type '%s'%s", url, tostring(name),
+                                     setting and " (" .. setting .. ")" or "")), 0)
+  end
+  local parent = lt.parent ~= ms.null and type(lt.parent) == "table" and lt.parent.name or nil
+  local cts = {}
+  for i, ct in ipairs(type(lt.content_types) == "table" and lt.content_types or {}) do cts[i] = ct end
+  return { name = lt.name, parent = parent, content_types = cts }
 end
 
 return M
