@@ -46,7 +46,7 @@
 // - ?depth=N nests referenced objects N levels deep; many-to-many fields
 //   (tags, content_types, a prefix's locations) only with exclude_m2m=false;
 //   filters on fields (a reference by id or by name), on custom fields
-//   (cf_NAME); an unknown query parameter is a 400
+//   (cf_NAME), a VLAN's location; an unknown query parameter is a 400
 // - bulk POST, PATCH and DELETE on list endpoints, atomic, with per-item
 //   errors aligned with the request ({} for the good items)
 // /__stats gives the requests by method, the error responses, and the
@@ -581,6 +581,14 @@ function put(kind, rec) {
 
 const QUERY = new Set(['limit', 'offset', 'depth', 'exclude_m2m', 'format']);
 
+// filters beyond a resource's fields: a VLAN's location (by id or name, through its assignments)
+const FILTERS = {
+  'ipam/vlans': {
+    location: (o, val) => [...db['ipam/vlan-location-assignments'].values()].some((a) => a.vlan === o.id
+      && (a.location === val || (db['dcim/locations'].get(a.location) || {}).name === val)),
+  },
+};
+
 function list(req, res, kind, u) {
   // a page asked for again, unchanged since, is sent as it was
   const again = pages.get(req.headers.host + req.url);
@@ -590,7 +598,7 @@ function list(req, res, kind, u) {
   }
   const spec = RES[kind];
   for (const k of u.searchParams.keys()) {
-    if (!QUERY.has(k) && !spec.fields[k] && k !== 'id' && !/^cf_\w+$/.test(k)) {
+    if (!QUERY.has(k) && !spec.fields[k] && k !== 'id' && !/^cf_\w+$/.test(k) && !(FILTERS[kind] || {})[k]) {
       return send(res, 400, { [k]: [`Unknown filter field`] });
     }
   }
@@ -599,7 +607,10 @@ function list(req, res, kind, u) {
   for (const [k, val] of u.searchParams) {
     if (QUERY.has(k)) continue;
     const f = spec.fields[k];
-    if (k.startsWith('cf_')) {
+    const extra = (FILTERS[kind] || {})[k];
+    if (extra) {
+      items = items.filter((o) => extra(o, val));
+    } else if (k.startsWith('cf_')) {
       items = items.filter((o) => String((o.custom_fields || {})[k.slice(3)]) === val);
     } else if (f && f.k === 'ref') {
       // a reference filters by id or by the name (model, version) of what it refers to
