@@ -140,6 +140,17 @@ describe("examples #examples", function()
     assert.matches("nothing left to do: [^\n]*\n%(no diffs%)", r.stdout)
   end)
 
+  it_node("Nautobot SSoT's IP Fabric job: plan, apply, a device gone, nothing left", function()
+    local r = h.run("run", h.root .. "/examples/ssot-ipfabric/run.lua")
+    assert.equals(0, r.code, r.stderr)
+    assert.matches("Location +%-> Location /dcim/locations/", r.stdout)
+    assert.matches("plan: 60 to create, 0 to update, 0 to delete", r.stdout)
+    assert.matches("the plan applied: [^\n]*\nsync complete: 60 created, 0 updated, 0 deleted, 0 failed", r.stdout)
+    assert.matches("after a device left: [^\n]*\nsync complete: 0 created, 0 updated, 2 deleted, 0 failed",
+                   r.stdout)
+    assert.matches("nothing left to do: [^\n]*\n%(no diffs%)", r.stdout)
+  end)
+
   it_node("Nautobot SSoT: data source and data target jobs, thirteen models", function()
     local r = h.run("run", h.root .. "/examples/nautobot-ssot/run.lua")
     assert.equals(0, r.code, r.stderr)

@@ -57,7 +57,7 @@ end
 --- Modules a job may require besides moonsync.* (short adapter names are
 -- the bundled adapters).
 M.MODULES = { moonsync = "moonsync", cjson = "cjson", ["cjson.safe"] = "cjson.safe" }
-local BUNDLED = { "csv_file", "json_file", "meraki", "nautobot", "netbox", "openapi", "rest" }
+local BUNDLED = { "csv_file", "ipfabric", "json_file", "meraki", "nautobot", "netbox", "openapi", "rest" }
 -- the first adapters' short names stay as aliases; later ones have only
 -- their full name, so a job's own module of that name is still its own
 local ALIASED = { csv_file = true, json_file = true, nautobot = true, netbox = true, openapi = true, rest = true }

@@ -27,7 +27,7 @@ return ms.job {
   it("an unknown adapter module lists the bundled ones", function()
     local r = h.run("diff", h.json_job(dir, { prelude = 'require "moonsync.adapters.meraki_nope"' }))
     assert.equals(1, r.code)
-    assert.matches("the bundled adapters: csv_file, json_file, meraki, nautobot, netbox, openapi, rest", r.stderr)
+    assert.matches("the bundled adapters: csv_file, ipfabric, json_file, meraki, nautobot, netbox, openapi, rest", r.stderr)
     assert.is_true(select(2, r.stderr:gsub("\n", "")) <= 2, r.stderr)
   end)
 
