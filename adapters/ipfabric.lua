@@ -981,28 +981,19 @@ function M.load(self, c, s, snapshot)
                tostring(str(d.hostname)), describe(d)), true)
     end
   end
-  local managed, interfaces, stacks = {}, {}, {}
-  for _, r in ipairs(managed_rows) do
-    local sn, ip = str(r.sn), str(r.ip)
-    if sn and ip then
-      managed[sn] = managed[sn] or {}
-      managed[sn][ip] = r
+  -- rows by serial number (managed addresses by serial number and address)
+  local function by_sn(rows, key)
+    local out = {}
+    for _, r in ipairs(rows) do
+      local sn, k = str(r.sn), key and str(r[key])
+      if sn and (k or not key) then
+        out[sn] = out[sn] or {}
+        if key then out[sn][k] = r else table.insert(out[sn], r) end
+      end
     end
+    return out
   end
-  for _, r in ipairs(interface_rows) do
-    local sn = str(r.sn)
-    if sn then
-      interfaces[sn] = interfaces[sn] or {}
-      table.insert(interfaces[sn], r)
-    end
-  end
-  for _, r in ipairs(stack_rows) do
-    local sn = str(r.sn)
-    if sn then
-      stacks[sn] = stacks[sn] or {}
-      table.insert(stacks[sn], r)
-    end
-  end
+  local managed, interfaces, stacks = by_sn(managed_rows, "ip"), by_sn(interface_rows), by_sn(stack_rows)
   local L = { self = self, s = s, warn = warn, managed = managed, interfaces = interfaces, stacks = stacks,
               seen = {} }
   for _, loc in ipairs(locations) do

@@ -248,6 +248,73 @@ function M.api(url, token, method, path, body)
   return text ~= "" and cjson.decode(text) or nil
 end
 
+--- The one record of a Nautobot stand-in's `kind` the query finds (an
+-- assertion error naming them otherwise).
+function M.api_one(url, token, kind, query)
+  local r = M.api(url, token, "GET", "/api/" .. kind .. "/?" .. query)
+  assert(r and r.count == 1, kind .. "?" .. query .. ": " .. require("cjson").encode(r))
+  return r.results[1]
+end
+
+--- Prism's probe of a Nautobot stand-in with `token`: what M.prism waits for.
+function M.nautobot_probe(token)
+  return "-H " .. quote("Authorization: Token " .. token) .. " " .. quote("{url}/api/extras/statuses/?limit=1")
+end
+
+--- Syncs `job` with environment `env` into the Nautobot stand-in `n`
+-- (through `prism`, if given), then diffs: the sync verified, no request
+-- the schema or the stand-in refused, an empty second diff. `what` names
+-- the step in failures. Returns the sync's run.
+function M.converge(env, job, n, prism, what)
+  local cjson = require "cjson"
+  local assert = require "luassert"
+  local before = cjson.decode(M.fetch(n.url .. "/__stats")).errors
+  local r = M.run_env(env, "sync", job, "--no-progress")
+  assert.equals(0, r.code, what .. ": " .. r.stdout .. r.stderr)
+  assert.matches("verify: the target, read again, matches the source", r.stdout, 1, true)
+  if prism then assert.same({}, prism.violations(true), what) end
+  local st = cjson.decode(M.fetch(n.url .. "/__stats"))
+  assert.equals(before, st.errors, what .. ": " .. cjson.encode(st.lastErrors))
+  local d = M.run_env(env, "diff", job)
+  assert.equals(0, d.code, what .. ": " .. d.stdout .. d.stderr)
+  assert.equals("(no diffs)\n", d.stdout, what)
+  return r
+end
+
+--- A seeded pseudo-random source for generated data: rnd(n) is 1..n,
+-- the same sequence for the same seed on every machine.
+function M.random(seed)
+  local x = seed
+  return function(n)
+    x = (x * 1103515245 + 12345) % 2147483648
+    return x % n + 1
+  end
+end
+
+--- A table whose missing keys are new empty tables (expected[model][uid]).
+function M.autotable()
+  return setmetatable({}, { __index = function(t, k) local v = {}; rawset(t, k, v); return v end })
+end
+
+--- What a test starts, stopped when it ends, in the reverse order: in a
+-- spec file `local later = h.later(function(fn) finally(fn) end)` (busted's
+-- finally is there only while a test runs, and keeps one per test), then
+-- `later(server.stop)` in a test.
+function M.later(finally)
+  local cleanups
+  return function(fn)
+    if not cleanups then
+      cleanups = {}
+      finally(function()
+        local c = cleanups
+        cleanups = nil
+        for i = #c, 1, -1 do pcall(c[i]) end
+      end)
+    end
+    cleanups[#cleanups + 1] = fn
+  end
+end
+
 --- GETs url with curl (without the sanitizer preload of check-asan, under
 -- which curl deadlocks) and returns the body.
 function M.fetch(url)

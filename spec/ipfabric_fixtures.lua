@@ -61,14 +61,10 @@ end
 -- listed twice). Returns data, expected {model = {uid = attrs}}, and the
 -- number of source records left out.
 function M.generate(seed, size)
-  local x = seed
-  local function rnd(n)
-    x = (x * 1103515245 + 12345) % 2147483648
-    return x % n + 1
-  end
+  local rnd = h.random(seed)
   size = size or 1
   local t = { sites = {}, devices = {}, interfaces = {}, managed = {}, stacks = {}, vlans = {} }
-  local e = setmetatable({}, { __index = function(tt, k) local v = {}; rawset(tt, k, v); return v end })
+  local e = h.autotable()
   local skipped = 0
   local vendors = { { "cisco", "Cisco", "ios-xe" }, { "arista", "Arista", "eos" }, { "juniper", "Juniper", "junos" } }
   local roles = { "router", "switch", "l3switch", "" }

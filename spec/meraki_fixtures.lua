@@ -48,16 +48,12 @@ end
 -- one in a network the organization does not list, two with one name).
 -- Returns data, expected {model = {uid = true}}.
 function M.generate(seed, size)
-  local x = seed
-  local function rnd(n)
-    x = (x * 1103515245 + 12345) % 2147483648
-    return x % n + 1
-  end
+  local rnd = h.random(seed)
   size = size or 1
   local d = { organization = { id = M.ORG, name = "generated " .. seed }, networks = {}, devices = {},
               deviceStatuses = {}, uplinkStatuses = {}, uplinkAddresses = {}, switchPortsBySwitch = {},
               managementInterface = {}, applianceUplinksSettings = {}, appliancePorts = {} }
-  local e = setmetatable({}, { __index = function(t, k) local v = {}; rawset(t, k, v); return v end })
+  local e = h.autotable()
   local n = 0
   local function device(net, model, name, online)
     n = n + 1

@@ -17,19 +17,8 @@ local JOB = h.root .. "/examples/ssot-ipfabric/job.lua"
 local TOKEN = "0123456789abcdef0123456789abcdef01234567"
 local SEED = h.root .. "/examples/ssot-ipfabric/nautobot-seed.json"
 
--- busted keeps one finally per test: what a test starts is stopped through this
-local cleanups
-local function later(fn)
-  if not cleanups then
-    cleanups = {}
-    finally(function()
-      local c = cleanups
-      cleanups = nil
-      for i = #c, 1, -1 do pcall(c[i]) end
-    end)
-  end
-  cleanups[#cleanups + 1] = fn
-end
+-- what a test starts is stopped when it ends
+local later = h.later(function(fn) finally(fn) end)
 
 local function keys(t)
   local s = {}
@@ -66,7 +55,7 @@ describe("IP Fabric integration #ipfabric", function()
     later(s.stop)
     local r = h.run_env(env(s, settings), "diff", JOB, "--format", "json")
     assert.is_true(r.code == 0 or r.code == 2, r.stderr)
-    local out = setmetatable({}, { __index = function(t, k) local v = {}; rawset(t, k, v); return v end })
+    local out = h.autotable()
     for _, c in ipairs(cjson.decode(r.stdout).changes) do
       assert.equals("create", c.action, c.model .. " " .. c.uid)
       local f = { _parent = type(c.parent) == "table" and c.parent.uid or nil }
@@ -260,7 +249,7 @@ describe("IP Fabric integration #ipfabric", function()
       local r = h.run_env(env(s, { sync_ipfabric_tagged_only = false, location_type = "site" }, n),
                           "diff", JOB, "--format", "json")
       assert.equals(2, r.code, r.stderr)
-      loaded = setmetatable({}, { __index = function(t, k) local v = {}; rawset(t, k, v); return v end })
+      loaded = h.autotable()
       for _, c in ipairs(cjson.decode(r.stdout).changes) do
         assert.equals("delete", c.action, c.model .. " " .. c.uid)
         local f = {}
@@ -458,14 +447,9 @@ return ms.job {
       schema_file = h.write(dir .. "/nautobot-openapi.json",
                             assert(loadfile(h.root .. "/adapters/nautobot_openapi.lua"))())
     end)
-    local function probe() return "-H " .. h.quote("Authorization: Token " .. TOKEN) .. " "
-                                  .. h.quote("{url}/api/extras/statuses/?limit=1") end
+    local function probe() return h.nautobot_probe(TOKEN) end
     local function api(url, method, path, body) return h.api(url, TOKEN, method, path, body) end
-    local function one(url, kind, query)
-      local r = api(url, "GET", "/api/" .. kind .. "/?" .. query)
-      assert(r and r.count == 1, kind .. "?" .. query .. ": " .. cjson.encode(r))
-      return r.results[1]
-    end
+    local function one(url, kind, query) return h.api_one(url, TOKEN, kind, query) end
     local function tags(rec)
       local out = {}
       for _, t in ipairs(rec.tags or {}) do out[t.name] = true end
@@ -473,19 +457,7 @@ return ms.job {
     end
 
     -- a sync, then a diff that finds nothing; no request the schema refuses
-    local function converge(e, n, prism, what)
-      local before = cjson.decode(h.fetch(n.url .. "/__stats")).errors
-      local r = h.run_env(e, "sync", JOB, "--no-progress")
-      assert.equals(0, r.code, what .. ": " .. r.stdout .. r.stderr)
-      assert.matches("verify: the target, read again, matches the source", r.stdout, 1, true)
-      if prism then assert.same({}, prism.violations(true), what) end
-      local st = cjson.decode(h.fetch(n.url .. "/__stats"))
-      assert.equals(before, st.errors, what .. ": " .. cjson.encode(st.lastErrors))
-      local d = h.run_env(e, "diff", JOB)
-      assert.equals(0, d.code, what .. ": " .. d.stdout .. d.stderr)
-      assert.equals("(no diffs)\n", d.stdout, what)
-      return r
-    end
+    local function converge(e, n, prism, what) return h.converge(e, JOB, n, prism, what) end
 
     local function without(list, pred)
       local out = {}

@@ -23,19 +23,8 @@ end
 
 local function fixture(name) return fx.fixture(name) end
 
--- busted keeps one finally per test: what a test starts is stopped through this
-local cleanups
-local function later(fn)
-  if not cleanups then
-    cleanups = {}
-    finally(function()
-      local c = cleanups
-      cleanups = nil
-      for i = #c, 1, -1 do pcall(c[i]) end
-    end)
-  end
-  cleanups[#cleanups + 1] = fn
-end
+-- what a test starts is stopped when it ends
+local later = h.later(function(fn) finally(fn) end)
 
 describe("Meraki integration #meraki", function()
   local have = h.have_node()
@@ -89,7 +78,7 @@ describe("Meraki integration #meraki", function()
     later(m.stop)
     local r = h.run_env(env(m, settings(over), nautobot), "diff", JOB, "--format", "json")
     assert.is_true(r.code == 0 or r.code == 2, r.stderr)
-    local out = setmetatable({}, { __index = function(t, k) local v = {}; rawset(t, k, v); return v end })
+    local out = h.autotable()
     for _, c in ipairs(cjson.decode(r.stdout).changes) do
       assert.equals("create", c.action, c.model .. " " .. c.uid)
       local f = {}
@@ -544,30 +533,13 @@ describe("Meraki integration #meraki", function()
                             assert(loadfile(h.root .. "/adapters/nautobot_openapi.lua"))())
     end)
 
-    local function probe() return "-H " .. h.quote("Authorization: Token " .. TOKEN) .. " "
-                                  .. h.quote("{url}/api/extras/statuses/?limit=1") end
+    local function probe() return h.nautobot_probe(TOKEN) end
 
     -- one request to the Nautobot stand-in, as a person would make it
     local function api(url, method, path, body) return h.api(url, TOKEN, method, path, body) end
-    local function one(url, kind, query)
-      local r = api(url, "GET", "/api/" .. kind .. "/?" .. query)
-      assert(r and r.count == 1, kind .. "?" .. query .. ": " .. cjson.encode(r))
-      return r.results[1]
-    end
+    local function one(url, kind, query) return h.api_one(url, TOKEN, kind, query) end
 
-    local function converge(e, n, prism, what)
-      local before = cjson.decode(h.fetch(n.url .. "/__stats")).errors
-      local r = h.run_env(e, "sync", JOB, "--no-progress")
-      assert.equals(0, r.code, what .. ": " .. r.stdout .. r.stderr)
-      assert.matches("verify: the target, read again, matches the source", r.stdout, 1, true)
-      assert.same({}, prism.violations(true), what)
-      local st = cjson.decode(h.fetch(n.url .. "/__stats"))
-      assert.equals(before, st.errors, what .. ": " .. cjson.encode(st.lastErrors))
-      local d = h.run_env(e, "diff", JOB)
-      assert.equals(0, d.code, what .. ": " .. d.stdout .. d.stderr)
-      assert.equals("(no diffs)\n", d.stdout, what)
-      return r
-    end
+    local function converge(e, n, prism, what) return h.converge(e, JOB, n, prism, what) end
 
     it("the fixtures' organization, into an empty Nautobot and again with drift", function()
       local n = h.server("nautobot_standin", "--token", TOKEN, "--seed", SEED)

@@ -104,6 +104,28 @@ describe("schema-aware models #unit", function()
     assert.equals(require("moonsync.http").EMPTY_LIST, body.tags)
   end)
 
+  it("keeps lookups beside a record, gives it its own flags, and turns its delete into a PATCH", function()
+    local Vlan = api:model "vlan" {
+      resource = "ipam.vlans", identifiers = { "name" }, attributes = { "vid" },
+      keep = { "tags", "status__name" },
+      flag = function(kept) if kept.status__name == "Deprecated" then return { "SKIP_UNMATCHED_DST" } end end,
+      retire = function(_, _, kept) return { status = { name = "Deprecated" }, tags = kept.tags } end,
+    }
+    local res = openapi.resources("nautobot", { Vlan }, nautobot.preset).vlan
+    local flags, kept = res.annotate({ name = "v1", vid = 1, status = { name = "Deprecated" },
+                                       tags = { { name = "z" }, { name = "a" } } }, nil, {})
+    assert.same({ "SKIP_UNMATCHED_DST" }, flags)
+    assert.same({ tags = { "a", "z" }, status__name = "Deprecated" }, kept)
+    assert.is_nil((res.annotate({ name = "v2", vid = 2, status = { name = "Active" }, tags = {} }, nil, {})))
+    assert.same({ status = { name = "Deprecated" } }, res.retire({ name = "v1" }, nil, { uid = "v1" }))
+    assert.has_error(function()
+      api:model "x" { resource = "ipam.vlans", identifiers = { "name" }, flag = "SKIP_UNMATCHED_DST" }
+    end, "model 'x' (ipam.vlans): flag must be a function")
+    assert.has_error(function()
+      api:model "x" { resource = "ipam.vlans", identifiers = { "name" }, keep = { "nope" } }
+    end)
+  end)
+
   it("writes a prefix as one string of its network and length", function()
     local Prefix = api:model "prefix" { resource = "ipam.prefixes",
       identifiers = { "network", "prefix_length", "namespace__name" }, attributes = { "status__name" } }
