@@ -959,28 +959,25 @@ function M.load(self, c, s, snapshot)
         site_id = id ~= nil and tostring(id) or null, status = "Active" })
     end
   end
-  -- the rows by site and by serial number
-  local vlans_at, devices_at = {}, {}
-  for _, v in ipairs(vlans) do
-    local site = str(v.siteName)
-    if site and site_of[site] then
-      vlans_at[site] = vlans_at[site] or {}
-      table.insert(vlans_at[site], v)
-    else
-      warn(fmt("VLAN %s (%s): its site %s is not among the snapshot's sites, so it is skipped.",
-               tostring(str(v.vlanName)), tostring(str(v.vlanId)), tostring(site)), true)
+  -- the rows by site: one of a site the snapshot does not list is skipped, and said
+  local function by_site(rows, what)
+    local out = {}
+    for _, r in ipairs(rows) do
+      local site = str(r.siteName)
+      if site and site_of[site] then
+        out[site] = out[site] or {}
+        table.insert(out[site], r)
+      else
+        warn(fmt("%s: its site %s is not among the snapshot's sites, so it is skipped.", what(r), tostring(site)),
+             true)
+      end
     end
+    return out
   end
-  for _, d in ipairs(devices) do
-    local site = str(d.siteName)
-    if site and site_of[site] then
-      devices_at[site] = devices_at[site] or {}
-      table.insert(devices_at[site], d)
-    else
-      warn(fmt("Device %s (%s): its site is not among the snapshot's sites, so it is skipped.",
-               tostring(str(d.hostname)), describe(d)), true)
-    end
-  end
+  local vlans_at = by_site(vlans, function(v)
+    return fmt("VLAN %s (%s)", tostring(str(v.vlanName)), tostring(str(v.vlanId)))
+  end)
+  local devices_at = by_site(devices, function(d) return fmt("Device %s (%s)", tostring(str(d.hostname)), describe(d)) end)
   -- rows by serial number (managed addresses by serial number and address)
   local function by_sn(rows, key)
     local out = {}

@@ -324,7 +324,7 @@ describe("IP Fabric integration #ipfabric", function()
         local first = data.tables["inventory/devices"][1]
         assert.matches(fmt("Duplicate Device discovered: %s (serial %s, site %s) and %s (serial SNDUP", first.hostname,
                            first.sn, first.siteName, first.hostname), err, 1, true)
-        assert.matches("Device lost-1 (serial SNLOST, site NOWHERE): its site is not among the snapshot's sites",
+        assert.matches("Device lost-1 (serial SNLOST, site NOWHERE): its site NOWHERE is not among the snapshot's sites",
                        err, 1, true)
         assert.matches("Device nil (serial SNNONAME", err, 1, true)
         assert.matches("Not syncing VLAN, NAME: bad5000 due to invalid VLAN ID: 5000.", err, 1, true)
