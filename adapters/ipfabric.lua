@@ -581,9 +581,15 @@ end
 
 -- IPv4 addresses in Nautobot's order (numeric)
 local function v4_number(host)
-  local a, b, c, d = tostring(host):match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-  if not a then return nil end
-  return ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
+  local n = 0
+  local parts = { tostring(host):match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$") }
+  if #parts ~= 4 then return nil end
+  for _, p in ipairs(parts) do
+    local v = tonumber(p)
+    if v > 255 or (#p > 1 and p:sub(1, 1) == "0") then return nil end
+    n = n * 256 + v
+  end
+  return n
 end
 
 -- The adapter's index of the addresses it read (and wrote since):
@@ -652,48 +658,7 @@ function M.fill_addresses(adapter)
   end
 end
 
--- Sends bulk writes of `items` ({k =, body =}) to `path`, 100 a request,
--- all at once; a refused request is sent again item by item, so only the
--- refused items fail. Returns the created records by item, and {[k] =
--- message} of the failed.
-local function bulk(adapter, method, path, items, what)
-  local reqs, groups = {}, {}
-  local function add(group)
-    local list = {}
-    for j, it in ipairs(group) do list[j] = it.body end
-    reqs[#reqs + 1] = { method = method, path = path, json = ms.list(list) }
-    groups[#reqs] = group
-  end
-  for s = 1, #items, 100 do
-    local g = {}
-    for j = s, math.min(s + 99, #items) do g[#g + 1] = items[j] end
-    add(g)
-  end
-  local made, failed = {}, {}
-  local function run()
-    local again = {}
-    local results = #reqs > 0 and adapter.client:request_many(reqs) or {}
-    local gs = groups
-    reqs, groups = {}, {}
-    for j, r in ipairs(results) do
-      local g = gs[j]
-      if r.ok then
-        local ok, body = pcall(r.response.json, r.response)
-        for n, it in ipairs(g) do made[it] = ok and type(body) == "table" and body[n] or nil end
-      elseif #g > 1 then
-        for _, it in ipairs(g) do again[#again + 1] = it end
-      else
-        local resp = r.response
-        failed[g[1].k] = failed[g[1].k] or fmt("%s: %s", what, resp and fmt("HTTP %d: %s", resp.status,
-          (resp.body or ""):sub(1, 300)) or (r.error and r.error.message or "failed"))
-      end
-    end
-    for _, it in ipairs(again) do add({ it }) end
-  end
-  run()
-  if #reqs > 0 then run() end
-  return made, failed
-end
+local bulk = rest.bulk
 
 -- The network `host`/`length` falls in, among the Global prefixes: the
 -- longest, or nil.
@@ -720,7 +685,8 @@ function M.write_addresses(adapter, done, s)
   local unassign, prefixes, ips, patches, assigns, primaries = {}, {}, {}, {}, {}, {}
   local new_ip = {}          -- host -> the item creating it
   local wants = {}           -- k -> {host, sid, item}
-  for k, d in ipairs(done) do
+  -- what each interface's write needs written beside it
+  local function plan(k, d)
     local op = d.op
     local rec = adapter:get_or_none(op.model, op.uid)
     local f = rest.values_after(adapter, op.model, op.uid, op.keys or {}, op.attrs or {})
@@ -747,6 +713,7 @@ function M.write_addresses(adapter, done, s)
           if asg.host ~= host and asg.id then unassign[#unassign + 1] = { k = k, body = { id = asg.id }, asg = asg } end
         end
         if host then
+          if not v4_number(host) then error(fmt("its address %s is not an IPv4 address", tostring(host)), 0) end
           local ok, length = pcall(netutils.mask_length, str(f.subnet_mask) or "255.255.255.255")
           if not ok then
             failed[k] = fmt("interface %s: %s", op.uid, length)
@@ -767,7 +734,7 @@ function M.write_addresses(adapter, done, s)
               new_ip[host] = true
               ips[#ips + 1] = { k = k, host = host, mask = length,
                                 body = { address = fmt("%s/%d", host, length), namespace = { name = "Global" },
-                                         status = { name = str(f.status) or "Active" },
+                                         status = { name = op.action == "create" and str(f.status) or "Active" },
                                          tags = ms.list { { name = M.TAG } } } }
             end
             wants[k] = { host = host, sid = d.sid, primary = f.ip_is_primary == true, device = f.device_name }
@@ -777,6 +744,10 @@ function M.write_addresses(adapter, done, s)
         end
       end
     end
+  end
+  for k, d in ipairs(done) do
+    local ok, err = pcall(plan, k, d)
+    if not ok then failed[k] = fmt("interface %s: %s", d.op.uid, tostring(err)) end
   end
   local function merge(more) for k, msg in pairs(more) do failed[k] = failed[k] or msg end end
   local _, bad = bulk(adapter, "DELETE", "/api/ipam/ip-address-to-interface/", unassign, "unassigning its old address")
@@ -1135,6 +1106,12 @@ function M.load_interfaces(L, device, device_name, rows, primary, managed)
     local ip = str(i.primaryIp)
     if not truthy(ip) then ip = str(i.loginIpv4) end
     if not truthy(ip) then ip = nil end
+    if ip and not v4_number(ip) then
+      warn(fmt("Interface %s of device %s: its address %s is not an IPv4 address, so the address is skipped.",
+               tostring(str(i.intName)), device_name, tostring(ip)), true)
+      if ip == primary then primary = nil end
+      ip = nil
+    end
     local mask
     if ip then
       mask = "255.255.255.255"

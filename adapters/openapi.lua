@@ -1168,13 +1168,26 @@ function M.through_writer(model, fields)
   local api = model.api
   return function(adapter, done)
     local failed = {}
+    -- the assignments to make and to drop, of every record at once, by resource
+    local writes, order = {}, {}
+    local function queue(tres, field, method, k, body)
+      local key = method .. " " .. tres.path .. " " .. field
+      local w = writes[key]
+      if not w then
+        w = { method = method, path = tres.path, items = {},
+              what = fmt("writing its %s through %s", field, tres.name) }
+        writes[key] = w
+        order[#order + 1] = key
+      end
+      w.items[#w.items + 1] = { k = k, body = body }
+    end
     for k, d in ipairs(done) do
       for _, field in ipairs(fields) do
         local l = api.fields[field]
         local th = l.field.through
         local tres = api.schema:resource(th.resource, api.who)
         local op = d.op
-        if d.sid ~= nil and (op.action == "create" or op.attrs[field] ~= nil) then
+        if d.sid ~= nil and not d.retired and (op.action == "create" or op.attrs[field] ~= nil) then
           local want = {}
           local rec = adapter:get_or_none(op.model, op.uid)
           local list = op.attrs[field]
@@ -1205,28 +1218,23 @@ function M.through_writer(model, fields)
               have[item_key(l.keys, other)] = row.id
             end
           end
-          local add, drop = {}, {}
           for key, it in pairs(want) do
             if have[key] == nil then
-              add[#add + 1] = { [th.self] = { id = d.sid }, [th.other] = m2m_item(l.keys, it) }
+              queue(tres, field, "POST", k, { [th.self] = { id = d.sid }, [th.other] = m2m_item(l.keys, it) })
             end
           end
           for key, id in pairs(have) do
-            if want[key] == nil then drop[#drop + 1] = { id = id } end
-          end
-          local reqs = {}
-          if #add > 0 then reqs[#reqs + 1] = { method = "POST", path = tres.path, json = ms.list(add) } end
-          if #drop > 0 then reqs[#reqs + 1] = { method = "DELETE", path = tres.path, json = ms.list(drop) } end
-          for _, r in ipairs(#reqs > 0 and adapter.client:request_many(reqs) or {}) do
-            if not r.ok then
-              local resp = r.response
-              failed[k] = fmt("%s %s: writing its %s through %s: %s", op.model, op.uid, field,
-                th.resource, resp and fmt("HTTP %d: %s", resp.status, (resp.body or ""):sub(1, 300))
-                or (r.error and r.error.message or "failed"))
-            end
+            if want[key] == nil then queue(tres, field, "DELETE", k, { id = id }) end
           end
         end
         ::next_field::
+      end
+    end
+    local bulk = require("moonsync.adapters.rest").bulk
+    for _, key in ipairs(order) do
+      local w = writes[key]
+      for k, msg in pairs(select(2, bulk(adapter, w.method, w.path, w.items, w.what))) do
+        failed[k] = failed[k] or fmt("%s %s: %s", done[k].op.model, done[k].op.uid, msg)
       end
     end
     return failed

@@ -527,6 +527,50 @@ local function write(self, wave)
   return outcome
 end
 
+--- Sends bulk writes of `items` ({k =, body =}) to `path` (a list
+-- endpoint), 100 a request, all at once; a refused request is sent again
+-- item by item, so only the refused items fail. Returns the answered
+-- records by item, and {[k] = message} of the failed (`what` says what
+-- the write was for). For what a resource writes beside its records.
+function M.bulk(adapter, method, path, items, what)
+  local reqs, groups = {}, {}
+  local function add(group)
+    local list = {}
+    for j, it in ipairs(group) do list[j] = it.body end
+    reqs[#reqs + 1] = { method = method, path = path, json = ms.list(list) }
+    groups[#reqs] = group
+  end
+  for s = 1, #items, 100 do
+    local g = {}
+    for j = s, math.min(s + 99, #items) do g[#g + 1] = items[j] end
+    add(g)
+  end
+  local made, failed = {}, {}
+  local function run()
+    local again = {}
+    local results = #reqs > 0 and adapter.client:request_many(reqs) or {}
+    local gs = groups
+    reqs, groups = {}, {}
+    for j, r in ipairs(results) do
+      local g = gs[j]
+      if r.ok then
+        local ok, body = pcall(r.response.json, r.response)
+        for n, it in ipairs(g) do made[it] = ok and type(body) == "table" and body[n] or nil end
+      elseif #g > 1 then
+        for _, it in ipairs(g) do again[#again + 1] = it end
+      else
+        local resp = r.response
+        failed[g[1].k] = failed[g[1].k] or fmt("%s: %s", what, resp and fmt("HTTP %d: %s", resp.status,
+          (resp.body or ""):sub(1, 300)) or (r.error and r.error.message or "failed"))
+      end
+    end
+    for _, it in ipairs(again) do add({ it }) end
+  end
+  run()
+  if #reqs > 0 then run() end
+  return made, failed
+end
+
 --- Declares a REST adapter class (see the module description).
 -- Declaration keys: `models`, `top_level`, `resources` (per model: `path`,
 -- `fields` {model_field = "api.path" or {path = "api.path", write =

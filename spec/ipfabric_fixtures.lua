@@ -57,8 +57,8 @@ end
 -- devices without a management address on any interface, managed
 -- networks, VLANs without a name or with an invalid id, two devices with
 -- one hostname, a device in a site the snapshot does not list, one without
--- a hostname, an interface with a malformed MAC address, an interface
--- listed twice). Returns data, expected {model = {uid = attrs}}, and the
+-- a hostname, an interface with a malformed MAC address, one whose address
+-- is not one, an interface listed twice). Returns data, expected {model = {uid = attrs}}, and the
 -- number of source records left out.
 function M.generate(seed, size)
   local rnd = h.random(seed)
@@ -101,7 +101,7 @@ function M.generate(seed, size)
     e.location[site] = { site_id = tostring(1000 + s), status = "Active" }
     -- VLANs: named, unnamed, one without a description
     for v = 1, rnd(4) do
-      local vid = s * 10 + v
+      local vid = (s % 400) * 10 + v
       local named = rnd(4) > 1
       local descr = rnd(3) > 1 and ("vlan " .. vid) or nil
       t.vlans[#t.vlans + 1] = { siteName = site, vlanName = named and ("v" .. vid) or nil, vlanId = vid, dscr = descr }
@@ -113,7 +113,7 @@ function M.generate(seed, size)
       local vendor = vendors[rnd(#vendors)]
       local host = fmt("dev-%03d-%d", s, d)
       local sn = fmt("SN%05d", serial)
-      local login = rnd(4) > 1 and fmt("10.%d.%d.1", s, d) or nil
+      local login = rnd(4) > 1 and fmt("10.%d.%d.%d", s // 250, s % 250, d) or nil
       local role = roles[rnd(#roles)]
       local model = rnd(5) > 1 and ("M-" .. vendor[1] .. "-" .. rnd(3)) or ""
       local dev = { hostname = host, siteName = site, vendor = vendor[1], platform = "p", model = model, sn = sn,
@@ -149,7 +149,7 @@ function M.generate(seed, size)
         local ip = (on_port and i == 1) and login or nil
         local mask
         if ip and rnd(2) == 1 then
-          t.managed[#t.managed + 1] = { sn = sn, intName = name, net = fmt("10.%d.%d.0/24", s, d), ip = ip,
+          t.managed[#t.managed + 1] = { sn = sn, intName = name, net = fmt("10.%d.%d.0/24", s // 250, s % 250), ip = ip,
                                         type = "primary" }
           mask = "255.255.255.0"
         end
@@ -183,7 +183,12 @@ function M.generate(seed, size)
   local dev2 = t.devices[2]
   t.interfaces[#t.interfaces + 1] = { hostname = dev2.hostname, sn = dev2.sn, intName = "Gi7/7", mac = "not-a-mac" }
   t.interfaces[#t.interfaces + 1] = { hostname = dev2.hostname, sn = dev2.sn, intName = "Gi0/1", mtu = 1234 }
-  skipped = skipped + 2
+  -- an interface whose address is not one: loaded without it
+  t.interfaces[#t.interfaces + 1] = { hostname = dev2.hostname, sn = dev2.sn, intName = "Gi8/8", primaryIp = "10.300.1.1" }
+  e.interface["Gi8/8__" .. dev2.hostname] = {
+    description = cjson.null, mac_address = "00:00:00:00:00:01", mtu = 1500, type = "1000base-t", mgmt_only = false,
+    ip_address = cjson.null, subnet_mask = cjson.null, ip_is_primary = false, status = "Active", enabled = true }
+  skipped = skipped + 3
   local data = M.data {
     ["inventory/sites"] = t.sites, ["inventory/devices"] = t.devices, ["inventory/interfaces"] = t.interfaces,
     ["addressing/managed-devs"] = t.managed, ["platforms/stack/members"] = t.stacks,

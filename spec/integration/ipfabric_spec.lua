@@ -330,6 +330,8 @@ describe("IP Fabric integration #ipfabric", function()
         assert.matches("Not syncing VLAN, NAME: bad5000 due to invalid VLAN ID: 5000.", err, 1, true)
         assert.matches("its MAC address not-a-mac is not one, so it is skipped", err, 1, true)
         assert.matches("Duplicate Interface discovered: Gi0/1 of", err, 1, true)
+        assert.matches(fmt("Interface Gi8/8 of device %s: its address 10.300.1.1 is not an IPv4 address",
+                           data.tables["inventory/devices"][2].hostname), err, 1, true)
       end)
     end
   end)
