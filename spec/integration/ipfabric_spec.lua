@@ -645,6 +645,46 @@ return ms.job {
       assert.is_true(st.rows < 30, cjson.encode(st))
     end)
 
+    it("an address Nautobot cannot take fails its interface alone; the rest is written", function()
+      local n = h.server("nautobot_standin", "--token", TOKEN, "--seed", SEED)
+      later(n.stop)
+      -- a source that is not IP Fabric's loader: an interface address no loader would let through
+      local job = h.write(dir .. "/bad-address.lua", [[
+local ms = require "moonsync"
+local ipfabric = require "moonsync.adapters.ipfabric"
+local m = ipfabric.models {}
+local Src = ms.adapter "src" { models = m.list, top_level = m.top_level, load = function(self)
+  local loc = self:new_record("location", { name = "ams", site_id = "1", status = "Active" })
+  for _, t in ipairs { "SSoT Synced from IPFabric", "SSoT Safe Delete" } do self:new_record("tag", { name = t }) end
+  self:new_record("manufacturer", { name = "Cisco" })
+  self:new_record("devicetype", { model = "X1", manufacturer = "Cisco" })
+  self:new_record("role", { name = "router" })
+  local dev = self:new_record("device", { name = "r1", location_name = "ams", model = "X1", vendor = "Cisco",
+    serial_number = "S1", role = "router", status = "Active", platform = ms.null, vc_name = ms.null,
+    vc_priority = ms.null, vc_position = ms.null, vc_master = ms.null })
+  loc:add_child(dev)
+  for i, ip in ipairs { "10.9.9.1", "10.999.9.2" } do
+    dev:add_child(self:new_record("interface", { name = "Gi" .. i, device_name = "r1", description = ms.null,
+      enabled = true, mac_address = "00:00:00:00:00:01", mtu = 1500, type = "1000base-t", mgmt_only = false,
+      ip_address = ip, subnet_mask = "255.255.255.0", ip_is_primary = false, status = "Active" }))
+  end
+end }
+return ms.job {
+  source = function() return Src:new():load() end,
+  target = function() return m.Nautobot:new { url = os.getenv("NAUTOBOT_URL"), token_env = "NAUTOBOT_TOKEN" }:load() end,
+  permissions = { env = { "NAUTOBOT_URL", "NAUTOBOT_TOKEN" }, net = { "${NAUTOBOT_URL}" } },
+}
+]])
+      local r = h.run_env({ NAUTOBOT_URL = n.url, NAUTOBOT_TOKEN = TOKEN, MOONSYNC_HISTORY = "off" }, "sync", job,
+                          "--no-progress")
+      assert.equals(1, r.code, r.stdout .. r.stderr)
+      assert.matches("interface Gi2__r1: its address 10.999.9.2 is not an IPv4 address", r.stdout .. r.stderr, 1, true)
+      assert.matches("1 failed", r.stdout .. r.stderr, 1, true)
+      -- the other interface has its address
+      assert.equals(1, api(n.url, "GET", "/api/ipam/ip-addresses/?host=10.9.9.1").count)
+      assert.equals(2, api(n.url, "GET", "/api/dcim/interfaces/?limit=10").count)
+    end)
+
     it("a generated snapshot, into an empty Nautobot and again once it changed", function()
       local n = h.server("nautobot_standin", "--token", TOKEN, "--seed", SEED)
       later(n.stop)
