@@ -88,7 +88,7 @@ local client_keys = {
   rate = true, insecure = true, ca_file = true, proxy = true,
   retry_unsafe = true, user_agent = true, token = true, token_env = true,
   token_prefix = true, token_header = true, token_scheme = true, max_body = true, max_pages = true,
-  allow_origins = true, rebase_links = true,
+  allow_origins = true, rebase_links = true, session = true,
 }
 
 local HARMLESS = { accept = true, ["content-type"] = true, ["user-agent"] = true }
@@ -109,7 +109,13 @@ local DEFAULT_MAX_PAGES = 10000
 -- 10,000), `allow_origins` (other origins, "https://host[:port]", that
 -- links and redirects may lead to: they get no credentials),
 -- `rebase_links` (send the path and query of a link to another origin to
--- base_url instead: for APIs behind a proxy)
+-- base_url instead: for APIs behind a proxy), `session` (a login session:
+-- `{ login = function(client) -> token, header = "Cookie", prefix =
+-- "APIC-cookie=", expired = function(response) -> bool }`: the client logs
+-- in before its first request and sends the token in `header`; requests a
+-- response says were refused for an expired session (by default a 401 or
+-- 403) are sent again after a new login, as long as each round gets some
+-- through; the login's own requests pass `nosession = true`)
 function M.client(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("http.client: expected an options table", 2) end
@@ -166,6 +172,14 @@ function M.client(opts)
   if opts.max_pages ~= nil and (math.type(opts.max_pages) ~= "integer" or opts.max_pages < 1) then
     error("http.client: 'max_pages' must be a positive integer", 2)
   end
+  local session = opts.session
+  if session ~= nil then
+    if type(session) ~= "table" or type(session.login) ~= "function" then
+      error("http.client: 'session' must be a table with a login function", 2)
+    end
+    session = { login = session.login, header = session.header or "Authorization", prefix = session.prefix or "",
+                expired = session.expired or function(r) return r.status == 401 or r.status == 403 end }
+  end
   local self = setmetatable({
     base_url = base,
     origin = origin,
@@ -174,6 +188,7 @@ function M.client(opts)
     max_pages = opts.max_pages or DEFAULT_MAX_PAGES,
     headers = headers,
     credentials = creds,
+    session = session,
     core = core.http_client {
       timeout = opts.timeout, connect_timeout = opts.connect_timeout,
       concurrency = opts.concurrency, retries = opts.retries,
@@ -264,7 +279,35 @@ function Client:_prepare(method, path, opts)
   if hdrs.Accept == nil and hdrs.accept == nil then hdrs.Accept = "application/json" end
   local lines = {}
   for k, v in pairs(hdrs) do lines[#lines + 1] = k .. ": " .. tostring(v) end
-  return { method = method, url = url, headers = lines, body = body, nocreds = opts.nocreds }
+  return { method = method, url = url, headers = lines, body = body, nocreds = opts.nocreds,
+           hdrs = hdrs, nosession = opts.nosession }
+end
+
+-- The session's login: a new token, sent from now on.
+function Client:_login()
+  local s = self.session
+  local ok, token = pcall(s.login, self)
+  if not ok then
+    error(ms.is_error(token) and token or ms.error("HTTPError", redact.text("session login: " .. tostring(token))), 0)
+  end
+  if type(token) ~= "string" or token == "" then
+    error(ms.error("HTTPError", "session login: the login function gave no token"), 0)
+  end
+  redact.add(token, true)
+  self.session_token = token
+  self.headers[s.header] = s.prefix .. token
+  self.credentials[s.header] = true
+end
+
+-- A prepared request with the session's current token.
+function Client:_with_session(req)
+  if req.nosession or req.nocreds then return req end
+  local s = self.session
+  req.hdrs[s.header] = s.prefix .. self.session_token
+  local lines = {}
+  for k, v in pairs(req.hdrs) do lines[#lines + 1] = k .. ": " .. tostring(v) end
+  req.headers = lines
+  return req
 end
 
 function Client:_response(req, raw)
@@ -280,6 +323,39 @@ local MAX_REDIRECTS = 10
 -- requests origin by origin (_follow_url). A refused or endless
 -- redirect becomes that request's transport error.
 function Client:_run(prepared, each)
+  local s = self.session
+  local sessioned = false
+  for _, req in ipairs(prepared) do sessioned = sessioned or not req.nosession end
+  if not (s and sessioned) then return self:_perform(prepared, each) end
+  if not self.session_token then self:_login() end
+  for _, req in ipairs(prepared) do self:_with_session(req) end
+  local raws = self:_perform(prepared, each)
+  -- refused for an expired session: logged in again and sent again; a
+  -- round in which none gets through (a login the server does not take)
+  -- ends it, so a request refused then fails as it was answered
+  for _ = 1, #prepared do
+    local again, idx = {}, {}
+    for i, raw in ipairs(raws) do
+      local req = prepared[i]
+      if not raw.error and not req.nosession and s.expired(self:_response(req, raw)) then
+        again[#again + 1], idx[#idx + 1] = req, i
+      end
+    end
+    if #again == 0 then break end
+    self:_login()
+    for _, req in ipairs(again) do self:_with_session(req) end
+    local next_raws = self:_perform(again, each and function(k, response) return each(idx[k], response) end)
+    local progress = false
+    for k, i in ipairs(idx) do
+      raws[i] = next_raws[k]
+      progress = progress or next_raws[k].error ~= nil or not s.expired(self:_response(again[k], next_raws[k]))
+    end
+    if not progress then break end
+  end
+  return raws
+end
+
+function Client:_perform(prepared, each)
   -- a final success goes to each(i, response) as it arrives
   local function deliver(req, i, raw)
     if not raw.error and raw.status >= 200 and raw.status < 300 then

@@ -2,6 +2,7 @@
 -- fault/NetBox-convention test server (spec/servers/test_server.js).
 local h = require "helpers"
 local http = require "moonsync.http"
+local cjson = require "cjson"
 local ms = require "moonsync"
 local core = require "moonsync.core"
 
@@ -226,6 +227,67 @@ describe("moonsync.http #integration", function()
       local all = c:get_all("/api/dcim/devices/", { page_size = 25 })
       assert.equals(250, #all)
       assert.equals("dev00249", all[250].name)
+    end)
+  end)
+
+  describe("with a login session", function()
+    -- a session that expires after 5 requests (the server's default)
+    local function session_client(srv, opts)
+      opts = opts or {}
+      local logins = 0
+      return http.client { base_url = srv.url, concurrency = opts.concurrency or 4, session = {
+        header = "Cookie", prefix = "sess=",
+        login = function(c)
+          logins = logins + 1
+          local r = c:post("/session/login", { user = "u", password = opts.password or "p" }, { nosession = true })
+          return r:json().token
+        end,
+      } }, function() return logins end
+    end
+
+    it_node("logs in before its first request, and renews a session that expires mid-run without "
+            .. "losing or repeating a write", function()
+      local srv = h.server("test_server")
+      finally(srv.stop)
+      local c, logins = session_client(srv)
+      assert.equals(0, #c:get("/session/items"):json())
+      assert.equals(1, logins())
+      -- 8 writes at once with 4 requests left of the session: 4 refused, renewed, sent again
+      local reqs = {}
+      for i = 1, 8 do reqs[i] = { method = "POST", path = "/session/items", json = { name = "item" .. i } } end
+      for i, r in ipairs(c:request_many(reqs)) do assert.is_true(r.ok, "item" .. i) end
+      assert.equals(2, logins())
+      -- one by one, through more expiries: each renewed in turn
+      for i = 9, 20 do c:post("/session/items", { name = "item" .. i }) end
+      local st = cjson.decode(h.fetch(srv.url .. "/session/stats"))
+      assert.equals(20, #st.items)
+      local seen = {}
+      for _, name in ipairs(st.items) do
+        assert.is_nil(seen[name], name .. " written twice")
+        seen[name] = true
+      end
+      assert.equals(st.logins, logins())
+      assert.equals(st.logins, 1 + math.ceil((20 + 1 - 5) / 5))
+    end)
+
+    it_node("a login the server refuses is an error naming it, and shows neither password nor token", function()
+      local srv = h.server("test_server")
+      finally(srv.stop)
+      local c = session_client(srv, { password = "wrong-password-not-shown" })
+      local ok, err = pcall(c.get, c, "/session/items")
+      assert.is_false(ok)
+      assert.matches("POST " .. srv.url .. "/session/login: HTTP 401", tostring(err.message or err), 1, true)
+      assert.not_matches("wrong%-password", tostring(err.message or err))
+    end)
+
+    it_node("a session the server keeps refusing is answered as refused, not retried without end", function()
+      local srv = h.server("test_server", "--session-requests", "0")
+      finally(srv.stop)
+      local c, logins = session_client(srv)
+      local r = c:request_many { { method = "GET", path = "/session/items" } }
+      assert.is_false(r[1].ok)
+      assert.equals(403, r[1].response.status)
+      assert.equals(2, logins())
     end)
   end)
 end)

@@ -21,6 +21,12 @@
 //   headers forever), /echo-error/ (a REST collection whose writes fail
 //   with a body quoting the request's URL and headers), /collect/* (a
 //   NetBox page that records the headers it got), /seen (those headers)
+//   sessions: POST /session/login {"user": "u", "password": "p"} answers
+//   {"token"} (and the cookie sess=TOKEN), good for --session-requests N
+//   requests (5); /session/items needs "Cookie: sess=TOKEN" (401 without,
+//   403 "Token timeout" once the token is spent): GET lists the items, POST
+//   {"name"} adds one (a name twice is a 400: a write repeated);
+//   /session/stats gives the logins, the items and the refused requests
 'use strict';
 const http = require('http');
 const zlib = require('zlib');
@@ -35,6 +41,7 @@ const latency = Number(opt('--latency', '0'));
 const token = opt('--token', null);
 const nrecords = Number(opt('--records', '250'));
 const variant = Number(opt('--variant', '0'));
+const sessionRequests = Number(opt('--session-requests', '5'));
 
 let devices = [];
 let nextId = 1;
@@ -198,6 +205,36 @@ function hostile(req, res, url, body) {
   return null;
 }
 
+// {====== sessions ======}
+
+const sess = { logins: 0, tokens: {}, items: [], refused: 0 };
+
+function session(req, res, p, body) {
+  if (p === '/session/stats') return send(res, 200, { logins: sess.logins, items: sess.items, refused: sess.refused });
+  if (p === '/session/login' && req.method === 'POST') {
+    let b = {};
+    try { b = JSON.parse(body || '{}'); } catch (e) { /* refused below */ }
+    if (b.user !== 'u' || b.password !== 'p') return send(res, 401, { error: 'Username or password is incorrect' });
+    sess.logins++;
+    const t = `session-token-${sess.logins}-${Math.random().toString(16).slice(2)}`;
+    sess.tokens[t] = sessionRequests;
+    return send(res, 200, { token: t }, { 'Set-Cookie': `sess=${t}; path=/; HttpOnly` });
+  }
+  if (p !== '/session/items') return send(res, 404, { detail: 'Not found.' });
+  const m = (req.headers.cookie || '').match(/(?:^|;\s*)sess=([^;]+)/);
+  if (!m || sess.tokens[m[1]] === undefined) { sess.refused++; return send(res, 401, { error: 'Not logged in' }); }
+  if (sess.tokens[m[1]] <= 0) { sess.refused++; return send(res, 403, { error: 'Token was invalid (Error: Token timeout)' }); }
+  sess.tokens[m[1]]--;
+  if (req.method === 'GET') return send(res, 200, sess.items);
+  if (req.method === 'POST') {
+    const it = JSON.parse(body || '{}');
+    if (sess.items.includes(it.name)) return send(res, 400, { error: `${it.name} already exists` });
+    sess.items.push(it.name);
+    return send(res, 201, { name: it.name });
+  }
+  return send(res, 405, { detail: 'Method not allowed.' });
+}
+
 const HOSTILE = ['/other-next', '/other-link', '/redirect', '/file-link', '/endless', '/gzip-bomb',
                  '/loop-count', '/loop-link', '/echo-error/', '/seen'];
 
@@ -208,6 +245,7 @@ async function handle(req, res) {
   let m;
   if (HOSTILE.includes(p) || p.startsWith('/collect/')) return hostile(req, res, url, body);
   if (p.startsWith('/api/')) return netbox(req, res, url, body);
+  if (p.startsWith('/session/')) return session(req, res, p, body);
   if (p === '/link/items') {
     const page = Number(url.searchParams.get('page') || 1);
     const per = Number(url.searchParams.get('per_page') || 30);
