@@ -559,9 +559,7 @@ function M.bulk(adapter, method, path, items, what)
       elseif #g > 1 then
         for _, it in ipairs(g) do again[#again + 1] = it end
       else
-        local resp = r.response
-        failed[g[1].k] = failed[g[1].k] or fmt("%s: %s", what, resp and fmt("HTTP %d: %s", resp.status,
-          (resp.body or ""):sub(1, 300)) or (r.error and r.error.message or "failed"))
+        failed[g[1].k] = failed[g[1].k] or fmt("%s: %s", what, failmsg(r))
       end
     end
     for _, it in ipairs(again) do add({ it }) end
