@@ -999,16 +999,6 @@ function M.load_vlans(L, loc, rows)
   end
 end
 
--- DiffSync's get_or_instantiate for the records Nautobot needs first
-local function need(self, model, ids, attrs)
-  local uid = self.model[model](ids):get_unique_id()
-  if self:get_or_none(model, uid) then return end
-  local f = {}
-  for k, v in pairs(ids) do f[k] = v end
-  for k, v in pairs(attrs or {}) do f[k] = v end
-  self:new_record(model, f)
-end
-
 function M.load_device(L, loc, dev)
   local self, s, warn = L.self, L.s, L.warn
   local hostname, sn, vendor = str(dev.hostname), str(dev.sn), str(dev.vendor)
@@ -1068,13 +1058,15 @@ function M.load_device(L, loc, dev)
       L.seen[a.name] = dev
       local rec = self:new_record("device", a)
       loc:add_child(rec)
-      need(self, "tag", { name = M.TAG })
-      if s.safe_delete_mode then need(self, "tag", { name = M.SAFE_DELETE_TAG }) end
-      need(self, "manufacturer", { name = a.vendor })
-      need(self, "devicetype", { model = a.model, manufacturer = a.vendor })
-      if a.platform ~= null then need(self, "platform", { name = a.platform }, { manufacturer = a.vendor }) end
-      need(self, "role", { name = a.role ~= null and a.role or s.default_device_role })
-      if a.vc_name ~= null then need(self, "virtualchassis", { name = a.vc_name }) end
+      self:get_or_instantiate("tag", { name = M.TAG })
+      if s.safe_delete_mode then self:get_or_instantiate("tag", { name = M.SAFE_DELETE_TAG }) end
+      self:get_or_instantiate("manufacturer", { name = a.vendor })
+      self:get_or_instantiate("devicetype", { model = a.model, manufacturer = a.vendor })
+      if a.platform ~= null then
+        self:get_or_instantiate("platform", { name = a.platform }, { manufacturer = a.vendor })
+      end
+      self:get_or_instantiate("role", { name = a.role ~= null and a.role or s.default_device_role })
+      if a.vc_name ~= null then self:get_or_instantiate("virtualchassis", { name = a.vc_name }) end
       if i == 1 then
         local login = str(dev.loginIp)
         login = login and tostring(login):match("^([^/]+)") or nil
